@@ -1,0 +1,459 @@
+/*
+ * libecom: the transactional core of an online store, as an embeddable C library.
+ *
+ * This header is the whole public API. Read it top to bottom like a manual.
+ *
+ * Conventions
+ *   - Every fallible function returns int: ECOM_OK (0) or a negative ECOM_E* code.
+ *     Results are written through out-parameters, which come first.
+ *   - Handles (ecom_store, ecom_product, ...) are opaque and made by the library.
+ *     Only option structs are public; each starts with a `version` field and has an
+ *     ..._INIT initializer. Always start from the initializer.
+ *   - Strings are NUL-terminated UTF-8 unless a length is given.
+ *   - Money is an int64 count of minor units (cents) plus an ISO 4217 code. Never
+ *     floating point.
+ *   - Times are int64 milliseconds since the Unix epoch (UTC).
+ *   - After a failure, ecom_errmsg(store) says what went wrong, naming the field.
+ *
+ * Threads
+ *   One ecom_store may be shared by any number of threads. Other handles
+ *   (products, pages, ...) belong to one thread at a time. Several processes may
+ *   open the same LMDB store at once.
+ */
+#ifndef ECOM_H
+#define ECOM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ecom/version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(ECOM_BUILDING) && defined(__GNUC__)
+#define ECOM_EXTERN __attribute__((visibility("default")))
+#else
+#define ECOM_EXTERN
+#endif
+
+/* ------------------------------------------------------------------------- */
+/* Errors                                                                     */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * Error codes. Numbers are stable: a retired code is never reused.
+ */
+typedef enum ecom_error {
+    ECOM_OK = 0,
+    ECOM_ERROR = -1,        /* unclassified failure; see ecom_errmsg() */
+    ECOM_ENOMEM = -2,       /* out of memory */
+    ECOM_EINVAL = -3,       /* invalid argument (NULL handle, bad option, ...) */
+    ECOM_ENOTFOUND = -4,    /* no such product, SKU, ... */
+    ECOM_EEXISTS = -5,      /* already exists (create of an existing id) */
+    ECOM_ECONFLICT = -6,    /* expected version does not match (stale write) */
+    ECOM_EURI = -7,         /* malformed store URI */
+    ECOM_EUNSUPPORTED = -8, /* unknown URI scheme, or backend not compiled in */
+    ECOM_EBACKEND = -9,     /* the storage engine failed; detail in ecom_errmsg() */
+    ECOM_EJSON = -10,       /* malformed JSON */
+    ECOM_EUTF8 = -11,       /* a string is not valid UTF-8 (or holds a control char) */
+    ECOM_EPRICE = -12,      /* price negative, out of range or not an integer */
+    ECOM_ECURRENCY = -13,   /* not an ISO 4217 currency code */
+    ECOM_EDUPSKU = -14,     /* SKU code used twice (in a product or the store) */
+    ECOM_ETOOLONG = -15,    /* a string is longer than its limit */
+    ECOM_EBADID = -16,      /* an id or SKU code has a character outside its charset */
+    ECOM_EFIELD = -17,      /* a required field is missing or has the wrong type */
+    ECOM_EVERSION = -18,    /* unsupported version (backend vtable, option struct) */
+    ECOM_ECORRUPT = -19,    /* stored data is damaged or inconsistent */
+    ECOM_EBUSY = -20,       /* retryable: resource busy */
+    ECOM_EIO = -21,         /* reading or writing a file failed */
+    ECOM_ELIMIT = -22,      /* too many items (variants, attributes, values, ...) */
+    ECOM_ECATEGORY = -23,   /* malformed category path */
+    ECOM_ESTATUS = -24      /* unknown product status */
+} ecom_error;
+
+/* A static English description of an error code. Never NULL. */
+ECOM_EXTERN const char *ecom_strerror(int code);
+
+/* The library's version as "MAJOR.MINOR.PATCH" (static). */
+ECOM_EXTERN const char *ecom_version(void);
+
+/* ------------------------------------------------------------------------- */
+/* Memory                                                                     */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * One allocator for everything the library allocates (except what LMDB, libpq or
+ * hiredis allocate internally). Set it once, before opening any store; it also
+ * becomes cJSON's allocator. Passing NULL restores malloc/realloc/free.
+ * The functions must be thread-safe. realloc(ctx, NULL, n) must act as malloc.
+ */
+typedef struct ecom_allocator {
+    int version; /* ECOM_ALLOCATOR_VERSION */
+    void *(*malloc)(void *ctx, size_t size);
+    void *(*realloc)(void *ctx, void *ptr, size_t size);
+    void (*free)(void *ctx, void *ptr);
+    void *ctx;
+} ecom_allocator;
+#define ECOM_ALLOCATOR_VERSION 1
+
+/* Returns ECOM_EVERSION for an unknown struct version, ECOM_EINVAL for a NULL hook. */
+ECOM_EXTERN int ecom_set_allocator(const ecom_allocator *allocator);
+
+/* Frees memory the library handed to the caller as a plain buffer (JSON text, ...). */
+ECOM_EXTERN void ecom_free(void *ptr);
+
+/* ------------------------------------------------------------------------- */
+/* Store                                                                      */
+/* ------------------------------------------------------------------------- */
+
+typedef struct ecom_store ecom_store;
+
+/* The clock the store reads; tests inject their own. Returns ms since the epoch. */
+typedef int64_t (*ecom_clock_fn)(void *ctx);
+
+typedef struct ecom_options {
+    int version;          /* ECOM_OPTIONS_VERSION */
+    int create;           /* create the store if missing (default 1) */
+    int read_only;        /* open for reading only (default 0) */
+    uint64_t map_size;    /* LMDB: initial map size in bytes; 0 = default (64 MiB).
+                             The map grows by itself when full. */
+    int no_sync;          /* LMDB: skip fsync at commit (faster, not crash-safe) */
+    ecom_clock_fn clock;  /* NULL = the system clock */
+    void *clock_ctx;
+} ecom_options;
+#define ECOM_OPTIONS_VERSION 1
+#define ECOM_OPTIONS_INIT { ECOM_OPTIONS_VERSION, 1, 0, 0, 0, NULL, NULL }
+
+/*
+ * Opens the store named by uri.
+ *   lmdb:///abs/path/dir   or   lmdb:relative/dir
+ * [out] out   the store. Set even on failure (unless memory ran out), so that
+ *             ecom_errmsg(*out) can say why; close it with ecom_store_close().
+ * [in]  uri   the store's URI.
+ * [in]  opts  options, or NULL for the defaults.
+ * Errors: ECOM_EURI (malformed), ECOM_EUNSUPPORTED (unknown scheme or backend not
+ * compiled in), ECOM_EVERSION, ECOM_EBACKEND, ECOM_ENOMEM.
+ */
+ECOM_EXTERN int ecom_store_open(ecom_store **out, const char *uri, const ecom_options *opts);
+
+/* Closes the store. All threads must be done with it. NULL is a no-op. */
+ECOM_EXTERN void ecom_store_close(ecom_store *store);
+
+/*
+ * The detail of the last failure on this store in the calling thread
+ * ("title: not valid UTF-8 at byte 12"). Static or owned by the store: valid until
+ * the next call on the store in this thread. Never NULL.
+ */
+ECOM_EXTERN const char *ecom_errmsg(ecom_store *store);
+
+/* The code of the last failure on this store in the calling thread (ECOM_OK if none). */
+ECOM_EXTERN int ecom_errcode(ecom_store *store);
+
+/* The backend's name ("lmdb", ...). Static. */
+ECOM_EXTERN const char *ecom_store_backend(const ecom_store *store);
+
+/* The store's clock, in ms since the epoch. */
+ECOM_EXTERN int64_t ecom_store_now(const ecom_store *store);
+
+/* ------------------------------------------------------------------------- */
+/* Products                                                                   */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * A product with one or more variants (SKUs). Limits, checked on every write:
+ *   id, SKU code     1..64 bytes of [A-Za-z0-9._-], starting with a letter or digit
+ *   title            1..512 bytes of UTF-8, no control characters
+ *   description      up to 65536 bytes of UTF-8 (newlines and tabs allowed)
+ *   brand            up to 128 bytes of UTF-8
+ *   category         "" or slugs joined by '/': [a-z0-9][a-z0-9_-]*, depth <= 16,
+ *                    up to 256 bytes ("electronics/audio/headphones")
+ *   attributes       up to 64 names ([a-z0-9_-], 1..64 bytes), each with 1..64
+ *                    values of 1..256 bytes
+ *   variants         1..256, SKU codes unique across the store
+ *   options          up to 16 per variant (name 1..64, value 1..256 bytes)
+ *   prices           up to 16 per variant, one per ISO 4217 currency,
+ *                    0 <= amount <= ECOM_PRICE_MAX minor units
+ *   weight           grams, 0 <= weight <= 10^9
+ */
+typedef struct ecom_product ecom_product;
+
+typedef enum ecom_product_status {
+    ECOM_STATUS_DRAFT = 0,
+    ECOM_STATUS_ACTIVE = 1,
+    ECOM_STATUS_ARCHIVED = 2
+} ecom_product_status;
+
+#define ECOM_ID_MAX 64
+#define ECOM_PRICE_MAX INT64_C(1000000000000000) /* 10^15 minor units */
+
+/* Any version: with update/delete/archive, skips the compare-and-set. */
+#define ECOM_VERSION_ANY UINT64_MAX
+
+/* Makes an empty draft product with this id. Caller owns *out (ecom_product_free). */
+ECOM_EXTERN int ecom_product_new(ecom_product **out, const char *id);
+ECOM_EXTERN void ecom_product_free(ecom_product *product);
+
+/*
+ * Parses one product from JSON and validates it fully.
+ *   {"id":"p1","title":"...","description":"...","brand":"...",
+ *    "category":"a/b","status":"active","attributes":{"color":["red","blue"]},
+ *    "variants":[{"sku":"p1-red","options":{"color":"red"},
+ *                 "prices":{"USD":1999,"EUR":1850},"weight_g":250}]}
+ * Fields "version", "created_at" and "updated_at" are accepted and ignored on
+ * input (the store assigns them). Unknown fields are an error (ECOM_EFIELD).
+ * [out] out      the product; caller owns it.
+ * [out] errmsg   NULL, or receives a static-or-buffer message naming the field;
+ *                write it into a buffer of errmsg_size bytes.
+ * Errors: ECOM_EJSON, ECOM_EFIELD, ECOM_EUTF8, ECOM_ETOOLONG, ECOM_EBADID,
+ * ECOM_EPRICE, ECOM_ECURRENCY, ECOM_EDUPSKU, ECOM_ELIMIT, ECOM_ECATEGORY,
+ * ECOM_ESTATUS, ECOM_ENOMEM.
+ */
+ECOM_EXTERN int ecom_product_from_json(ecom_product **out, const char *json, size_t len,
+                                       char *errmsg, size_t errmsg_size);
+
+/* Serializes to compact JSON (with version and timestamps). Caller frees *out with ecom_free. */
+ECOM_EXTERN int ecom_product_to_json(char **out, const ecom_product *product);
+
+/* Checks every limit above. Same errors and message as ecom_product_from_json. */
+ECOM_EXTERN int ecom_product_validate(const ecom_product *product, char *errmsg,
+                                      size_t errmsg_size);
+
+/* Getters. Strings are owned by the product. Index arguments out of range give NULL/0. */
+ECOM_EXTERN const char *ecom_product_id(const ecom_product *p);
+ECOM_EXTERN const char *ecom_product_title(const ecom_product *p);
+ECOM_EXTERN const char *ecom_product_description(const ecom_product *p);
+ECOM_EXTERN const char *ecom_product_brand(const ecom_product *p);
+ECOM_EXTERN const char *ecom_product_category(const ecom_product *p);
+ECOM_EXTERN ecom_product_status ecom_product_get_status(const ecom_product *p);
+ECOM_EXTERN uint64_t ecom_product_version(const ecom_product *p);
+ECOM_EXTERN int64_t ecom_product_created_at(const ecom_product *p);
+ECOM_EXTERN int64_t ecom_product_updated_at(const ecom_product *p);
+
+ECOM_EXTERN size_t ecom_product_attribute_count(const ecom_product *p);
+ECOM_EXTERN const char *ecom_product_attribute_name(const ecom_product *p, size_t i);
+ECOM_EXTERN size_t ecom_product_attribute_value_count(const ecom_product *p, size_t i);
+ECOM_EXTERN const char *ecom_product_attribute_value(const ecom_product *p, size_t i, size_t j);
+
+ECOM_EXTERN size_t ecom_product_variant_count(const ecom_product *p);
+ECOM_EXTERN const char *ecom_product_variant_sku(const ecom_product *p, size_t v);
+ECOM_EXTERN int64_t ecom_product_variant_weight(const ecom_product *p, size_t v);
+ECOM_EXTERN size_t ecom_product_variant_option_count(const ecom_product *p, size_t v);
+ECOM_EXTERN const char *ecom_product_variant_option_name(const ecom_product *p, size_t v, size_t i);
+ECOM_EXTERN const char *ecom_product_variant_option_value(const ecom_product *p, size_t v, size_t i);
+ECOM_EXTERN size_t ecom_product_variant_price_count(const ecom_product *p, size_t v);
+/* [out] currency  receives the 3-letter code of price i (4 bytes with the NUL). */
+ECOM_EXTERN int64_t ecom_product_variant_price_at(const ecom_product *p, size_t v, size_t i,
+                                                  char currency[4]);
+/* Price of variant v in currency. Errors: ECOM_ENOTFOUND if the variant has no such price. */
+ECOM_EXTERN int ecom_product_variant_price(int64_t *amount, const ecom_product *p, size_t v,
+                                           const char *currency);
+/* Index of the variant with this SKU code, or -1. */
+ECOM_EXTERN long ecom_product_find_variant(const ecom_product *p, const char *sku);
+
+/*
+ * Setters. They copy their arguments and check only what cannot wait
+ * (NULL, memory); ecom_product_validate() and every store write check the rest.
+ */
+ECOM_EXTERN int ecom_product_set_title(ecom_product *p, const char *title);
+ECOM_EXTERN int ecom_product_set_description(ecom_product *p, const char *description);
+ECOM_EXTERN int ecom_product_set_brand(ecom_product *p, const char *brand);
+ECOM_EXTERN int ecom_product_set_category(ecom_product *p, const char *category);
+ECOM_EXTERN int ecom_product_set_status(ecom_product *p, ecom_product_status status);
+/* Adds value to attribute name (creating the attribute). */
+ECOM_EXTERN int ecom_product_add_attribute(ecom_product *p, const char *name, const char *value);
+/* Appends a variant; [out] index receives its index (may be NULL). */
+ECOM_EXTERN int ecom_product_add_variant(ecom_product *p, const char *sku, int64_t weight_g,
+                                         size_t *index);
+ECOM_EXTERN int ecom_product_variant_set_option(ecom_product *p, size_t v, const char *name,
+                                                const char *value);
+/* Sets (or replaces) the price of variant v in currency. */
+ECOM_EXTERN int ecom_product_variant_set_price(ecom_product *p, size_t v, const char *currency,
+                                               int64_t amount);
+
+/* Is this a known ISO 4217 currency code ("USD")? 1 or 0. */
+ECOM_EXTERN int ecom_currency_valid(const char *code);
+
+/* ------------------------------------------------------------------------- */
+/* Catalog                                                                    */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * Creates a product. Validates it, checks that its SKU codes are free, stores it
+ * with version 1 and appends a product.created event, all in one atomic unit.
+ * On success the product's version and timestamps are updated in place.
+ * Errors: validation errors, ECOM_EEXISTS (id taken), ECOM_EDUPSKU (a SKU code is
+ * used by another product), ECOM_EBACKEND, ECOM_ENOMEM.
+ */
+ECOM_EXTERN int ecom_catalog_create(ecom_store *store, ecom_product *product);
+
+/*
+ * Replaces a product if its stored version equals expected_version (or always
+ * with ECOM_VERSION_ANY), bumps the version and appends product.updated.
+ * On success the product's version and timestamps are updated in place.
+ * Errors: as create, plus ECOM_ENOTFOUND and ECOM_ECONFLICT (stale version).
+ */
+ECOM_EXTERN int ecom_catalog_update(ecom_store *store, ecom_product *product,
+                                    uint64_t expected_version);
+
+/* Creates or replaces, without a version check (what import does). */
+ECOM_EXTERN int ecom_catalog_upsert(ecom_store *store, ecom_product *product);
+
+/*
+ * Sets a product's status to archived (an update: new version, product.updated).
+ * Errors: ECOM_ENOTFOUND, ECOM_ECONFLICT.
+ */
+ECOM_EXTERN int ecom_catalog_archive(ecom_store *store, const char *id, uint64_t expected_version);
+
+/* Deletes a product and frees its SKU codes; appends product.deleted.
+ * Errors: ECOM_ENOTFOUND, ECOM_ECONFLICT. */
+ECOM_EXTERN int ecom_catalog_delete(ecom_store *store, const char *id, uint64_t expected_version);
+
+/* Reads a product by id. Caller owns *out. Errors: ECOM_ENOTFOUND, ECOM_EBADID. */
+ECOM_EXTERN int ecom_catalog_get(ecom_product **out, ecom_store *store, const char *id);
+
+/*
+ * Reads the product that owns a SKU code. Caller owns *out.
+ * [out] variant  receives the variant's index (may be NULL).
+ * Errors: ECOM_ENOTFOUND, ECOM_EBADID.
+ */
+ECOM_EXTERN int ecom_catalog_get_by_sku(ecom_product **out, size_t *variant, ecom_store *store,
+                                        const char *sku);
+
+/* Listing, with cursor pagination. */
+typedef struct ecom_list_options {
+    int version;          /* ECOM_LIST_OPTIONS_VERSION */
+    const char *category; /* NULL/"" = all; else this category and its subtree */
+    int status;           /* -1 = any; else an ecom_product_status */
+    const char *cursor;   /* NULL = first page; else a page's next cursor */
+    size_t limit;         /* products per page, 1..1000 (0 = 100) */
+} ecom_list_options;
+#define ECOM_LIST_OPTIONS_VERSION 1
+#define ECOM_LIST_OPTIONS_INIT { ECOM_LIST_OPTIONS_VERSION, NULL, -1, NULL, 0 }
+
+typedef struct ecom_page ecom_page;
+
+/*
+ * Lists products in key order: by id, or by (category, id) when a category is
+ * given. The cursor names the last key seen, so pages stay stable while products
+ * change: nothing unchanged is skipped or repeated.
+ * Caller owns *out (ecom_page_free). Errors: ECOM_EINVAL (bad cursor or limit),
+ * ECOM_ECATEGORY, ECOM_ESTATUS.
+ */
+ECOM_EXTERN int ecom_catalog_list(ecom_page **out, ecom_store *store,
+                                  const ecom_list_options *opts);
+ECOM_EXTERN size_t ecom_page_count(const ecom_page *page);
+/* Product i of the page; owned by the page. */
+ECOM_EXTERN const ecom_product *ecom_page_product(const ecom_page *page, size_t i);
+/* Cursor for the next page, or NULL on the last page. Owned by the page. */
+ECOM_EXTERN const char *ecom_page_next_cursor(const ecom_page *page);
+ECOM_EXTERN void ecom_page_free(ecom_page *page);
+
+/* The category tree: every category path in use and its ancestors, in path order. */
+typedef struct ecom_categories ecom_categories;
+ECOM_EXTERN int ecom_catalog_categories(ecom_categories **out, ecom_store *store);
+ECOM_EXTERN size_t ecom_categories_count(const ecom_categories *c);
+ECOM_EXTERN const char *ecom_categories_path(const ecom_categories *c, size_t i);
+/* Depth of entry i: 0 for a top-level category. */
+ECOM_EXTERN size_t ecom_categories_depth(const ecom_categories *c, size_t i);
+/* Products filed directly under entry i, and under it or its subtree. */
+ECOM_EXTERN uint64_t ecom_categories_direct(const ecom_categories *c, size_t i);
+ECOM_EXTERN uint64_t ecom_categories_total(const ecom_categories *c, size_t i);
+ECOM_EXTERN void ecom_categories_free(ecom_categories *c);
+
+/* ------------------------------------------------------------------------- */
+/* Import and export (JSON Lines)                                             */
+/* ------------------------------------------------------------------------- */
+
+/* Called for each rejected line; return nonzero to stop the import. */
+typedef int (*ecom_reject_fn)(void *ctx, uint64_t line, int code, const char *message);
+/* Called after each committed batch. */
+typedef void (*ecom_progress_fn)(void *ctx, uint64_t lines, uint64_t bytes, uint64_t total_bytes);
+
+typedef struct ecom_import_options {
+    int version;              /* ECOM_IMPORT_OPTIONS_VERSION */
+    size_t batch_size;        /* products per atomic batch (0 = 1000) */
+    ecom_reject_fn on_reject; /* may be NULL */
+    ecom_progress_fn on_progress; /* may be NULL */
+    void *ctx;
+} ecom_import_options;
+#define ECOM_IMPORT_OPTIONS_VERSION 1
+#define ECOM_IMPORT_OPTIONS_INIT { ECOM_IMPORT_OPTIONS_VERSION, 0, NULL, NULL, NULL }
+
+typedef struct ecom_import_stats {
+    uint64_t lines;    /* lines read (blank lines included) */
+    uint64_t imported; /* new products */
+    uint64_t updated;  /* products replaced */
+    uint64_t rejected; /* lines refused, each reported to on_reject */
+} ecom_import_stats;
+
+/*
+ * Streams a JSON Lines file (one product per line) into the store, upserting in
+ * atomic batches. Memory stays flat whatever the file's size. A bad line is
+ * rejected alone (reported with its 1-based line number and the reason); the good
+ * lines around it are kept. Blank lines are skipped.
+ * [out] stats  counts (filled also on failure, up to the failure).
+ * [in]  path   the file ("-" reads standard input).
+ * Errors: ECOM_EIO (cannot read the file), ECOM_EBACKEND, ECOM_ENOMEM. Rejected
+ * lines are not errors of the call.
+ */
+ECOM_EXTERN int ecom_catalog_import(ecom_import_stats *stats, ecom_store *store, const char *path,
+                                    const ecom_import_options *opts);
+
+/* Receives output; returns 0, or nonzero to stop with ECOM_EIO. */
+typedef int (*ecom_write_fn)(void *ctx, const char *data, size_t len);
+
+/* Writes every product as JSON Lines, in id order, from one consistent snapshot.
+ * [out] count  products written (may be NULL). */
+ECOM_EXTERN int ecom_catalog_export(uint64_t *count, ecom_store *store, ecom_write_fn write,
+                                    void *ctx);
+
+/* ------------------------------------------------------------------------- */
+/* Event log                                                                  */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * Every change appends an event with a sequence number (1, 2, 3, ... with no gaps)
+ * in the same atomic unit as the change. Types so far: "product.created",
+ * "product.updated", "product.deleted".
+ */
+typedef struct ecom_events ecom_events;
+
+/* Reads up to max events with seq > after_seq, in order. Caller owns *out. */
+ECOM_EXTERN int ecom_events_read(ecom_events **out, ecom_store *store, uint64_t after_seq,
+                                 size_t max);
+ECOM_EXTERN size_t ecom_events_count(const ecom_events *e);
+ECOM_EXTERN uint64_t ecom_events_seq(const ecom_events *e, size_t i);
+ECOM_EXTERN int64_t ecom_events_time(const ecom_events *e, size_t i);
+ECOM_EXTERN const char *ecom_events_type(const ecom_events *e, size_t i);
+/* The id of what changed (a product id). */
+ECOM_EXTERN const char *ecom_events_key(const ecom_events *e, size_t i);
+/* The version the entity reached (0 for a deletion). */
+ECOM_EXTERN uint64_t ecom_events_version(const ecom_events *e, size_t i);
+ECOM_EXTERN void ecom_events_free(ecom_events *e);
+
+/* Sequence number of the newest event (0 when the log is empty). */
+ECOM_EXTERN int ecom_events_last_seq(uint64_t *seq, ecom_store *store);
+
+/* ------------------------------------------------------------------------- */
+/* Consistency check                                                          */
+/* ------------------------------------------------------------------------- */
+
+/* Called once per violation found. */
+typedef void (*ecom_violation_fn)(void *ctx, const char *message);
+
+/*
+ * Checks the whole store in one consistent snapshot: every record decodes and
+ * validates, every SKU index entry points at a product that owns that SKU and every
+ * SKU is indexed, category counts match the products, the event log has no gaps.
+ * [out] violations  number of violations found (0 = clean).
+ * Returns ECOM_OK when the check ran (whatever it found), an error if it could not.
+ */
+ECOM_EXTERN int ecom_check(uint64_t *violations, ecom_store *store, ecom_violation_fn report,
+                           void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ECOM_H */

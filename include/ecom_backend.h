@@ -1,0 +1,218 @@
+/*
+ * The backend contract: what a storage engine must do for libecom.
+ *
+ * Not a key-value store: each operation is one atomic unit in the engine's own
+ * terms (one LMDB write transaction, one PostgreSQL transaction, one Redis script
+ * on one slot). The core owns the rules (validation, money, the record's
+ * encoding); the backend owns atomicity, durability, indexes, versions and the
+ * event log entries that go with each change.
+ *
+ * Versioning works like sqlite3_vfs: `version` comes first, operations are only
+ * ever appended, each block marked with the version that added it, and the core
+ * refuses a backend whose version it does not know. A backend sets `version` to
+ * the newest version whose operations it implements in full.
+ *
+ * A backend embeds `ecom_backend` as the first member of its own struct and keeps
+ * all its state there. Every operation may be called from many threads at once.
+ * Every operation returns ECOM_OK or a negative ECOM_E* code; on failure it
+ * reports the detail (the engine's own message) with ecom_backend_error().
+ */
+#ifndef ECOM_BACKEND_H
+#define ECOM_BACKEND_H
+
+#include "ecom.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ECOM_BACKEND_VERSION 1
+
+/*
+ * A product as the backend sees it: the index fields it must maintain, and the
+ * content, an opaque byte string encoded by the core. All strings are
+ * NUL-terminated, already validated, and valid only during the call.
+ */
+typedef struct ecom_product_rec {
+    const char *id;
+    const char *category;      /* "" when uncategorised */
+    int status;                /* ecom_product_status */
+    size_t sku_count;
+    const char *const *skus;   /* sku_count codes, distinct */
+    const void *data;          /* the content, opaque */
+    size_t data_len;
+} ecom_product_rec;
+
+/* What the backend keeps about a product besides its record. */
+typedef struct ecom_product_meta {
+    uint64_t version;   /* 1 at creation, +1 on every write */
+    int64_t created_at; /* ms since the epoch */
+    int64_t updated_at;
+} ecom_product_meta;
+
+/*
+ * Receives one stored product. rec and meta point into the engine's own memory
+ * where it can (zero copy) and are valid only during the call.
+ * Returns 0 to go on, 1 to stop early (not an error), or a negative ECOM_E* code
+ * that the backend returns unchanged.
+ */
+typedef int (*ecom_product_fn)(void *ctx, const ecom_product_rec *rec,
+                               const ecom_product_meta *meta, const void *key,
+                               size_t key_len);
+
+/* How a product write treats an existing product. */
+typedef enum ecom_write_mode {
+    ECOM_WRITE_CREATE = 0, /* must not exist: ECOM_EEXISTS */
+    ECOM_WRITE_UPDATE = 1, /* must exist: ECOM_ENOTFOUND; version must match unless
+                              expected_version is ECOM_VERSION_ANY: ECOM_ECONFLICT */
+    ECOM_WRITE_UPSERT = 2  /* either */
+} ecom_write_mode;
+
+/* One product write, with its outcome filled in by the backend. */
+typedef struct ecom_product_write {
+    ecom_product_rec rec;
+    ecom_write_mode mode;
+    uint64_t expected_version;
+    /* out */
+    int result;             /* ECOM_OK or why this item was refused */
+    int created;            /* 1 if the product did not exist before */
+    ecom_product_meta meta; /* the stored version and timestamps */
+} ecom_product_write;
+
+/* Which products a scan visits. */
+typedef struct ecom_scan {
+    const char *category;  /* NULL or "": every product in id order. Else the products
+                              whose category is this path or lies under it
+                              (path + "/..."), in (category, id) order. */
+    const void *after;     /* NULL: from the start; else resume after this key (a
+                              key handed to the callback by an earlier scan of the
+                              same kind) */
+    size_t after_len;
+} ecom_scan;
+
+/* One event of the log, as written or read. */
+typedef struct ecom_event_rec {
+    uint64_t seq;     /* assigned by the backend: previous + 1, starting at 1 */
+    int64_t time;     /* ms since the epoch */
+    const char *type; /* "product.created", ... */
+    const char *key;  /* what changed */
+    uint64_t version; /* version reached (0 for a deletion) */
+} ecom_event_rec;
+
+/* Receives one event; return as ecom_product_fn. */
+typedef int (*ecom_event_fn)(void *ctx, const ecom_event_rec *event);
+
+/* Receives one category path in use and the products filed directly under it. */
+typedef int (*ecom_category_fn)(void *ctx, const char *path, uint64_t products);
+
+/*
+ * What the core lends a backend's check: a way to report a violation, and the
+ * core's own check of one product (its content decodes, validates, and agrees
+ * with the index fields in rec). Both return nothing; the backend counts nothing:
+ * the core counts reports.
+ */
+typedef struct ecom_check_sink {
+    void (*report)(struct ecom_check_sink *sink, const char *message);
+    void (*product)(struct ecom_check_sink *sink, const ecom_product_rec *rec,
+                    const ecom_product_meta *meta);
+} ecom_check_sink;
+
+typedef struct ecom_backend ecom_backend;
+
+struct ecom_backend {
+    int version;      /* ECOM_BACKEND_VERSION the backend implements */
+    const char *name; /* "lmdb", ... (static) */
+
+    /* ---- version 1 ---- */
+
+    /* Releases everything; no other call is in flight. */
+    void (*close)(ecom_backend *be);
+
+    /*
+     * Applies n product writes in one atomic unit. Each item is judged alone: one
+     * that cannot be applied (mode, version, or a SKU code owned by another product:
+     * ECOM_EDUPSKU) gets its `result` set and leaves no trace, and the others go on.
+     * For each applied item: the version becomes old + 1 (1 when created),
+     * updated_at = now, created_at kept (now when created); the SKU and category
+     * indexes follow; one event ("product.created" or "product.updated", key = id,
+     * version = the new version, time = now) is appended. SKU codes freed by an
+     * earlier item of the same call are free for a later one.
+     * Returns an error only if the unit as a whole failed (then nothing is applied).
+     */
+    int (*product_write)(ecom_backend *be, ecom_product_write *writes, size_t n, int64_t now);
+
+    /*
+     * Deletes a product (its SKU and category index entries with it) if its version
+     * matches expected_version (any with ECOM_VERSION_ANY), and appends
+     * "product.deleted" (version 0). Errors: ECOM_ENOTFOUND, ECOM_ECONFLICT.
+     */
+    int (*product_delete)(ecom_backend *be, const char *id, uint64_t expected_version,
+                          int64_t now);
+
+    /* Hands the product to fn (key = id). Errors: ECOM_ENOTFOUND, or fn's error. */
+    int (*product_get)(ecom_backend *be, const char *id, ecom_product_fn fn, void *ctx);
+
+    /* Hands the product owning this SKU code to fn (key = id). Errors: ECOM_ENOTFOUND. */
+    int (*product_get_by_sku)(ecom_backend *be, const char *sku, ecom_product_fn fn,
+                              void *ctx);
+
+    /*
+     * Visits products as scan says, from one consistent snapshot, handing each with
+     * a key that can resume a later scan right after it, until fn returns nonzero.
+     */
+    int (*product_scan)(ecom_backend *be, const ecom_scan *scan, ecom_product_fn fn,
+                        void *ctx);
+
+    /* Visits every category path with at least one product, in byte order. */
+    int (*category_list)(ecom_backend *be, ecom_category_fn fn, void *ctx);
+
+    /* Visits up to max events with seq > after, in order. */
+    int (*events_read)(ecom_backend *be, uint64_t after, size_t max, ecom_event_fn fn,
+                       void *ctx);
+
+    /* The newest event's seq, 0 if none. */
+    int (*events_last_seq)(ecom_backend *be, uint64_t *seq);
+
+    /*
+     * Checks the engine's own structures in one snapshot (indexes against records,
+     * counters against what they count, the event log without gaps) and hands
+     * every product to sink->product. Reports each violation to sink->report.
+     * Returns an error only if the check could not run.
+     */
+    int (*check)(ecom_backend *be, ecom_check_sink *sink);
+};
+
+/* Opens a backend for a URI of its scheme. */
+typedef struct ecom_backend_factory {
+    int version;        /* ECOM_BACKEND_VERSION the factory's backends implement */
+    const char *scheme; /* "lmdb" */
+    /*
+     * [out] out    the backend.
+     * [in]  store  the store being opened: the backend keeps it to report errors.
+     * [in]  uri    the whole URI, to be parsed by the backend (ECOM_EURI if bad).
+     * [in]  opts   never NULL.
+     */
+    int (*open)(ecom_backend **out, ecom_store *store, const char *uri,
+                const ecom_options *opts);
+} ecom_backend_factory;
+
+/*
+ * Adds a factory for its scheme (replacing one of the same scheme). The factory
+ * must outlive every store opened with it. Call before opening stores.
+ * Errors: ECOM_EVERSION, ECOM_EINVAL, ECOM_ENOMEM.
+ */
+ECOM_EXTERN int ecom_backend_register(const ecom_backend_factory *factory);
+
+/* The factory for a scheme (built in or registered), or NULL. */
+ECOM_EXTERN const ecom_backend_factory *ecom_backend_lookup(const char *scheme);
+
+/*
+ * Records the detail of a failure for ecom_errmsg(store) in the calling thread and
+ * returns code, so a backend can write `return ecom_backend_error(s, ECOM_EBACKEND, m);`.
+ */
+ECOM_EXTERN int ecom_backend_error(ecom_store *store, int code, const char *message);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ECOM_BACKEND_H */

@@ -1,0 +1,166 @@
+/*
+ * What the core's files share and the outside never sees: the allocator, error
+ * reporting, the store and product structs, the record codec.
+ */
+#ifndef ECOM_INTERNAL_H
+#define ECOM_INTERNAL_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+
+#include "ecom.h"
+#include "ecom_backend.h"
+
+#define ECOM__UNUSED(x) ((void)(x))
+
+/* ---- memory (alloc.c): every allocation of the library goes through here ---- */
+void *ecom__malloc(size_t size);
+void *ecom__calloc(size_t n, size_t size); /* zeroed; checks n * size for overflow */
+void *ecom__realloc(void *ptr, size_t size);
+void ecom__free(void *ptr);
+char *ecom__strdup(const char *s);
+char *ecom__strndup(const char *s, size_t n);
+
+/* A growable byte buffer. On ENOMEM it keeps what it had. */
+typedef struct ecom__buf {
+    char *data;
+    size_t len, cap;
+} ecom__buf;
+int ecom__buf_reserve(ecom__buf *b, size_t extra);
+int ecom__buf_put(ecom__buf *b, const void *data, size_t len);
+int ecom__buf_putc(ecom__buf *b, char c);
+void ecom__buf_free(ecom__buf *b);
+
+/* ---- errors (error.c) ---- */
+
+/* Records code and a printf-style detail as the last failure of store in this
+ * thread; returns code. store may be NULL (then only code is returned). */
+int ecom__fail(ecom_store *store, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Clears the last failure of store in this thread (called at the start of calls). */
+void ecom__clear(ecom_store *store);
+
+/* Per-thread error slots of one store, freed at close. */
+typedef struct ecom__errslot {
+    struct ecom__errslot *next;
+    int code;
+    char msg[512];
+} ecom__errslot;
+
+/* ---- the store (store.c) ---- */
+struct ecom_store {
+    ecom_backend *be;       /* NULL when the open failed */
+    ecom_options opts;
+    pthread_key_t err_key;  /* -> ecom__errslot of this thread */
+    pthread_mutex_t err_lock;
+    ecom__errslot *err_slots;
+    ecom__errslot open_err; /* the message of a failed open, for any thread */
+};
+
+/* The store's clock. */
+int64_t ecom__now(const ecom_store *store);
+
+/* ---- products (product.c) ---- */
+
+/*
+ * A product's memory is one arena: every string and array hangs off it, and
+ * ecom_product_free() frees the arena. Setters copy into the arena; what they
+ * replace stays until the product is freed (products are short-lived).
+ */
+typedef struct ecom__arena_chunk {
+    struct ecom__arena_chunk *next;
+    size_t used, size;
+    /* data follows, aligned to max_align_t */
+} ecom__arena_chunk;
+
+typedef struct ecom__arena {
+    ecom__arena_chunk *head;
+} ecom__arena;
+
+void *ecom__arena_alloc(ecom__arena *a, size_t size);
+char *ecom__arena_strndup(ecom__arena *a, const char *s, size_t n);
+void ecom__arena_free(ecom__arena *a);
+
+typedef struct ecom__price {
+    char currency[4]; /* "USD" + NUL */
+    int64_t amount;
+} ecom__price;
+
+typedef struct ecom__option {
+    const char *name;
+    const char *value;
+} ecom__option;
+
+typedef struct ecom__variant {
+    const char *sku;
+    int64_t weight_g;
+    ecom__option *options;
+    size_t option_count, option_cap;
+    ecom__price *prices;
+    size_t price_count, price_cap;
+} ecom__variant;
+
+typedef struct ecom__attribute {
+    const char *name;
+    const char **values;
+    size_t value_count, value_cap;
+} ecom__attribute;
+
+struct ecom_product {
+    ecom__arena arena;
+    const char *id, *title, *description, *brand, *category; /* never NULL ("" if unset) */
+    ecom_product_status status;
+    uint64_t version;
+    int64_t created_at, updated_at;
+    ecom__attribute *attributes;
+    size_t attribute_count, attribute_cap;
+    ecom__variant *variants;
+    size_t variant_count, variant_cap;
+};
+
+/* Limits (documented in ecom.h). */
+#define ECOM__TITLE_MAX 512
+#define ECOM__DESCRIPTION_MAX 65536
+#define ECOM__BRAND_MAX 128
+#define ECOM__CATEGORY_MAX 256
+#define ECOM__CATEGORY_DEPTH_MAX 16
+#define ECOM__NAME_MAX 64
+#define ECOM__VALUE_MAX 256
+#define ECOM__ATTRIBUTES_MAX 64
+#define ECOM__VALUES_MAX 64
+#define ECOM__VARIANTS_MAX 256
+#define ECOM__OPTIONS_MAX 16
+#define ECOM__PRICES_MAX 16
+#define ECOM__WEIGHT_MAX INT64_C(1000000000)
+
+/* Validation helpers (validate.c). Each returns ECOM_OK or a code, and writes a
+ * message naming `field` into msg. */
+int ecom__check_id(const char *s, const char *field, char *msg, size_t msg_size);
+int ecom__check_text(const char *s, size_t max, bool multiline, bool required,
+                     const char *field, char *msg, size_t msg_size);
+int ecom__check_category(const char *s, const char *field, char *msg, size_t msg_size);
+int ecom__check_slug(const char *s, size_t max, const char *field, char *msg, size_t msg_size);
+/* Is s valid UTF-8 of len bytes? Returns the offset of the first bad byte, or -1. */
+long ecom__utf8_invalid_at(const char *s, size_t len);
+
+/* Status names: "draft", "active", "archived". NULL / -1 when unknown. */
+const char *ecom__status_name(int status);
+int ecom__status_parse(const char *name);
+
+/* ---- the record codec (record.c) ----
+ * The content a backend stores for a product: a compact binary encoding of
+ * everything but the id, version and timestamps (which the backend keeps). */
+
+/* Encodes p's content into out (appending). */
+int ecom__record_encode(ecom__buf *out, const ecom_product *p);
+
+/* Builds a product from a stored record. Errors: ECOM_ECORRUPT, ECOM_ENOMEM. */
+int ecom__record_decode(ecom_product **out, const ecom_product_rec *rec,
+                        const ecom_product_meta *meta);
+
+/* Fills rec's index fields from p; skus points into *skus_storage, which the
+ * caller frees with ecom__free(). data/data_len are left to the caller. */
+int ecom__record_index(ecom_product_rec *rec, const char ***skus_storage, const ecom_product *p);
+
+#endif /* ECOM_INTERNAL_H */
