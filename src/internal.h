@@ -61,6 +61,13 @@ struct ecom_store {
 /* The store's clock. */
 int64_t ecom__now(const ecom_store *store);
 
+/* Starts a public call on store: ECOM_EINVAL if store is NULL or its open failed;
+ * else clears the thread's last failure. */
+int ecom__enter(ecom_store *store);
+
+/* Checks an id or SKU code argument, reporting on store. */
+int ecom__check_id_arg(ecom_store *store, const char *id, const char *field);
+
 /* ---- products (product.c) ---- */
 
 /*
