@@ -26,6 +26,8 @@ static void default_free(void *ctx, void *ptr)
 static ecom_allocator allocator = {ECOM_ALLOCATOR_VERSION, default_malloc, default_realloc,
                                    default_free, NULL};
 
+_Thread_local unsigned long ecom__alloc_failures;
+
 /* cJSON's hooks take no context, so they go through ours. */
 static void *cjson_malloc(size_t size)
 {
@@ -57,7 +59,10 @@ int ecom_set_allocator(const ecom_allocator *a)
 
 void *ecom__malloc(size_t size)
 {
-    return allocator.malloc(allocator.ctx, size ? size : 1);
+    void *p = allocator.malloc(allocator.ctx, size ? size : 1);
+    if (p == NULL)
+        ecom__alloc_failures++;
+    return p;
 }
 
 void *ecom__calloc(size_t n, size_t size)
@@ -72,7 +77,10 @@ void *ecom__calloc(size_t n, size_t size)
 
 void *ecom__realloc(void *ptr, size_t size)
 {
-    return allocator.realloc(allocator.ctx, ptr, size ? size : 1);
+    void *p = allocator.realloc(allocator.ctx, ptr, size ? size : 1);
+    if (p == NULL)
+        ecom__alloc_failures++;
+    return p;
 }
 
 void ecom__free(void *ptr)

@@ -21,6 +21,10 @@ void *ecom__realloc(void *ptr, size_t size);
 void ecom__free(void *ptr);
 char *ecom__strdup(const char *s);
 char *ecom__strndup(const char *s, size_t n);
+/* Allocations that failed in this thread so far: lets a caller of a library that
+ * hides out-of-memory (cJSON returns NULL for both bad input and no memory) tell
+ * which it was, by comparing the count before and after. */
+extern _Thread_local unsigned long ecom__alloc_failures;
 
 /* A growable byte buffer. On ENOMEM it keeps what it had. */
 typedef struct ecom__buf {
@@ -88,6 +92,10 @@ typedef struct ecom__arena {
 void *ecom__arena_alloc(ecom__arena *a, size_t size);
 char *ecom__arena_strndup(ecom__arena *a, const char *s, size_t n);
 void ecom__arena_free(ecom__arena *a);
+/* Makes sure the next allocations, size bytes in all counting alignment padding
+ * (up to alignof(max_align_t) - 1 per array), come from one chunk: the record
+ * decoder sizes it from the record so that one decode is two mallocs. */
+int ecom__arena_reserve(ecom__arena *a, size_t size);
 
 typedef struct ecom__price {
     char currency[4]; /* "USD" + NUL */
@@ -126,6 +134,10 @@ struct ecom_product {
     size_t variant_count, variant_cap;
 };
 
+/* Same content (id, texts, status, attributes, variants, in order)? Version and
+ * timestamps are not compared. For round-trip tests and the fuzzer. */
+bool ecom__product_equal(const ecom_product *a, const ecom_product *b);
+
 /* Limits (documented in ecom.h). */
 #define ECOM__TITLE_MAX 512
 #define ECOM__DESCRIPTION_MAX 65536
@@ -147,7 +159,15 @@ int ecom__check_id(const char *s, const char *field, char *msg, size_t msg_size)
 int ecom__check_text(const char *s, size_t max, bool multiline, bool required,
                      const char *field, char *msg, size_t msg_size);
 int ecom__check_category(const char *s, const char *field, char *msg, size_t msg_size);
+/* An attribute name: 1..max bytes of [a-z0-9_-]. ECOM_EFIELD if empty,
+ * ECOM_ETOOLONG, ECOM_EBADID for a byte outside the charset. */
 int ecom__check_slug(const char *s, size_t max, const char *field, char *msg, size_t msg_size);
+/* Writes len bytes of s into out for a message: printable ASCII as is, other
+ * bytes as \xNN, cut with "..." when longer than out allows. */
+void ecom__quote(char *out, size_t out_size, const char *s, size_t len);
+/* Formats a failure into msg (if msg and msg_size) and returns code. */
+int ecom__msg(char *msg, size_t msg_size, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Is s valid UTF-8 of len bytes? Returns the offset of the first bad byte, or -1. */
 long ecom__utf8_invalid_at(const char *s, size_t len);
 

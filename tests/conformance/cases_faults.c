@@ -1,0 +1,207 @@
+/* Backend failures at every step of every operation become clean errors. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conformance.h"
+
+/* One operation on a store seeded with products p0..p4; returns its code. */
+typedef int (*operation)(ecom_store *s);
+
+static int op_create(ecom_store *s)
+{
+    const char *skus[] = {"new-1", NULL};
+    ecom_product *p = conf_product("new", "a", skus);
+    int rc = ecom_catalog_create(s, p);
+    ecom_product_free(p);
+    return rc;
+}
+
+static int op_update(ecom_store *s)
+{
+    const char *skus[] = {"p1-1", NULL};
+    ecom_product *p = conf_product("p1", "b", skus);
+    int rc = ecom_catalog_update(s, p, 1);
+    ecom_product_free(p);
+    return rc;
+}
+
+static int op_archive(ecom_store *s)
+{
+    return ecom_catalog_archive(s, "p2", ECOM_VERSION_ANY);
+}
+
+static int op_delete(ecom_store *s)
+{
+    return ecom_catalog_delete(s, "p3", 1);
+}
+
+static int op_get(ecom_store *s)
+{
+    ecom_product *p = NULL;
+    int rc = ecom_catalog_get(&p, s, "p0");
+    assert_true((rc == ECOM_OK) == (p != NULL));
+    ecom_product_free(p);
+    return rc;
+}
+
+static int op_get_by_sku(ecom_store *s)
+{
+    ecom_product *p = NULL;
+    int rc = ecom_catalog_get_by_sku(&p, NULL, s, "p4-1");
+    ecom_product_free(p);
+    return rc;
+}
+
+static int op_list(ecom_store *s)
+{
+    ecom_list_options opts = ECOM_LIST_OPTIONS_INIT;
+    opts.limit = 3;
+    ecom_page *page = NULL;
+    int rc = ecom_catalog_list(&page, s, &opts);
+    assert_true((rc == ECOM_OK) == (page != NULL));
+    ecom_page_free(page);
+    return rc;
+}
+
+static int op_categories(ecom_store *s)
+{
+    ecom_categories *c = NULL;
+    int rc = ecom_catalog_categories(&c, s);
+    ecom_categories_free(c);
+    return rc;
+}
+
+static int op_events(ecom_store *s)
+{
+    ecom_events *e = NULL;
+    int rc = ecom_events_read(&e, s, 0, 10);
+    ecom_events_free(e);
+    return rc;
+}
+
+static int discard(void *ctx, const char *data, size_t len)
+{
+    (void)ctx;
+    (void)data;
+    (void)len;
+    return 0;
+}
+
+static int op_export(ecom_store *s)
+{
+    return ecom_catalog_export(NULL, s, discard, NULL);
+}
+
+static int op_import(ecom_store *s)
+{
+    char path[512];
+    const char *dir = getenv("ECOM_TEST_TMP");
+    snprintf(path, sizeof path, "%s/faults-import.jsonl", dir && *dir ? dir : "/tmp");
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 5; i++)
+        fprintf(f, "{\"id\":\"imp%d\",\"title\":\"T\",\"variants\":[{\"sku\":\"imp%d-1\","
+                   "\"prices\":{\"USD\":1}}]}\n", i, i);
+    fclose(f);
+    ecom_import_options opts = ECOM_IMPORT_OPTIONS_INIT;
+    opts.batch_size = 2;
+    ecom_import_stats stats;
+    return ecom_catalog_import(&stats, s, path, &opts);
+}
+
+static int op_check(ecom_store *s)
+{
+    uint64_t violations = 0;
+    int rc = ecom_check(&violations, s, NULL, NULL);
+    assert_int_equal(violations, 0);
+    return rc;
+}
+
+static ecom_store *seeded_store(void)
+{
+    ecom_store *s = conf_open(NULL);
+    char id[8];
+    for (int i = 0; i < 5; i++) {
+        snprintf(id, sizeof id, "p%d", i);
+        conf_create(s, id, i % 2 ? "a" : "a/b");
+    }
+    return s;
+}
+
+/* Fails step 1, 2, 3, ... of op until it gets through; each failure must be clean. */
+static void fail_every_step(operation op, const char *name)
+{
+    for (long step = 1;; step++) {
+        ecom_store *s = seeded_store();
+        conf_fault_arm(step);
+        int rc = op(s);
+        conf_fault_arm(0);
+        if (rc == ECOM_OK) {
+            conf_assert_clean(s);
+            ecom_store_close(s);
+            assert_true(step > 1); /* every operation touches the backend */
+            return;
+        }
+        if (rc != ECOM_EBACKEND || strstr(ecom_errmsg(s), "injected") == NULL)
+            fail_msg("%s, step %ld: %d '%s'", name, step, rc, ecom_errmsg(s));
+        conf_assert_clean(s);
+        /* Still usable after the failure. */
+        assert_int_equal(op_get(s), ECOM_OK);
+        ecom_store_close(s);
+    }
+}
+
+static void test_faults__every_step_of_every_operation(void **state)
+{
+    (void)state;
+    struct {
+        operation op;
+        const char *name;
+    } ops[] = {{op_create, "create"}, {op_update, "update"}, {op_archive, "archive"},
+               {op_delete, "delete"}, {op_get, "get"}, {op_get_by_sku, "get_by_sku"},
+               {op_list, "list"}, {op_categories, "categories"}, {op_events, "events"},
+               {op_export, "export"}, {op_import, "import"}, {op_check, "check"}};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        fail_every_step(ops[i].op, ops[i].name);
+}
+
+static void test_faults__a_failed_write_leaves_no_trace(void **state)
+{
+    (void)state;
+    ecom_store *s = seeded_store();
+    conf_fault_arm(1);
+    assert_int_equal(op_create(s), ECOM_EBACKEND);
+    ecom_product *p = NULL;
+    assert_int_equal(ecom_catalog_get(&p, s, "new"), ECOM_ENOTFOUND);
+    assert_int_equal(ecom_catalog_get_by_sku(&p, NULL, s, "new-1"), ECOM_ENOTFOUND);
+    uint64_t last = 0;
+    assert_int_equal(ecom_events_last_seq(&last, s), ECOM_OK);
+    assert_int_equal(last, 5);
+    ecom_store_close(s);
+}
+
+static void test_faults__corrupt_records_are_reported_not_trusted(void **state)
+{
+    (void)state;
+    ecom_store *s = seeded_store();
+    conf_fault_corrupt(1);
+    assert_int_equal(op_get(s), ECOM_ECORRUPT);
+    assert_non_null(strstr(ecom_errmsg(s), "p0"));
+    assert_int_equal(op_get_by_sku(s), ECOM_ECORRUPT);
+    assert_int_equal(op_list(s), ECOM_ECORRUPT);
+    assert_int_equal(op_export(s), ECOM_ECORRUPT);
+    conf_fault_corrupt(0);
+    assert_int_equal(op_get(s), ECOM_OK);
+    ecom_store_close(s);
+}
+
+int conf_run_faults(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_faults__every_step_of_every_operation),
+        cmocka_unit_test(test_faults__a_failed_write_leaves_no_trace),
+        cmocka_unit_test(test_faults__corrupt_records_are_reported_not_trusted),
+    };
+    return cmocka_run_group_tests_name("faults", tests, NULL, NULL);
+}

@@ -1,0 +1,185 @@
+/*
+ * A test-only backend that wraps another and fails on command: the nth step (an
+ * operation, or one record handed back to the core) returns ECOM_EBACKEND, and
+ * records can be cut short. URI: fault:<inner URI>, e.g. fault:lmdb:///tmp/x.
+ * It proves that the core turns any backend failure into a clean error.
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conformance.h"
+
+typedef struct fault_backend {
+    ecom_backend base;
+    ecom_backend *inner;
+    ecom_store *store;
+} fault_backend;
+
+static atomic_long countdown;
+static atomic_int corrupt;
+
+void conf_fault_arm(long n)
+{
+    atomic_store(&countdown, n);
+}
+
+void conf_fault_corrupt(int on)
+{
+    atomic_store(&corrupt, on);
+}
+
+/* One step: fails when the countdown passes 1. */
+static int step(fault_backend *fb)
+{
+    if (atomic_fetch_sub(&countdown, 1) == 1)
+        return ecom_backend_error(fb->store, ECOM_EBACKEND, "fault: injected backend failure");
+    return ECOM_OK;
+}
+
+static fault_backend *of(ecom_backend *be)
+{
+    return (fault_backend *)be;
+}
+
+/* Records on their way back to the core pass here, one step each. */
+typedef struct relay {
+    fault_backend *fb;
+    ecom_product_fn fn;
+    ecom_event_fn event_fn;
+    ecom_category_fn category_fn;
+    void *ctx;
+} relay;
+
+static int relay_product(void *ctx, const ecom_product_rec *rec, const ecom_product_meta *meta,
+                         const void *key, size_t key_len)
+{
+    relay *r = ctx;
+    int rc = step(r->fb);
+    if (rc != ECOM_OK)
+        return rc;
+    ecom_product_rec cut = *rec;
+    if (atomic_load(&corrupt))
+        cut.data_len /= 2;
+    return r->fn(r->ctx, &cut, meta, key, key_len);
+}
+
+static int relay_event(void *ctx, const ecom_event_rec *ev)
+{
+    relay *r = ctx;
+    int rc = step(r->fb);
+    return rc != ECOM_OK ? rc : r->event_fn(r->ctx, ev);
+}
+
+static int relay_category(void *ctx, const char *path, uint64_t products)
+{
+    relay *r = ctx;
+    int rc = step(r->fb);
+    return rc != ECOM_OK ? rc : r->category_fn(r->ctx, path, products);
+}
+
+static void fault_close(ecom_backend *be)
+{
+    of(be)->inner->close(of(be)->inner);
+    free(be);
+}
+
+static int fault_write(ecom_backend *be, ecom_product_write *w, size_t n, int64_t now)
+{
+    int rc = step(of(be));
+    return rc ? rc : of(be)->inner->product_write(of(be)->inner, w, n, now);
+}
+
+static int fault_delete(ecom_backend *be, const char *id, uint64_t expected, int64_t now)
+{
+    int rc = step(of(be));
+    return rc ? rc : of(be)->inner->product_delete(of(be)->inner, id, expected, now);
+}
+
+static int fault_get(ecom_backend *be, const char *id, ecom_product_fn fn, void *ctx)
+{
+    relay r = {.fb = of(be), .fn = fn, .ctx = ctx};
+    int rc = step(of(be));
+    return rc ? rc : of(be)->inner->product_get(of(be)->inner, id, relay_product, &r);
+}
+
+static int fault_get_by_sku(ecom_backend *be, const char *sku, ecom_product_fn fn, void *ctx)
+{
+    relay r = {.fb = of(be), .fn = fn, .ctx = ctx};
+    int rc = step(of(be));
+    return rc ? rc : of(be)->inner->product_get_by_sku(of(be)->inner, sku, relay_product, &r);
+}
+
+static int fault_scan(ecom_backend *be, const ecom_scan *scan, ecom_product_fn fn, void *ctx)
+{
+    relay r = {.fb = of(be), .fn = fn, .ctx = ctx};
+    int rc = step(of(be));
+    return rc ? rc : of(be)->inner->product_scan(of(be)->inner, scan, relay_product, &r);
+}
+
+static int fault_categories(ecom_backend *be, ecom_category_fn fn, void *ctx)
+{
+    relay r = {.fb = of(be), .category_fn = fn, .ctx = ctx};
+    int rc = step(of(be));
+    return rc ? rc : of(be)->inner->category_list(of(be)->inner, relay_category, &r);
+}
+
+static int fault_events(ecom_backend *be, uint64_t after, size_t max, ecom_event_fn fn,
+                        void *ctx)
+{
+    relay r = {.fb = of(be), .event_fn = fn, .ctx = ctx};
+    int rc = step(of(be));
+    return rc ? rc : of(be)->inner->events_read(of(be)->inner, after, max, relay_event, &r);
+}
+
+static int fault_last_seq(ecom_backend *be, uint64_t *seq)
+{
+    int rc = step(of(be));
+    return rc ? rc : of(be)->inner->events_last_seq(of(be)->inner, seq);
+}
+
+static int fault_check(ecom_backend *be, ecom_check_sink *sink)
+{
+    int rc = step(of(be));
+    return rc ? rc : of(be)->inner->check(of(be)->inner, sink);
+}
+
+static int fault_open(ecom_backend **out, ecom_store *store, const char *uri,
+                      const ecom_options *opts)
+{
+    const char *inner_uri = uri + strlen("fault:");
+    const char *colon = strchr(inner_uri, ':');
+    char scheme[32];
+    if (colon == NULL || (size_t)(colon - inner_uri) >= sizeof scheme)
+        return ecom_backend_error(store, ECOM_EURI, "fault: expected fault:<inner URI>");
+    memcpy(scheme, inner_uri, (size_t)(colon - inner_uri));
+    scheme[colon - inner_uri] = '\0';
+    const ecom_backend_factory *factory = ecom_backend_lookup(scheme);
+    if (factory == NULL)
+        return ecom_backend_error(store, ECOM_EUNSUPPORTED, "fault: no inner backend");
+    fault_backend *fb = calloc(1, sizeof *fb);
+    if (fb == NULL)
+        return ECOM_ENOMEM;
+    int rc = factory->open(&fb->inner, store, inner_uri, opts);
+    if (rc != ECOM_OK) {
+        free(fb);
+        return rc;
+    }
+    fb->store = store;
+    fb->base = (ecom_backend){
+        .version = ECOM_BACKEND_VERSION, .name = fb->inner->name, .close = fault_close,
+        .product_write = fault_write, .product_delete = fault_delete,
+        .product_get = fault_get, .product_get_by_sku = fault_get_by_sku,
+        .product_scan = fault_scan, .category_list = fault_categories,
+        .events_read = fault_events, .events_last_seq = fault_last_seq,
+        .check = fault_check};
+    *out = &fb->base;
+    return ECOM_OK;
+}
+
+static const ecom_backend_factory fault_factory = {ECOM_BACKEND_VERSION, "fault", fault_open};
+
+int conf_fault_register(void)
+{
+    return ecom_backend_register(&fault_factory);
+}

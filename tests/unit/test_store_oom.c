@@ -1,0 +1,284 @@
+/*
+ * Out of memory at every allocation of every store operation: each failure is a
+ * clean ECOM_ENOMEM, the store stays consistent, and nothing leaks.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ecom.h"
+
+/* The test allocator: counts, and fails exactly the armed allocation. */
+static atomic_long live, countdown;
+
+static void *oom_malloc(void *ctx, size_t size)
+{
+    (void)ctx;
+    if (atomic_fetch_sub(&countdown, 1) == 1)
+        return NULL;
+    void *p = malloc(size);
+    if (p)
+        atomic_fetch_add(&live, 1);
+    return p;
+}
+
+static void *oom_realloc(void *ctx, void *ptr, size_t size)
+{
+    (void)ctx;
+    if (atomic_fetch_sub(&countdown, 1) == 1)
+        return NULL;
+    void *p = realloc(ptr, size);
+    if (p && ptr == NULL)
+        atomic_fetch_add(&live, 1);
+    return p;
+}
+
+static void oom_free(void *ctx, void *ptr)
+{
+    (void)ctx;
+    if (ptr)
+        atomic_fetch_sub(&live, 1);
+    free(ptr);
+}
+
+static char dir[256];
+static unsigned counter;
+
+static const char *fresh_uri(void)
+{
+    static char uri[400];
+    snprintf(uri, sizeof uri, "lmdb://%s/oom-%u", dir, ++counter);
+    return uri;
+}
+
+static ecom_store *open_seeded(const char *uri)
+{
+    ecom_options opts = ECOM_OPTIONS_INIT;
+    opts.no_sync = 1;
+    ecom_store *s = NULL;
+    assert_int_equal(ecom_store_open(&s, uri, &opts), ECOM_OK);
+    for (int i = 0; i < 3; i++) {
+        char json[256];
+        snprintf(json, sizeof json,
+                 "{\"id\":\"p%d\",\"title\":\"Mug %d\",\"category\":\"home/kitchen\","
+                 "\"attributes\":{\"color\":[\"red\"]},\"variants\":[{\"sku\":\"p%d-1\","
+                 "\"options\":{\"size\":\"L\"},\"prices\":{\"USD\":500,\"EUR\":450}}]}",
+                 i, i, i);
+        ecom_product *p = NULL;
+        assert_int_equal(ecom_product_from_json(&p, json, strlen(json), NULL, 0), ECOM_OK);
+        assert_int_equal(ecom_catalog_create(s, p), ECOM_OK);
+        ecom_product_free(p);
+    }
+    return s;
+}
+
+typedef int (*operation)(ecom_store *s);
+
+static int op_create(ecom_store *s)
+{
+    const char *json = "{\"id\":\"new\",\"title\":\"New\",\"variants\":[{\"sku\":\"new-1\","
+                       "\"prices\":{\"USD\":1}}]}";
+    ecom_product *p = NULL;
+    int rc = ecom_product_from_json(&p, json, strlen(json), NULL, 0);
+    if (rc == ECOM_OK)
+        rc = ecom_catalog_create(s, p);
+    ecom_product_free(p);
+    return rc;
+}
+
+static int op_dup_sku(ecom_store *s)
+{
+    const char *json = "{\"id\":\"dup\",\"title\":\"Dup\",\"variants\":[{\"sku\":\"p1-1\","
+                       "\"prices\":{\"USD\":1}}]}";
+    ecom_product *p = NULL;
+    int rc = ecom_product_from_json(&p, json, strlen(json), NULL, 0);
+    if (rc == ECOM_OK)
+        rc = ecom_catalog_create(s, p);
+    ecom_product_free(p);
+    return rc == ECOM_EDUPSKU ? ECOM_OK : rc;
+}
+
+static int op_archive(ecom_store *s)
+{
+    return ecom_catalog_archive(s, "p1", ECOM_VERSION_ANY);
+}
+
+static int op_get(ecom_store *s)
+{
+    ecom_product *p = NULL;
+    int rc = ecom_catalog_get(&p, s, "p0");
+    ecom_product_free(p);
+    return rc;
+}
+
+static int op_list(ecom_store *s)
+{
+    ecom_list_options opts = ECOM_LIST_OPTIONS_INIT;
+    opts.limit = 2;
+    opts.category = "home";
+    ecom_page *page = NULL;
+    int rc = ecom_catalog_list(&page, s, &opts);
+    ecom_page_free(page);
+    return rc;
+}
+
+static int op_categories(ecom_store *s)
+{
+    ecom_categories *c = NULL;
+    int rc = ecom_catalog_categories(&c, s);
+    ecom_categories_free(c);
+    return rc;
+}
+
+static int op_events(ecom_store *s)
+{
+    ecom_events *e = NULL;
+    int rc = ecom_events_read(&e, s, 0, 10);
+    ecom_events_free(e);
+    return rc;
+}
+
+static int discard(void *ctx, const char *data, size_t len)
+{
+    (void)ctx;
+    (void)data;
+    (void)len;
+    return 0;
+}
+
+static int op_export(ecom_store *s)
+{
+    return ecom_catalog_export(NULL, s, discard, NULL);
+}
+
+static char import_path[300];
+
+static int op_import(ecom_store *s)
+{
+    ecom_import_options opts = ECOM_IMPORT_OPTIONS_INIT;
+    opts.batch_size = 2;
+    ecom_import_stats stats;
+    int rc = ecom_catalog_import(&stats, s, import_path, &opts);
+    return rc == ECOM_OK && stats.rejected != 1 ? ECOM_ERROR : rc;
+}
+
+static int op_check(ecom_store *s)
+{
+    uint64_t violations = 0;
+    int rc = ecom_check(&violations, s, NULL, NULL);
+    return rc == ECOM_OK && violations ? ECOM_ERROR : rc;
+}
+
+static void assert_clean(ecom_store *s)
+{
+    uint64_t violations = 1;
+    assert_int_equal(ecom_check(&violations, s, NULL, NULL), ECOM_OK);
+    assert_int_equal(violations, 0);
+}
+
+static void fail_every_allocation(operation op, const char *name)
+{
+    for (long n = 1;; n++) {
+        ecom_store *s = open_seeded(fresh_uri());
+        atomic_store(&countdown, n);
+        int rc = op(s);
+        atomic_store(&countdown, 0);
+        if (rc != ECOM_OK && rc != ECOM_ENOMEM)
+            fail_msg("%s, allocation %ld: %d (%s)", name, n, rc, ecom_errmsg(s));
+        assert_clean(s);
+        ecom_store_close(s);
+        if (rc == ECOM_OK)
+            break;
+    }
+    assert_int_equal(atomic_load(&live), 0);
+}
+
+static void test_store_oom__every_operation(void **state)
+{
+    (void)state;
+    struct {
+        operation op;
+        const char *name;
+    } ops[] = {{op_create, "create"}, {op_dup_sku, "dup_sku"}, {op_archive, "archive"},
+               {op_get, "get"}, {op_list, "list"}, {op_categories, "categories"},
+               {op_events, "events"}, {op_export, "export"}, {op_import, "import"},
+               {op_check, "check"}};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        fail_every_allocation(ops[i].op, ops[i].name);
+}
+
+static void test_store_oom__open(void **state)
+{
+    (void)state;
+    for (long n = 1;; n++) {
+        ecom_store *s = NULL;
+        atomic_store(&countdown, n);
+        int rc = ecom_store_open(&s, fresh_uri(), NULL);
+        atomic_store(&countdown, 0);
+        if (rc != ECOM_OK && rc != ECOM_ENOMEM)
+            fail_msg("open, allocation %ld: %d (%s)", n, rc, ecom_errmsg(s));
+        assert_non_null(ecom_errmsg(s));
+        ecom_store_close(s);
+        if (rc == ECOM_OK)
+            break;
+    }
+    assert_int_equal(atomic_load(&live), 0);
+}
+
+static void test_store_oom__allocator_versions(void **state)
+{
+    (void)state;
+    ecom_allocator bad = {99, oom_malloc, oom_realloc, oom_free, NULL};
+    assert_int_equal(ecom_set_allocator(&bad), ECOM_EVERSION);
+    ecom_allocator missing = {ECOM_ALLOCATOR_VERSION, oom_malloc, NULL, oom_free, NULL};
+    assert_int_equal(ecom_set_allocator(&missing), ECOM_EINVAL);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *tmp = getenv("ECOM_TEST_TMP");
+    snprintf(dir, sizeof dir, "%s/oom-%ld", tmp && *tmp ? tmp : "/tmp", (long)getpid());
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", dir, dir);
+    if (system(cmd) != 0)
+        return -1;
+    snprintf(import_path, sizeof import_path, "%s/import.jsonl", dir);
+    FILE *f = fopen(import_path, "w");
+    if (f == NULL)
+        return -1;
+    for (int i = 0; i < 4; i++)
+        fprintf(f, "{\"id\":\"i%d\",\"title\":\"T\",\"variants\":[{\"sku\":\"i%d-1\","
+                   "\"prices\":{\"USD\":1}}]}\n", i, i);
+    fputs("{\"id\":\"bad\"\n", f);
+    fclose(f);
+    ecom_allocator a = {ECOM_ALLOCATOR_VERSION, oom_malloc, oom_realloc, oom_free, NULL};
+    return ecom_set_allocator(&a) == ECOM_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    ecom_set_allocator(NULL);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_store_oom__allocator_versions),
+        cmocka_unit_test(test_store_oom__open),
+        cmocka_unit_test(test_store_oom__every_operation),
+    };
+    return cmocka_run_group_tests_name("store_oom", tests, setup, teardown);
+}
