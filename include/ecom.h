@@ -176,6 +176,29 @@ ECOM_EXTERN int64_t ecom_store_now(const ecom_store *store);
  *   prices           up to 16 per variant, one per ISO 4217 currency,
  *                    0 <= amount <= ECOM_PRICE_MAX minor units
  *   weight           grams, 0 <= weight <= 10^9
+ *
+ * Validation reports the first fault it finds, with one code per kind of fault,
+ * and a message naming the field by its path ("variants[2].prices.EUR: -5 is
+ * negative", "title: not valid UTF-8 at byte 12", "id: 70 bytes, longer than 64"):
+ *   ECOM_ETOOLONG   a string over its byte limit
+ *   ECOM_EBADID     a byte outside the charset of an id, SKU code or attribute name
+ *   ECOM_EUTF8      invalid UTF-8 (strict: no overlong forms, no surrogates, nothing
+ *                   above U+10FFFF), or a control character (C0, DEL, C1; the
+ *                   description allows \t \n \r); in JSON also \u0000 and lone
+ *                   surrogate escapes
+ *   ECOM_EFIELD     a required field missing or empty (id, title, SKU, attribute
+ *                   value, option name or value); a name given twice where names
+ *                   are unique (attribute, attribute value, option name, currency
+ *                   of one variant); a weight outside 0..10^9; in JSON also an
+ *                   unknown field, a field given twice or of the wrong type
+ *   ECOM_ELIMIT     too many variants, attributes, values, options or prices; no
+ *                   variant at all; an attribute without values
+ *   ECOM_EPRICE     an amount negative or above ECOM_PRICE_MAX; in JSON also one
+ *                   that is not an integer (exactly: 1.5e3 is 1500, 19.99 is refused)
+ *   ECOM_ECURRENCY  a price in a code ISO 4217 does not list
+ *   ECOM_EDUPSKU    a SKU code used by two variants of the product
+ *   ECOM_ECATEGORY  a malformed category path (its length: ECOM_ETOOLONG)
+ *   ECOM_ESTATUS    a status other than draft, active, archived
  */
 typedef struct ecom_product ecom_product;
 

@@ -83,7 +83,8 @@ typedef struct ecom_product_write {
 typedef struct ecom_scan {
     const char *category;  /* NULL or "": every product in id order. Else the products
                               whose category is this path or lies under it
-                              (path + "/..."), in (category, id) order. */
+                              (path + "/..."), a category before its subtree, each
+                              subtree contiguous, by id within a category. */
     const void *after;     /* NULL: from the start; else resume after this key (a
                               key handed to the callback by an earlier scan of the
                               same kind) */
@@ -125,7 +126,8 @@ struct ecom_backend {
 
     /* ---- version 1 ---- */
 
-    /* Releases everything; no other call is in flight. */
+    /* Releases everything. No other call is in flight, and no thread that used the
+       store is exiting at the same moment (per-thread state is freed at thread exit). */
     void (*close)(ecom_backend *be);
 
     /*

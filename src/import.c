@@ -43,7 +43,8 @@ static int next_line(line_reader *r, const char **line, size_t *len)
         if (r->eof)
             return overlong ? ECOM_ETOOLONG : 0;
         /* Slide what is left to the front, then read more. */
-        memmove(r->buf.data, begin, avail);
+        if (avail)
+            memmove(r->buf.data, begin, avail);
         r->buf.len = avail;
         r->start = 0;
         if (avail >= ECOM__LINE_MAX) {

@@ -103,7 +103,7 @@ static void put_product(writer *w, const ecom_product *p)
     put_str(w, p->description);
     put_str(w, p->brand);
     put_str(w, p->category);
-    put_svarint(w, (int64_t)p->status);
+    put_svarint(w, (int)p->status); /* the enum may be unsigned */
     put_uvarint(w, p->attribute_count);
     for (size_t i = 0; i < p->attribute_count; i++) {
         const ecom__attribute *a = &p->attributes[i];

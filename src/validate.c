@@ -14,6 +14,17 @@
 /* How much of a user-supplied name or value a message quotes. */
 #define QUOTE_MAX 48
 
+/* snprintf for field paths, where cutting a long path short is the intent. */
+static void fmt_path(char *out, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fmt_path(char *out, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out, size, fmt, ap);
+    va_end(ap);
+}
+
 int ecom__msg(char *msg, size_t msg_size, int code, const char *fmt, ...)
 {
     if (msg == NULL || msg_size == 0)
@@ -283,21 +294,21 @@ static void path_key(char *out, size_t size, const char *prefix, const char *key
 {
     char shown[QUOTE_MAX];
     ecom__quote(shown, sizeof shown, key, strlen(key));
-    snprintf(out, size, "%s.%s", prefix, shown);
+    fmt_path(out, size, "%s.%s", prefix, shown);
 }
 
 static int check_attribute(const ecom_product *p, size_t i, char *msg, size_t msg_size)
 {
     const ecom__attribute *a = &p->attributes[i];
     char field[PATH_MAX_LEN];
-    snprintf(field, sizeof field, "attributes[%zu]", i);
+    fmt_path(field, sizeof field, "attributes[%zu]", i);
     int rc = ecom__check_slug(a->name, ECOM__NAME_MAX, field, msg, msg_size);
     if (rc)
         return rc;
     for (size_t k = 0; k < i; k++) {
         if (strcmp(p->attributes[k].name, a->name) == 0) {
             char first[32];
-            snprintf(first, sizeof first, "attributes[%zu]", k);
+            fmt_path(first, sizeof first, "attributes[%zu]", k);
             return duplicate(msg, msg_size, ECOM_EFIELD, field, a->name, first);
         }
     }
@@ -310,7 +321,7 @@ static int check_attribute(const ecom_product *p, size_t i, char *msg, size_t ms
                          a->value_count, ECOM__VALUES_MAX);
     for (size_t j = 0; j < a->value_count; j++) {
         char vfield[PATH_MAX_LEN + 8];
-        snprintf(vfield, sizeof vfield, "%s[%zu]", field, j);
+        fmt_path(vfield, sizeof vfield, "%s[%zu]", field, j);
         rc = ecom__check_text(a->values[j], ECOM__VALUE_MAX, false, true, vfield, msg,
                               msg_size);
         if (rc)
@@ -318,7 +329,7 @@ static int check_attribute(const ecom_product *p, size_t i, char *msg, size_t ms
         for (size_t k = 0; k < j; k++) {
             if (strcmp(a->values[k], a->values[j]) == 0) {
                 char first[PATH_MAX_LEN + 8];
-                snprintf(first, sizeof first, "%s[%zu]", field, k);
+                fmt_path(first, sizeof first, "%s[%zu]", field, k);
                 return duplicate(msg, msg_size, ECOM_EFIELD, vfield, a->values[j], first);
             }
         }
@@ -334,19 +345,19 @@ static int check_options(const ecom__variant *var, const char *vpath, char *msg,
                          var->option_count, ECOM__OPTIONS_MAX);
     for (size_t i = 0; i < var->option_count; i++) {
         const ecom__option *o = &var->options[i];
-        snprintf(field, sizeof field, "%s.options[%zu]", vpath, i);
+        fmt_path(field, sizeof field, "%s.options[%zu]", vpath, i);
         int rc = ecom__check_text(o->name, ECOM__NAME_MAX, false, true, field, msg, msg_size);
         if (rc)
             return rc;
         for (size_t k = 0; k < i; k++) {
             if (strcmp(var->options[k].name, o->name) == 0) {
                 char first[PATH_MAX_LEN];
-                snprintf(first, sizeof first, "%s.options[%zu]", vpath, k);
+                fmt_path(first, sizeof first, "%s.options[%zu]", vpath, k);
                 return duplicate(msg, msg_size, ECOM_EFIELD, field, o->name, first);
             }
         }
         char prefix[PATH_MAX_LEN];
-        snprintf(prefix, sizeof prefix, "%s.options", vpath);
+        fmt_path(prefix, sizeof prefix, "%s.options", vpath);
         path_key(field, sizeof field, prefix, o->name);
         rc = ecom__check_text(o->value, ECOM__VALUE_MAX, false, true, field, msg, msg_size);
         if (rc)
@@ -361,7 +372,7 @@ static int check_prices(const ecom__variant *var, const char *vpath, char *msg, 
         return ecom__msg(msg, msg_size, ECOM_ELIMIT, "%s.prices: %zu, more than %d", vpath,
                          var->price_count, ECOM__PRICES_MAX);
     char prefix[PATH_MAX_LEN];
-    snprintf(prefix, sizeof prefix, "%s.prices", vpath);
+    fmt_path(prefix, sizeof prefix, "%s.prices", vpath);
     for (size_t i = 0; i < var->price_count; i++) {
         const ecom__price *pr = &var->prices[i];
         char field[PATH_MAX_LEN];
@@ -372,7 +383,7 @@ static int check_prices(const ecom__variant *var, const char *vpath, char *msg, 
         for (size_t k = 0; k < i; k++) {
             if (strcmp(var->prices[k].currency, pr->currency) == 0) {
                 char first[PATH_MAX_LEN];
-                snprintf(first, sizeof first, "%s.prices[%zu]", vpath, k);
+                fmt_path(first, sizeof first, "%s.prices[%zu]", vpath, k);
                 return duplicate(msg, msg_size, ECOM_EFIELD, field, pr->currency, first);
             }
         }
@@ -390,15 +401,15 @@ static int check_variant(const ecom_product *p, size_t v, char *msg, size_t msg_
 {
     const ecom__variant *var = &p->variants[v];
     char vpath[32], field[48];
-    snprintf(vpath, sizeof vpath, "variants[%zu]", v);
-    snprintf(field, sizeof field, "%s.sku", vpath);
+    fmt_path(vpath, sizeof vpath, "variants[%zu]", v);
+    fmt_path(field, sizeof field, "%s.sku", vpath);
     int rc = ecom__check_id(var->sku, field, msg, msg_size);
     if (rc)
         return rc;
     for (size_t k = 0; k < v; k++) {
         if (strcmp(p->variants[k].sku, var->sku) == 0) {
             char first[48];
-            snprintf(first, sizeof first, "variants[%zu].sku", k);
+            fmt_path(first, sizeof first, "variants[%zu].sku", k);
             return duplicate(msg, msg_size, ECOM_EDUPSKU, field, var->sku, first);
         }
     }

@@ -34,7 +34,7 @@ typedef struct cli_command {
 
 static const cli_command commands[] = {
     {NULL, "import", cmd_import, STORE_WRITE, OPT_STRICT, 1, 1, "FILE.jsonl [--strict]",
-     "import products from JSON Lines (FILE \"-\" reads stdin)",
+     "import products from JSON Lines (\"-\": stdin)",
      "Upserts each line's product in atomic batches. A bad line is rejected alone and\n"
      "reported on stderr as \"line N: <reason>\"; the good lines are kept. Progress\n"
      "goes to stderr when it is a terminal. Ends with \"imported N, updated N,\n"
@@ -43,7 +43,7 @@ static const cli_command commands[] = {
      "  --json     print the summary as JSON, with the first 1000 rejections\n\n"
      "Example: ecom --store lmdb:./var/store import catalog.jsonl\n"},
     {NULL, "export", cmd_export, STORE_READ, 0, 0, 0, "",
-     "write every product as JSON Lines to stdout, in id order",
+     "write every product as JSON Lines to stdout",
      "Reads one consistent snapshot; the output imports back unchanged.\n\n"
      "Example: ecom export > backup.jsonl\n"},
     {"product", "get", cmd_product_get, STORE_READ, 0, 1, 1, "ID",
@@ -52,7 +52,7 @@ static const cli_command commands[] = {
      "Example: ecom product get p0000042 --json\n"},
     {"product", "put", cmd_product_put, STORE_WRITE, OPT_EXPECT | OPT_UPSERT, 0, 1,
      "[FILE|-] [--expect-version N | --upsert]",
-     "create or update a product from JSON (stdin when FILE is absent or \"-\")",
+     "create or update a product from JSON",
      "Without options the product is created and must not exist yet (exit 4 if it\n"
      "does).\n\n"
      "  --expect-version N   update the product only if its stored version is N\n"
@@ -82,11 +82,11 @@ static const cli_command commands[] = {
      "  --json            print {\"products\":[...],\"next_cursor\":\"...\"|null}\n\n"
      "Example: ecom product list --category electronics/audio --limit 20\n"},
     {"sku", "get", cmd_sku_get, STORE_READ, 0, 1, 1, "SKU",
-     "show the variant with this SKU code and its product",
+     "show a SKU's variant and its product",
      "  --json   print {\"sku\":...,\"variant\":N,\"product\":{...}}\n\n"
      "Example: ecom sku get p0000042-2\n"},
     {"category", "tree", cmd_category_tree, STORE_READ, 0, 0, 0, "",
-     "show the category tree with direct and total product counts",
+     "show categories with direct and total counts",
      "  --json   print {\"categories\":[{\"path\",\"depth\",\"direct\",\"total\"}...]}\n\n"
      "Example: ecom category tree | head -20\n"},
     {"events", "tail", cmd_events_tail, STORE_READ, OPT_AFTER | OPT_MAX | OPT_FOLLOW, 0, 0,
@@ -100,11 +100,11 @@ static const cli_command commands[] = {
      "                JSON object per event and line\n\n"
      "Example: ecom events tail --after 1200 --follow\n"},
     {NULL, "check", cmd_check, STORE_READ, 0, 0, 0, "",
-     "check the store's consistency; exit 1 if anything is wrong",
+     "check consistency; exit 1 on any violation",
      "Prints each violation found, one per line.\n\n"
      "  --json   print {\"violations\":N,\"messages\":[...]}\n"},
     {NULL, "version", cmd_version, STORE_NONE, 0, 0, 0, "",
-     "print the versions of the tool and the library", ""},
+     "print the tool's and the library's versions", ""},
 };
 
 typedef enum opt_kind { KIND_FLAG, KIND_U64, KIND_STR } opt_kind;
@@ -278,10 +278,14 @@ const char *cli_status_name(ecom_product_status status)
 
 static void print_command_line(FILE *f, const cli_command *cmd)
 {
-    char name[64];
+    char name[256];
     snprintf(name, sizeof name, "%s%s%s %s", cmd->group ? cmd->group : "",
              cmd->group ? " " : "", cmd->name, cmd->synopsis);
-    fprintf(f, "  %-40s %s\n", name, cmd->summary);
+    /* A long synopsis gets a line of its own rather than pushing the summary off. */
+    if (strlen(name) > 30)
+        fprintf(f, "  %s\n  %-30s %s\n", name, "", cmd->summary);
+    else
+        fprintf(f, "  %-30s %s\n", name, cmd->summary);
 }
 
 static void print_tool_help(FILE *f)

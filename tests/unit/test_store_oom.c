@@ -195,8 +195,10 @@ static void fail_every_allocation(operation op, const char *name)
             fail_msg("%s, allocation %ld: %d (%s)", name, n, rc, ecom_errmsg(s));
         assert_clean(s);
         ecom_store_close(s);
-        if (rc == ECOM_OK)
+        if (rc == ECOM_OK) {
+            printf("    %s: allocations 1..%ld failed cleanly\n", name, n - 1);
             break;
+        }
     }
     assert_int_equal(atomic_load(&live), 0);
 }

@@ -1,0 +1,379 @@
+#!/bin/sh
+# End-to-end test of the ecom CLI: generate, import, export, read, write with
+# versions, paginate, events, check, rejected lines, usage errors, help and JSON.
+# Run by ctest as: test_cli.sh <ecom binary> <ecom-gen-catalog binary> <tmpdir>
+set -eu
+
+if [ $# -ne 3 ]; then
+    echo "usage: $0 ECOM GEN_CATALOG TMPDIR" >&2
+    exit 2
+fi
+ECOM=$1
+GEN=$2
+TMP=$3
+case $TMP in /*) ;; *) TMP=$(pwd)/$TMP ;; esac
+STORE="lmdb://$TMP/store"
+STEP="setup"
+unset ECOM_STORE || true
+# Byte-exact sed and grep on the deliberately invalid UTF-8 below.
+LC_ALL=C
+export LC_ALL
+
+finish() {
+    rc=$?
+    if [ $rc -eq 0 ]; then
+        rm -rf "$TMP"
+        echo "cli test: all steps passed"
+    else
+        echo "cli test: FAILED in step '$STEP' (exit $rc); files kept in $TMP" >&2
+    fi
+}
+trap finish EXIT
+
+step() {
+    STEP=$1
+    echo "== $STEP"
+}
+
+fail() {
+    echo "FAIL [$STEP]: $*" >&2
+    if [ -s "$TMP/err" ]; then
+        echo "--- stderr of the last command:" >&2
+        head -20 "$TMP/err" >&2
+    fi
+    exit 1
+}
+
+# Runs the CLI on the test store; stdout to $TMP/out, stderr to $TMP/err; sets RC.
+run() {
+    set +e
+    "$ECOM" --store "$STORE" "$@" >"$TMP/out" 2>"$TMP/err"
+    RC=$?
+    set -e
+}
+
+# expect CODE ARGS...: the CLI on the test store must exit with CODE.
+expect() {
+    want=$1
+    shift
+    run "$@"
+    [ "$RC" -eq "$want" ] || fail "ecom $*: expected exit $want, got $RC"
+}
+
+ok() { expect 0 "$@"; }
+
+# The last command's stdout must be one JSON document.
+is_json() {
+    python3 -c 'import json,sys; json.load(sys.stdin)' <"$TMP/out" ||
+        fail "output is not JSON: $(head -c 300 "$TMP/out")"
+}
+
+# py EXPR: evaluates a Python expression over the last stdout parsed as JSON (j).
+py() {
+    python3 -c "import json,sys; j=json.load(sys.stdin); print(($1))" <"$TMP/out"
+}
+
+stdout_has() { grep -q -- "$1" "$TMP/out" || fail "stdout lacks '$1': $(head -c 300 "$TMP/out")"; }
+stderr_has() { grep -q -- "$1" "$TMP/err" || fail "stderr lacks '$1'"; }
+
+rm -rf "$TMP"
+mkdir -p "$TMP"
+
+# ---------------------------------------------------------------------------
+step "generate 2000 products, deterministically"
+"$GEN" --count 2000 --seed 7 >"$TMP/catalog.jsonl"
+[ "$(wc -l <"$TMP/catalog.jsonl")" -eq 2000 ] || fail "generator did not write 2000 lines"
+"$GEN" --count 2000 --seed 7 | cmp -s - "$TMP/catalog.jsonl" || fail "generator not deterministic"
+"$GEN" --count 2000 --seed 8 | cmp -s - "$TMP/catalog.jsonl" && fail "seed has no effect"
+
+step "import"
+ok import "$TMP/catalog.jsonl"
+stdout_has "imported 2000, updated 0, rejected 0"
+[ ! -s "$TMP/err" ] || fail "import wrote to stderr while stderr is not a terminal"
+
+step "import again (--json): every product updated"
+ok import "$TMP/catalog.jsonl" --json
+is_json
+[ "$(py 'j["imported"], j["updated"], j["rejected"], j["rejections"]')" = "(0, 2000, 0, [])" ] ||
+    fail "unexpected summary: $(cat "$TMP/out")"
+
+step "export: count, order and content match the input"
+ok export
+cp "$TMP/out" "$TMP/export.jsonl"
+[ "$(wc -l <"$TMP/export.jsonl")" -eq 2000 ] || fail "export has $(wc -l <"$TMP/export.jsonl") lines"
+python3 - "$TMP/catalog.jsonl" "$TMP/export.jsonl" <<'EOF' || fail "export differs from input"
+import json, sys
+src = [json.loads(l) for l in open(sys.argv[1])]
+out = [json.loads(l) for l in open(sys.argv[2])]
+ids = [p["id"] for p in out]
+assert ids == sorted(ids), "export is not in id order"
+assert sorted(p["id"] for p in src) == ids, "export has other ids than the input"
+by_id = {p["id"]: p for p in out}
+for p in src:
+    q = dict(by_id[p["id"]])
+    assert q.pop("version") == 2, "version after two imports should be 2"
+    q.pop("created_at"); q.pop("updated_at")
+    assert q == p, "product %s changed: %r != %r" % (p["id"], q, p)
+EOF
+
+# ---------------------------------------------------------------------------
+step "product get"
+ok product get p0000001
+stdout_has "id: *p0000001"
+stdout_has "variants:"
+ok product get p0000001 --json
+is_json
+[ "$(py 'j["id"], j["version"]')" = "('p0000001', 2)" ] || fail "wrong product or version"
+expect 3 product get p9999999
+stderr_has "^ecom: "
+expect 5 product get "bad id!"
+
+step "product put: create, exists, update, stale, upsert"
+cat >"$TMP/t1.json" <<'EOF'
+{"id":"t1","title":"Test Kettle","description":"Boils water.","brand":"Acme",
+ "category":"home-kitchen/small-appliances/kettles","status":"active",
+ "attributes":{"color":["red"]},
+ "variants":[{"sku":"t1-1","options":{"color":"red"},"prices":{"USD":2999,"EUR":2799},"weight_g":900}]}
+EOF
+ok product put "$TMP/t1.json"
+stdout_has "created t1 (version 1)"
+expect 4 product put "$TMP/t1.json"
+sed 's/Test Kettle/Test Kettle v2/' "$TMP/t1.json" >"$TMP/t1v2.json"
+ok product put "$TMP/t1v2.json" --expect-version 1
+stdout_has "updated t1 (version 2)"
+expect 4 product put "$TMP/t1v2.json" --expect-version 1
+stderr_has "^ecom: "
+set +e
+"$ECOM" --store "$STORE" product put --upsert --json <"$TMP/t1.json" >"$TMP/out" 2>"$TMP/err"
+RC=$?
+set -e
+[ "$RC" -eq 0 ] || fail "put --upsert from stdin exited $RC"
+is_json
+[ "$(py 'j["version"], j["title"]')" = "(3, 'Test Kettle')" ] || fail "upsert: $(cat "$TMP/out")"
+sed 's/"t1"/"t9"/; s/t1-1/t9-1/' "$TMP/t1.json" >"$TMP/t9.json"
+expect 3 product put "$TMP/t9.json" --expect-version 1
+expect 2 product put "$TMP/t1.json" --expect-version 1 --upsert
+echo '{"id":"t2","title":' >"$TMP/bad.json"
+expect 5 product put "$TMP/bad.json"
+sed 's/"t1"/"t3"/; s/t1-1/p0000001-1/' "$TMP/t1.json" >"$TMP/t3.json"
+expect 4 product put "$TMP/t3.json"
+expect 1 product put "$TMP/does-not-exist.json"
+
+step "sku get"
+ok sku get p0000001-1
+stdout_has "p0000001"
+ok sku get t1-1 --json
+is_json
+[ "$(py 'j["sku"], j["variant"], j["product"]["id"]')" = "('t1-1', 0, 't1')" ] ||
+    fail "sku get: $(cat "$TMP/out")"
+expect 3 sku get nosuch-1
+
+step "product archive with versions"
+expect 4 product archive t1 --expect-version 1
+ok product archive t1 --expect-version 3
+ok product get t1 --json
+[ "$(py 'j["status"], j["version"]')" = "('archived', 4)" ] || fail "archive: $(cat "$TMP/out")"
+
+step "product delete with versions; then get exits 3"
+expect 4 product delete t1 --expect-version 1
+ok product delete t1 --json
+is_json
+expect 3 product get t1
+expect 3 sku get t1-1
+expect 3 product delete t1
+
+# ---------------------------------------------------------------------------
+step "category tree"
+ok category tree
+stdout_has "CATEGORY"
+stdout_has "electronics"
+stdout_has "    headphones"
+ok category tree --json
+is_json
+[ "$(py 'sum(c["total"] for c in j["categories"] if c["depth"] == 0)')" -eq 2000 ] ||
+    fail "top-level totals do not add up to 2000"
+[ "$(py 'all(c["total"] >= c["direct"] for c in j["categories"])')" = True ] ||
+    fail "a total is below its direct count"
+
+# list_all FILE ARGS...: pages through `product list ARGS --json`, one id per line into FILE.
+list_all() {
+    file=$1
+    shift
+    : >"$file"
+    cursor=""
+    pages=0
+    while :; do
+        if [ -n "$cursor" ]; then
+            ok product list --json "$@" --cursor "$cursor"
+        else
+            ok product list --json "$@"
+        fi
+        is_json
+        py '"\n".join(p["id"] for p in j["products"])' | sed '/^$/d' >>"$file"
+        cursor=$(py 'j["next_cursor"] or ""')
+        pages=$((pages + 1))
+        [ $pages -le 100 ] || fail "more than 100 pages: the cursor does not advance"
+        [ -n "$cursor" ] || break
+    done
+}
+
+step "product list: pages cover every product exactly once"
+list_all "$TMP/listed" --limit 137
+[ "$(wc -l <"$TMP/listed")" -eq 2000 ] || fail "listed $(wc -l <"$TMP/listed") products"
+[ "$(sort -u "$TMP/listed" | wc -l)" -eq 2000 ] || fail "a product was listed twice"
+python3 -c 'import json,sys; print("\n".join(sorted(json.loads(l)["id"] for l in open(sys.argv[1]))))' \
+    "$TMP/export.jsonl" >"$TMP/exported_ids"
+sort "$TMP/listed" | cmp -s - "$TMP/exported_ids" || fail "listed ids differ from exported ids"
+
+step "product list: category and status filters"
+list_all "$TMP/listed_cat" --category electronics --limit 50
+ok category tree --json
+want=$(py '[c["total"] for c in j["categories"] if c["path"] == "electronics"][0]')
+[ "$(wc -l <"$TMP/listed_cat")" -eq "$want" ] || fail "electronics: listed $(wc -l <"$TMP/listed_cat"), tree says $want"
+ok product list --category electronics/audio --limit 1000 --json
+[ "$(py 'all(p["category"].startswith("electronics/audio/") for p in j["products"])')" = True ] ||
+    fail "category filter leaks other categories"
+list_all "$TMP/listed_draft" --status draft --limit 1000
+want=$(grep -c '"status":"draft"' "$TMP/catalog.jsonl")
+[ "$(wc -l <"$TMP/listed_draft")" -eq "$want" ] || fail "draft: listed $(wc -l <"$TMP/listed_draft"), want $want"
+ok product list --limit 3
+[ "$(wc -l <"$TMP/out")" -eq 4 ] || fail "text list: want 3 rows and the cursor line"
+stdout_has "^next cursor: "
+expect 2 product list --status bogus
+expect 2 product list --limit 0
+expect 2 product list --limit 1001
+expect 2 product list --limit many
+expect 5 product list --cursor "not-a-cursor"
+
+# ---------------------------------------------------------------------------
+step "events tail"
+# 2000 created + 2000 updated by the second import + t1 created, updated, upserted,
+# archived, deleted. Refused writes leave no event.
+ok events tail --json --max 5
+is_json
+[ "$(py 'len(j["events"]), j["last_seq"]')" = "(5, 4005)" ] || fail "events: $(head -c 300 "$TMP/out")"
+[ "$(py '[e["type"] for e in j["events"]][-1], j["events"][-1]["key"], j["events"][-1]["version"]')" = \
+    "('product.deleted', 't1', 0)" ] || fail "last event is not t1's deletion"
+ok events tail --after 0 --max 3 --json
+[ "$(py '[e["seq"] for e in j["events"]], j["events"][0]["type"]')" = "([1, 2, 3], 'product.created')" ] ||
+    fail "events after 0: $(cat "$TMP/out")"
+ok events tail --after 0 --max 100000 --json
+[ "$(py '[e["seq"] for e in j["events"]] == list(range(1, 4006))')" = True ] || fail "event seqs have gaps"
+ok events tail
+[ "$(wc -l <"$TMP/out")" -eq 10 ] || fail "events tail shows $(wc -l <"$TMP/out") lines, want 10"
+stdout_has "product.deleted"
+
+step "events tail --follow sees a new event and stops on SIGINT"
+"$ECOM" --store "$STORE" events tail --follow --max 0 --json >"$TMP/follow" 2>"$TMP/follow.err" &
+FOLLOW=$!
+sleep 0.5
+sed 's/"t1"/"t5"/; s/t1-1/t5-1/' "$TMP/t1.json" >"$TMP/t5.json"
+ok product put "$TMP/t5.json"
+i=0
+while ! grep -q '"t5"' "$TMP/follow" && [ $i -lt 50 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+kill -INT $FOLLOW
+set +e
+wait $FOLLOW
+RC=$?
+set -e
+[ "$RC" -eq 0 ] || fail "events tail --follow exited $RC on SIGINT"
+grep -q '"key":"t5"' "$TMP/follow" || fail "follow did not print t5's event: $(cat "$TMP/follow")"
+python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$TMP/follow" ||
+    fail "follow --json output is not JSON lines"
+
+step "check"
+ok check
+stdout_has "ok"
+ok check --json
+is_json
+[ "$(py 'j["violations"], j["messages"]')" = "(0, [])" ] || fail "check: $(cat "$TMP/out")"
+
+# ---------------------------------------------------------------------------
+step "import with bad lines: each rejected with its line number, good lines kept"
+# Each bad line is t1 with exactly one defect, so it is refused for that reason.
+tr -d '\n' <"$TMP/t1.json" >"$TMP/t1.line"
+variant() { sed "s/\"t1\"/\"$1\"/; s/t1-1/$1-1/; $2" "$TMP/t1.line"; echo; }
+long_id=$(printf 'x%.0s' $(seq 1 65))
+{
+    variant b1 ""
+    echo '{"id":"b2","title":'
+    variant b3 "s/Test Kettle/Bad $(printf '\377') UTF-8/"
+    variant b4 "s/2999/-5/"
+    echo
+    variant b6 "s/b6-1/p0000001-1/"
+    variant "$long_id" ""
+    variant b8 "s/EUR/XYZ/"
+    variant b9 ""
+} >"$TMP/bad.jsonl"
+ok import "$TMP/bad.jsonl"
+stdout_has "imported 2, updated 0, rejected 6"
+for n in 2 3 4 6 7 8; do
+    stderr_has "^line $n: "
+done
+# The reasons, loosely: the library's wording may change, the field it names may not.
+grep "^line 3: " "$TMP/err" | grep -qi "utf" || fail "line 3 not refused for UTF-8"
+grep "^line 4: " "$TMP/err" | grep -qi "price\|USD" || fail "line 4 not refused for its price"
+grep "^line 6: " "$TMP/err" | grep -qi "sku" || fail "line 6 not refused for its SKU"
+grep "^line 7: " "$TMP/err" | grep -qi "id" || fail "line 7 not refused for its id"
+grep "^line 8: " "$TMP/err" | grep -qi "XYZ\|currency" || fail "line 8 not refused for its currency"
+grep -q "^line [159]:" "$TMP/err" && fail "a good or blank line was rejected"
+ok product get b1
+ok product get b9
+expect 3 product get b4
+expect 5 import "$TMP/bad.jsonl" --strict
+ok import "$TMP/bad.jsonl" --json
+is_json
+[ "$(py 'sorted(r["line"] for r in j["rejections"]), j["updated"]')" = "([2, 3, 4, 6, 7, 8], 2)" ] ||
+    fail "import --json: $(cat "$TMP/out")"
+expect 1 import "$TMP/does-not-exist.jsonl"
+
+# ---------------------------------------------------------------------------
+step "usage errors exit 2"
+expect 2
+expect 2 frobnicate
+expect 2 product
+expect 2 product frob
+expect 2 product get
+expect 2 product get a b
+expect 2 product get p0000001 --bogus
+expect 2 product list --limit
+expect 2 export --strict
+expect 2 events tail --max -1
+set +e
+"$ECOM" product get p0000001 >"$TMP/out" 2>"$TMP/err"
+RC=$?
+set -e
+[ "$RC" -eq 2 ] || fail "no store: expected exit 2, got $RC"
+stderr_has "ECOM_STORE"
+
+step "ECOM_STORE is the default store"
+ECOM_STORE=$STORE "$ECOM" product get p0000001 >/dev/null || fail "ECOM_STORE not used"
+
+step "a read on a missing store fails and creates nothing"
+set +e
+"$ECOM" --store "lmdb://$TMP/missing" product get p0000001 >"$TMP/out" 2>"$TMP/err"
+RC=$?
+set -e
+[ "$RC" -ne 0 ] || fail "reading a missing store succeeded"
+[ ! -e "$TMP/missing" ] || fail "reading a missing store created it"
+
+step "--help for the tool and every command"
+ok --help
+stdout_has "Exit codes"
+ok help
+for cmd in import export "product get" "product put" "product delete" "product archive" \
+    "product list" "sku get" "category tree" "events tail" check version \
+    product sku category events "help product get"; do
+    # shellcheck disable=SC2086 # the command's words must split
+    ok $cmd --help
+    stdout_has "usage: ecom"
+done
+
+step "version"
+ok version
+stdout_has "libecom"
+ok version --json
+is_json
