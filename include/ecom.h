@@ -70,7 +70,8 @@ typedef enum ecom_error {
     ECOM_EIO = -21,         /* reading or writing a file failed */
     ECOM_ELIMIT = -22,      /* too many items (variants, attributes, values, ...) */
     ECOM_ECATEGORY = -23,   /* malformed category path */
-    ECOM_ESTATUS = -24      /* unknown product status */
+    ECOM_ESTATUS = -24,     /* unknown product status */
+    ECOM_EREADONLY = -25    /* a write to a store opened read-only */
 } ecom_error;
 
 /* A static English description of an error code. Never NULL. */

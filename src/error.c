@@ -32,6 +32,7 @@ const char *ecom_strerror(int code)
     case ECOM_ELIMIT: return "too many items";
     case ECOM_ECATEGORY: return "malformed category path";
     case ECOM_ESTATUS: return "unknown product status";
+    case ECOM_EREADONLY: return "the store is open read-only";
     }
     return "unknown error code";
 }

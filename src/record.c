@@ -379,6 +379,8 @@ int ecom__record_decode(ecom_product **out, const ecom_product_rec *rec,
     *out = NULL;
     if (rec == NULL || rec->id == NULL || (rec->data == NULL && rec->data_len != 0))
         return ECOM_EINVAL;
+    if (rec->data_len == 0)
+        return ECOM_ECORRUPT; /* not even the format byte (and data may be NULL) */
     const unsigned char *data = rec->data;
     reader r = {data, data + rec->data_len, NULL, 0};
     int rc = get_product(&r, NULL);

@@ -346,7 +346,7 @@ static int write_once(ecom__lmdb *be, ecom__lmdb_write_fn fn, void *ctx)
 int ecom__lmdb_write(ecom__lmdb *be, ecom__lmdb_write_fn fn, void *ctx)
 {
     if (be->read_only)
-        return ecom__lmdb_fail(be, ECOM_EBACKEND, "lmdb: the store was opened read-only");
+        return ecom__lmdb_fail(be, ECOM_EREADONLY, "lmdb: the store was opened read-only");
     ecom__lmdb_tls *t = tls_get(be);
     if (t == NULL)
         return ecom__lmdb_fail(be, ECOM_ENOMEM, "lmdb: out of memory for thread state");

@@ -736,8 +736,8 @@ static void test_lmdb_backend__nested_and_read_only(void **state)
     assert_int_equal(ecom__lmdb_factory.open(&f->be, NULL, f->uri, &opts), ECOM_OK);
     got g = {0};
     assert_int_equal(f->be->product_get(f->be, "p1", got_fn, &g), ECOM_OK);
-    assert_int_not_equal(put1(f->be, "new", "", NULL, ECOM_WRITE_CREATE, 0, "d", 1, NULL),
-                         ECOM_OK);
+    assert_int_equal(put1(f->be, "new", "", NULL, ECOM_WRITE_CREATE, 0, "d", 1, NULL),
+                     ECOM_EREADONLY);
     assert_int_equal(run_check(f->be)->count, 0);
 }
 
