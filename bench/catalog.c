@@ -78,20 +78,38 @@ static uint64_t xorshift(uint64_t *s)
 
 /* ---- machine ---- */
 
-static void print_machine(void)
+static void cpu_model(char *model, size_t size)
 {
-    char model[256] = "unknown", line[512];
+    char line[512];
     FILE *f = fopen("/proc/cpuinfo", "r");
+    snprintf(model, size, "unknown CPU");
     while (f && fgets(line, sizeof line, f)) {
         char *colon = strchr(line, ':');
         if (strncmp(line, "model name", 10) == 0 && colon) {
-            snprintf(model, sizeof model, "%s", colon + 2);
+            snprintf(model, size, "%s", colon + 2);
             model[strcspn(model, "\n")] = '\0';
             break;
         }
     }
     if (f)
         fclose(f);
+}
+
+/* Other work on a shared machine skews every figure; say how busy it was. */
+static void print_load(void)
+{
+    double load[3];
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f && fscanf(f, "%lf %lf %lf", &load[0], &load[1], &load[2]) == 3)
+        printf("load:     %.2f %.2f %.2f (1, 5, 15 min) at start\n", load[0], load[1], load[2]);
+    if (f)
+        fclose(f);
+}
+
+static void print_machine(void)
+{
+    char model[256];
+    cpu_model(model, sizeof model);
     struct utsname u;
     if (uname(&u) != 0)
         memset(&u, 0, sizeof u);
@@ -100,6 +118,7 @@ static void print_machine(void)
     printf("machine:  %ld CPUs, %s, %s %s %s\n", sysconf(_SC_NPROCESSORS_ONLN), model,
            u.sysname, u.release, u.machine);
     printf("software: libecom %s, LMDB %d.%d.%d\n", ecom_version(), major, minor, patch);
+    print_load();
 }
 
 /* ---- the catalog ---- */

@@ -71,7 +71,13 @@ typedef enum ecom_error {
     ECOM_ELIMIT = -22,      /* too many items (variants, attributes, values, ...) */
     ECOM_ECATEGORY = -23,   /* malformed category path */
     ECOM_ESTATUS = -24,     /* unknown product status */
-    ECOM_EREADONLY = -25    /* a write to a store opened read-only */
+    ECOM_EREADONLY = -25,   /* a write to a store opened read-only */
+    ECOM_EQUANTITY = -26,   /* quantity zero, negative or above ECOM_QUANTITY_MAX */
+    ECOM_ESKU = -27,        /* no product has this SKU code */
+    ECOM_ELOCATION = -28,   /* no such stock location */
+    ECOM_EINSUFFICIENT = -29, /* not enough sellable stock */
+    ECOM_EENDED = -30,      /* the reservation or claim has already ended */
+    ECOM_EEXPIRED = -31     /* the reservation or claim expired */
 } ecom_error;
 
 /* A static English description of an error code. Never NULL. */
@@ -461,6 +467,249 @@ ECOM_EXTERN void ecom_events_free(ecom_events *e);
 ECOM_EXTERN int ecom_events_last_seq(uint64_t *seq, ecom_store *store);
 
 /* ------------------------------------------------------------------------- */
+/* Inventory                                                                  */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * Stock is kept per SKU per location. A location "default" always exists.
+ *   on_hand    units physically there
+ *   reserved   units held for buyers (reservations, flash-sale pools and claims)
+ *   available  on_hand - reserved
+ *   safety     units held back from sale
+ *   sellable   available - safety (never below 0): what a reservation may take
+ * Invariant, under any concurrency: 0 <= reserved <= on_hand for SKUs that deny
+ * backorders (the default). Every change writes an entry in the inventory ledger in
+ * the same atomic unit, and appends an event ("stock.changed", "reservation.created",
+ * ".committed", ".released", ".expired", "flash.opened", "flash.closed").
+ * Quantities are int64 in 1..ECOM_QUANTITY_MAX per line; totals are checked for
+ * overflow.
+ */
+#define ECOM_LOCATION_DEFAULT "default"
+#define ECOM_QUANTITY_MAX INT64_C(1000000000) /* 10^9 units per line or adjustment */
+
+/* Adds a location. code is 1..64 bytes of [A-Za-z0-9._-]; name is UTF-8, up to 128 bytes.
+ * Errors: ECOM_EEXISTS, ECOM_EBADID, ECOM_ETOOLONG, ECOM_EUTF8. */
+ECOM_EXTERN int ecom_location_add(ecom_store *store, const char *code, const char *name);
+
+typedef struct ecom_locations ecom_locations;
+ECOM_EXTERN int ecom_location_list(ecom_locations **out, ecom_store *store);
+ECOM_EXTERN size_t ecom_locations_count(const ecom_locations *l);
+ECOM_EXTERN const char *ecom_locations_code(const ecom_locations *l, size_t i);
+ECOM_EXTERN const char *ecom_locations_name(const ecom_locations *l, size_t i);
+ECOM_EXTERN void ecom_locations_free(ecom_locations *l);
+
+typedef enum ecom_adjust_kind {
+    ECOM_ADJUST_RECEIVE = 0, /* goods in: +quantity */
+    ECOM_ADJUST_CORRECT = 1, /* a count found a difference: +/- quantity */
+    ECOM_ADJUST_DAMAGE = 2,  /* written off: -quantity */
+    ECOM_ADJUST_RETURN = 3   /* a customer return back to stock: +quantity */
+} ecom_adjust_kind;
+
+typedef enum ecom_backorder_policy {
+    ECOM_BACKORDER_DENY = 0, /* never reserve more than is sellable (default) */
+    ECOM_BACKORDER_ALLOW = 1 /* reservations may exceed stock; on_hand may go negative */
+} ecom_backorder_policy;
+
+/*
+ * Adjusts on_hand of sku at location (NULL = default). For RECEIVE, DAMAGE and RETURN
+ * quantity is positive (DAMAGE subtracts it); for CORRECT it is a signed difference.
+ * reason and reference are free text kept in the ledger (up to 256 bytes each; NULL
+ * allowed). An adjustment that would take on_hand below reserved is refused.
+ * Errors: ECOM_EQUANTITY, ECOM_ESKU (no product has this SKU), ECOM_ELOCATION,
+ * ECOM_EINSUFFICIENT (would go below what is reserved), ECOM_ETOOLONG, ECOM_EUTF8.
+ */
+ECOM_EXTERN int ecom_stock_adjust(ecom_store *store, const char *sku, const char *location,
+                                  ecom_adjust_kind kind, int64_t quantity, const char *reason,
+                                  const char *reference);
+
+/* Sets on_hand to an absolute count (a CORRECT entry of the difference). */
+ECOM_EXTERN int ecom_stock_set(ecom_store *store, const char *sku, const char *location,
+                               int64_t on_hand, const char *reason);
+
+/* Sets the safety stock of sku at location. Errors: as ecom_stock_adjust. */
+ECOM_EXTERN int ecom_stock_set_safety(ecom_store *store, const char *sku, const char *location,
+                                      int64_t safety);
+
+/* Sets the backorder policy of sku (all locations). Errors: ECOM_ESKU, ECOM_EINVAL. */
+ECOM_EXTERN int ecom_stock_set_backorder(ecom_store *store, const char *sku,
+                                         ecom_backorder_policy policy);
+
+/* Stock of one SKU at one location (all zero if never stocked there). */
+typedef struct ecom_stock ecom_stock;
+ECOM_EXTERN int ecom_stock_get(ecom_stock **out, ecom_store *store, const char *sku,
+                               const char *location);
+ECOM_EXTERN int64_t ecom_stock_on_hand(const ecom_stock *s);
+ECOM_EXTERN int64_t ecom_stock_reserved(const ecom_stock *s);
+ECOM_EXTERN int64_t ecom_stock_available(const ecom_stock *s);
+ECOM_EXTERN int64_t ecom_stock_safety(const ecom_stock *s);
+ECOM_EXTERN int64_t ecom_stock_sellable(const ecom_stock *s);
+ECOM_EXTERN ecom_backorder_policy ecom_stock_backorder(const ecom_stock *s);
+ECOM_EXTERN void ecom_stock_free(ecom_stock *s);
+
+/* ---- reservations ---- */
+
+typedef enum ecom_reservation_state {
+    ECOM_RESERVATION_HELD = 0,
+    ECOM_RESERVATION_COMMITTED = 1, /* on_hand decreased: sold */
+    ECOM_RESERVATION_RELEASED = 2,  /* stock returned */
+    ECOM_RESERVATION_EXPIRED = 3    /* stock returned by expiry */
+} ecom_reservation_state;
+
+/*
+ * Holds stock for a buyer: all lines or none. Lines of the same SKU are summed
+ * before checking (a bundle cannot oversell). Idempotent on id: a retry with the same
+ * lines returns ECOM_OK and the same reservation; the same id with other lines is
+ * ECOM_ECONFLICT. Expired holds never block: they are ended before stock is judged.
+ * [in] id        1..64 bytes of [A-Za-z0-9._-], chosen by the caller
+ * [in] skus, quantities  n lines (1 <= n <= 256)
+ * [in] location  NULL = default
+ * [in] ttl_ms    time to live, 1 ms .. 30 days
+ * Errors: ECOM_EQUANTITY, ECOM_ESKU, ECOM_ELOCATION, ECOM_EINSUFFICIENT (naming the
+ * first SKU short of stock), ECOM_ECONFLICT, ECOM_ELIMIT, ECOM_EINVAL (ttl), ECOM_EBADID.
+ */
+ECOM_EXTERN int ecom_reserve(ecom_store *store, const char *id, const char *const *skus,
+                             const int64_t *quantities, size_t n, const char *location,
+                             int64_t ttl_ms);
+
+/* Ends a held reservation: commit sells (on_hand and reserved decrease); release
+ * returns the stock. Each reservation ends exactly once.
+ * Errors: ECOM_ENOTFOUND, ECOM_EENDED (already committed, released or expired; a
+ * retry of the same commit or release after it succeeded also gets ECOM_EENDED,
+ * and ecom_reservation_get tells the final state), ECOM_EEXPIRED (commit after the
+ * expiry time: the stock has gone back). */
+ECOM_EXTERN int ecom_reservation_commit(ecom_store *store, const char *id);
+ECOM_EXTERN int ecom_reservation_release(ecom_store *store, const char *id);
+
+/* Moves the expiry of a held, unexpired reservation to now + ttl_ms.
+ * Errors: ECOM_ENOTFOUND, ECOM_EENDED, ECOM_EEXPIRED, ECOM_EINVAL. */
+ECOM_EXTERN int ecom_reservation_extend(ecom_store *store, const char *id, int64_t ttl_ms);
+
+typedef struct ecom_reservation ecom_reservation;
+ECOM_EXTERN int ecom_reservation_get(ecom_reservation **out, ecom_store *store, const char *id);
+ECOM_EXTERN const char *ecom_reservation_id(const ecom_reservation *r);
+ECOM_EXTERN const char *ecom_reservation_location(const ecom_reservation *r);
+/* The stored state; a HELD reservation past its expiry reads as EXPIRED. */
+ECOM_EXTERN ecom_reservation_state ecom_reservation_get_state(const ecom_reservation *r);
+ECOM_EXTERN int64_t ecom_reservation_created_at(const ecom_reservation *r);
+ECOM_EXTERN int64_t ecom_reservation_expires_at(const ecom_reservation *r);
+ECOM_EXTERN size_t ecom_reservation_line_count(const ecom_reservation *r);
+ECOM_EXTERN const char *ecom_reservation_line_sku(const ecom_reservation *r, size_t i);
+ECOM_EXTERN int64_t ecom_reservation_line_quantity(const ecom_reservation *r, size_t i);
+ECOM_EXTERN void ecom_reservation_free(ecom_reservation *r);
+
+/*
+ * The sweeper: ends every reservation and flash-sale claim whose expiry is <= now,
+ * returning their stock. The host runs it periodically (every few seconds); expiry is
+ * also enforced lazily, so a late sweep never blocks a buyer.
+ * [out] expired  how many holds it ended (may be NULL).
+ */
+ECOM_EXTERN int ecom_inventory_expire(uint64_t *expired, ecom_store *store, int64_t now);
+
+/* ------------------------------------------------------------------------- */
+/* Flash sales                                                                */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * A flash sale moves `units` of one SKU into a pool (they count as reserved) and
+ * hands them out as claims. A claim is answered at once: admitted (the buyer has the
+ * units until the claim expires; checkout turns it into an order), sold out, limit
+ * reached, not started, ended, or queued: when claims arrive faster than the host's
+ * checkout can take them (admit_per_second), later claims still get their units but
+ * wait their turn, FIFO, with a position and an estimated wait; poll says when a
+ * queued claim is admitted. Admission is durable before it is answered. Concurrent
+ * claims are committed together (group commit: one transaction and one fsync for
+ * many). Once the pool is empty, sold-out answers come from memory.
+ */
+typedef struct ecom_flash_options {
+    int version;            /* ECOM_FLASH_OPTIONS_VERSION */
+    const char *sku;
+    const char *location;   /* NULL = default */
+    int64_t units;          /* moved into the pool; must be sellable now */
+    int64_t starts_at;      /* ms since the epoch; 0 = now */
+    int64_t ends_at;        /* 0 = never */
+    int64_t per_user_limit; /* units per user over the sale; 0 = no limit */
+    int64_t claim_ttl_ms;   /* how long an admitted claim holds its units (0 = 10 min) */
+    int64_t admit_per_second; /* checkout capacity downstream; 0 = no queue */
+} ecom_flash_options;
+#define ECOM_FLASH_OPTIONS_VERSION 1
+#define ECOM_FLASH_OPTIONS_INIT { ECOM_FLASH_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0, 0, 0 }
+
+/* Opens a sale. Errors: ECOM_EEXISTS, ECOM_ESKU, ECOM_ELOCATION, ECOM_EQUANTITY,
+ * ECOM_EINSUFFICIENT, ECOM_EINVAL (times, limits), ECOM_EBADID. */
+ECOM_EXTERN int ecom_flash_open(ecom_store *store, const char *sale,
+                                const ecom_flash_options *opts);
+
+/* Closes a sale: what is left in the pool goes back to stock; live claims stay
+ * valid until they end, and then return their units to stock. */
+ECOM_EXTERN int ecom_flash_close(ecom_store *store, const char *sale);
+
+typedef enum ecom_claim_outcome {
+    ECOM_CLAIM_ADMITTED = 0,
+    ECOM_CLAIM_QUEUED = 1,      /* holds units, waits its turn: see position, wait_ms */
+    ECOM_CLAIM_SOLD_OUT = 2,
+    ECOM_CLAIM_LIMIT = 3,       /* the user's per-sale limit would be exceeded */
+    ECOM_CLAIM_NOT_STARTED = 4,
+    ECOM_CLAIM_ENDED = 5,       /* ended or closed */
+    ECOM_CLAIM_EXPIRED = 6,     /* (poll) the claim expired; its units went back */
+    ECOM_CLAIM_RELEASED = 7,    /* (poll) released by the buyer */
+    ECOM_CLAIM_COMMITTED = 8    /* (poll) turned into a sale */
+} ecom_claim_outcome;
+
+/* The answer to a claim or a poll. Filled by the library; a plain struct so the
+ * hot path allocates nothing. */
+typedef struct ecom_claim_result {
+    int version;               /* set by the caller: ECOM_CLAIM_RESULT_VERSION */
+    ecom_claim_outcome outcome;
+    char claim_id[96];         /* "sale:ticket" when the claim holds units */
+    int64_t quantity;
+    uint64_t position;         /* QUEUED: claims ahead of this one */
+    int64_t wait_ms;           /* QUEUED: estimated wait */
+    int64_t admit_at;          /* when it is (or was) admitted */
+    int64_t expires_at;        /* when an admitted claim lets its units go */
+} ecom_claim_result;
+#define ECOM_CLAIM_RESULT_VERSION 1
+#define ECOM_CLAIM_RESULT_INIT { ECOM_CLAIM_RESULT_VERSION, ECOM_CLAIM_SOLD_OUT, "", 0, 0, 0, 0, 0 }
+
+/*
+ * Claims qty units of a sale for user. Idempotent on key (per sale): a retry returns
+ * the first answer's claim. The outcome is in *out; the return code is for errors.
+ * [in] user  1..64 bytes of [A-Za-z0-9._-]   [in] key  1..64 bytes, same charset
+ * Errors: ECOM_ENOTFOUND (no such sale), ECOM_EQUANTITY, ECOM_EBADID, ECOM_EVERSION.
+ */
+ECOM_EXTERN int ecom_flash_claim(ecom_claim_result *out, ecom_store *store, const char *sale,
+                                 const char *user, int64_t qty, const char *key);
+
+/* The current state of a claim (QUEUED turns ADMITTED when its turn comes).
+ * Errors: ECOM_ENOTFOUND, ECOM_EINVAL (malformed claim id). */
+ECOM_EXTERN int ecom_flash_poll(ecom_claim_result *out, ecom_store *store, const char *claim_id);
+
+/* Gives a claim's units back to the pool (the buyer walked away).
+ * Errors: ECOM_ENOTFOUND, ECOM_EENDED. */
+ECOM_EXTERN int ecom_flash_release(ecom_store *store, const char *claim_id);
+
+/* Sells a claim's units (on_hand decreases). Errors: ECOM_ENOTFOUND, ECOM_EENDED,
+ * ECOM_EEXPIRED, ECOM_EBUSY (still queued). */
+ECOM_EXTERN int ecom_flash_commit(ecom_store *store, const char *claim_id);
+
+/* A sale's figures. */
+typedef struct ecom_flash_status {
+    int version;            /* set by the caller: ECOM_FLASH_STATUS_VERSION */
+    char sku[ECOM_ID_MAX + 1];
+    char location[ECOM_ID_MAX + 1];
+    int open;               /* 0 once closed */
+    int64_t units;          /* put in the pool at opening */
+    int64_t remaining;      /* still in the pool */
+    int64_t held;           /* in live claims (admitted or queued) */
+    int64_t sold;           /* committed */
+    uint64_t claims;        /* claims that got units */
+    int64_t starts_at, ends_at, per_user_limit, claim_ttl_ms, admit_per_second;
+} ecom_flash_status;
+#define ECOM_FLASH_STATUS_VERSION 1
+
+ECOM_EXTERN int ecom_flash_status_get(ecom_flash_status *out, ecom_store *store,
+                                      const char *sale);
+
+/* ------------------------------------------------------------------------- */
 /* Consistency check                                                          */
 /* ------------------------------------------------------------------------- */
 
@@ -470,7 +719,11 @@ typedef void (*ecom_violation_fn)(void *ctx, const char *message);
 /*
  * Checks the whole store in one consistent snapshot: every record decodes and
  * validates, every SKU index entry points at a product that owns that SKU and every
- * SKU is indexed, category counts match the products, the event log has no gaps.
+ * SKU is indexed, category counts match the products, the event log has no gaps;
+ * for inventory: 0 <= reserved <= on_hand (backorders denied), the ledger sums to
+ * every counter, reserved equals the live reservations, pools and claims holding
+ * it, every reservation and claim is in exactly one state and ended at most once,
+ * and stock is conserved (on_hand = received + returned - damaged +/- corrected - sold).
  * [out] violations  number of violations found (0 = clean).
  * Returns ECOM_OK when the check ran (whatever it found), an error if it could not.
  */

@@ -26,7 +26,7 @@
 extern "C" {
 #endif
 
-#define ECOM_BACKEND_VERSION 1
+#define ECOM_BACKEND_VERSION 2
 
 /*
  * A product as the backend sees it: the index fields it must maintain, and the
@@ -118,6 +118,88 @@ typedef struct ecom_check_sink {
                     const ecom_product_meta *meta);
 } ecom_check_sink;
 
+
+/* ---- inventory (version 2) ---- */
+
+/* What an inventory operation does. */
+typedef enum ecom_inventory_op_kind {
+    ECOM_INV_LOCATION_ADD = 0, /* id = code, text = name */
+    ECOM_INV_ADJUST = 1,       /* sku, location, adjust_kind, quantity = signed delta of
+                                  on_hand, text = reason, reference */
+    ECOM_INV_SET_SAFETY = 2,   /* sku, location, quantity = safety stock (>= 0) */
+    ECOM_INV_SET_BACKORDER = 3, /* sku, quantity = ecom_backorder_policy */
+    ECOM_INV_RESERVE = 4,      /* id, location, lines, fingerprint, expires_at */
+    ECOM_INV_COMMIT = 5,       /* id */
+    ECOM_INV_RELEASE = 6,      /* id */
+    ECOM_INV_EXTEND = 7,       /* id, expires_at */
+    ECOM_INV_EXPIRE = 8,       /* ends up to `limit` holds due at `now`; out: count */
+    ECOM_INV_FLASH_OPEN = 9,   /* id = sale, sku, location, flash */
+    ECOM_INV_FLASH_CLOSE = 10, /* id = sale */
+    ECOM_INV_FLASH_CLAIM = 11, /* id = sale, user, key, quantity; out: claim */
+    ECOM_INV_FLASH_RELEASE = 12, /* id = sale, ticket */
+    ECOM_INV_FLASH_COMMIT = 13, /* id = sale, ticket */
+    ECOM_INV_SET_ON_HAND = 14  /* sku, location, quantity = the counted on_hand (>= 0);
+                                  a "correct" ledger entry of the difference; same
+                                  refusals as ADJUST */
+} ecom_inventory_op_kind;
+
+/*
+ * One inventory operation. The core has validated every argument (ids, charset,
+ * quantities in range, lines of one SKU summed into one, location filled in), so the
+ * backend checks only what needs the stored state. Strings are NUL-terminated and
+ * valid during the call.
+ */
+typedef struct ecom_inventory_op {
+    ecom_inventory_op_kind kind;
+    const char *id;
+    const char *sku;
+    const char *location;
+    const char *text;
+    const char *reference;
+    int adjust_kind;           /* ecom_adjust_kind */
+    int64_t quantity;
+    size_t line_count;         /* RESERVE: distinct SKUs */
+    const char *const *line_skus;
+    const int64_t *line_quantities;
+    uint64_t fingerprint;      /* RESERVE: a hash of (location, lines): same id with
+                                  another fingerprint is ECOM_ECONFLICT */
+    int64_t expires_at;        /* RESERVE, EXTEND */
+    const ecom_flash_options *flash; /* FLASH_OPEN: starts_at resolved, ttl defaulted */
+    const char *user;          /* FLASH_CLAIM */
+    const char *key;           /* FLASH_CLAIM: idempotency key, per sale */
+    uint64_t ticket;           /* FLASH_RELEASE, FLASH_COMMIT */
+    uint64_t limit;            /* EXPIRE */
+    /* out */
+    int result;                /* ECOM_OK or why this operation was refused */
+    int existing;              /* RESERVE, FLASH_CLAIM: an idempotent retry */
+    size_t failed_line;        /* RESERVE: the line short of stock (ECOM_EINSUFFICIENT)
+                                  or unknown (ECOM_ESKU) */
+    uint64_t count;            /* EXPIRE: holds ended */
+    ecom_claim_result claim;   /* FLASH_CLAIM */
+} ecom_inventory_op;
+
+/* Stock counters of one SKU at one location. */
+typedef struct ecom_stock_rec {
+    int64_t on_hand, reserved, safety;
+    int backorder; /* ecom_backorder_policy of the SKU */
+} ecom_stock_rec;
+
+/* A reservation as stored; strings valid during the callback only. */
+typedef struct ecom_reservation_rec {
+    const char *id;
+    const char *location;
+    int state;                 /* ecom_reservation_state as stored */
+    int64_t created_at, expires_at, ended_at;
+    size_t line_count;
+    const char *const *line_skus;
+    const int64_t *line_quantities;
+} ecom_reservation_rec;
+
+typedef int (*ecom_reservation_fn)(void *ctx, const ecom_reservation_rec *rec);
+typedef int (*ecom_location_fn)(void *ctx, const char *code, const char *name);
+/* Receives one idempotency key of a sale whose claim holds or held units. */
+typedef int (*ecom_key_fn)(void *ctx, const char *key);
+
 typedef struct ecom_backend ecom_backend;
 
 struct ecom_backend {
@@ -182,6 +264,53 @@ struct ecom_backend {
      * Returns an error only if the check could not run.
      */
     int (*check)(ecom_backend *be, ecom_check_sink *sink);
+
+    /* ---- version 2: inventory and flash sales ---- */
+
+    /*
+     * Applies n inventory operations, in order, in one atomic unit (one transaction,
+     * one fsync: the core's group commit hands many buyers' operations at once). Each
+     * is judged alone: one refused gets `result` set and leaves no trace. Before
+     * judging stock, holds (reservations, claims) whose expiry is <= now are ended
+     * ("expired"), so an expired hold never blocks a buyer. Every change writes its
+     * inventory ledger entries and appends its events ("stock.changed" key "sku@loc",
+     * "reservation.created|committed|released|expired" key = id) in the same unit.
+     * Results per kind:
+     *   RESERVE      ECOM_ESKU, ECOM_ELOCATION, ECOM_EINSUFFICIENT, ECOM_ECONFLICT;
+     *                a retry with the same fingerprint: ECOM_OK, existing = 1
+     *   COMMIT/RELEASE/EXTEND  ECOM_ENOTFOUND, ECOM_EENDED, ECOM_EEXPIRED
+     *   ADJUST       ECOM_ESKU, ECOM_ELOCATION, ECOM_EINSUFFICIENT (on_hand would go
+     *                below reserved, or below 0)
+     *   FLASH_OPEN   ECOM_EEXISTS, ECOM_ESKU, ECOM_ELOCATION, ECOM_EINSUFFICIENT
+     *   FLASH_CLAIM  ECOM_ENOTFOUND (sale); otherwise ECOM_OK with claim.outcome
+     *   FLASH_RELEASE/COMMIT  ECOM_ENOTFOUND, ECOM_EENDED, ECOM_EEXPIRED, ECOM_EBUSY
+     * Returns an error only if the unit as a whole failed (nothing applied; every
+     * result is set to that error).
+     */
+    int (*inventory_apply)(ecom_backend *be, ecom_inventory_op *ops, size_t n, int64_t now);
+
+    /* Stock of sku at location (zeros if never stocked). Errors: ECOM_ESKU, ECOM_ELOCATION. */
+    int (*stock_get)(ecom_backend *be, const char *sku, const char *location,
+                     ecom_stock_rec *out);
+
+    /* Hands the reservation to fn. Errors: ECOM_ENOTFOUND. */
+    int (*reservation_get)(ecom_backend *be, const char *id, ecom_reservation_fn fn, void *ctx);
+
+    /* Visits every location, "default" included, in code order. */
+    int (*location_list)(ecom_backend *be, ecom_location_fn fn, void *ctx);
+
+    /* A sale's figures (out->version is set by the caller). Errors: ECOM_ENOTFOUND. */
+    int (*flash_get)(ecom_backend *be, const char *sale, ecom_flash_status *out);
+
+    /* A claim as it stands at `now` (outcome ADMITTED, QUEUED with position and wait,
+     * EXPIRED, RELEASED or COMMITTED). Errors: ECOM_ENOTFOUND. */
+    int (*claim_get)(ecom_backend *be, const char *sale, uint64_t ticket, int64_t now,
+                     ecom_claim_result *out);
+
+    /* Visits the idempotency key of every claim of the sale that got units (held,
+     * committed, released or expired), so the core can answer retries of those claims
+     * correctly while it decides sold-out answers in memory. Errors: ECOM_ENOTFOUND. */
+    int (*flash_keys)(ecom_backend *be, const char *sale, ecom_key_fn fn, void *ctx);
 };
 
 /* Opens a backend for a URI of its scheme. */

@@ -33,6 +33,12 @@ const char *ecom_strerror(int code)
     case ECOM_ECATEGORY: return "malformed category path";
     case ECOM_ESTATUS: return "unknown product status";
     case ECOM_EREADONLY: return "the store is open read-only";
+    case ECOM_EQUANTITY: return "invalid quantity";
+    case ECOM_ESKU: return "unknown SKU code";
+    case ECOM_ELOCATION: return "unknown stock location";
+    case ECOM_EINSUFFICIENT: return "not enough stock";
+    case ECOM_EENDED: return "already ended";
+    case ECOM_EEXPIRED: return "expired";
     }
     return "unknown error code";
 }

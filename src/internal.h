@@ -52,6 +52,33 @@ typedef struct ecom__errslot {
     char msg[512];
 } ecom__errslot;
 
+/* ---- group commit (committer.c) ---- */
+typedef struct ecom__job {
+    struct ecom__job *next;
+    ecom_inventory_op *op;
+    bool done;
+} ecom__job;
+
+typedef struct ecom__committer {
+    pthread_mutex_t lock;
+    pthread_cond_t done;
+    ecom__job *head, *tail; /* queued, oldest first */
+    bool leading;           /* a thread is running a batch */
+    bool ready;
+    ecom_inventory_op *scratch; /* the leader's contiguous copy of a batch */
+    size_t scratch_cap;
+    uint64_t batches, batched_ops; /* for benchmarks */
+} ecom__committer;
+
+int ecom__committer_init(ecom__committer *c);
+void ecom__committer_destroy(ecom__committer *c);
+/* Runs op in the next batch; returns op->result. */
+int ecom__committer_submit(ecom_store *store, ecom_inventory_op *op);
+
+typedef struct ecom__flash_cache ecom__flash_cache; /* flash.c */
+ecom__flash_cache *ecom__flash_cache_new(void);
+void ecom__flash_cache_free(ecom__flash_cache *cache);
+
 /* ---- the store (store.c) ---- */
 struct ecom_store {
     ecom_backend *be;       /* NULL when the open failed */
@@ -60,6 +87,8 @@ struct ecom_store {
     pthread_mutex_t err_lock;
     ecom__errslot *err_slots;
     ecom__errslot open_err; /* the message of a failed open, for any thread */
+    ecom__committer committer;
+    ecom__flash_cache *flash_cache; /* sold-out answers from memory */
 };
 
 /* The store's clock. */

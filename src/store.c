@@ -136,6 +136,9 @@ int ecom_store_open(ecom_store **out, const char *uri, const ecom_options *opts)
     }
     pthread_mutex_init(&store->err_lock, NULL);
     *out = store;
+    store->flash_cache = ecom__flash_cache_new();
+    if (store->flash_cache == NULL || ecom__committer_init(&store->committer) != ECOM_OK)
+        return ecom__fail(store, ECOM_ENOMEM, "out of memory");
     store->opts = opts ? *opts : defaults;
     if (opts && opts->version != ECOM_OPTIONS_VERSION)
         return ecom__fail(store, ECOM_EVERSION, "ecom_options version %d; this libecom knows %d",
@@ -149,6 +152,8 @@ void ecom_store_close(ecom_store *store)
         return;
     if (store->be)
         store->be->close(store->be);
+    ecom__committer_destroy(&store->committer);
+    ecom__flash_cache_free(store->flash_cache);
     pthread_key_delete(store->err_key);
     for (ecom__errslot *s = store->err_slots, *next; s; s = next) {
         next = s->next;

@@ -11,6 +11,7 @@
  *   cats      "cat\0"           -> u64 products filed directly there (never "", never 0)
  *   events    seq (u64 big-endian) -> event (lmdb_codec.c)
  *   meta      "format\0"        -> u32 format version
+ * and the inventory databases described in lmdb_inventory.h.
  */
 #ifndef ECOM_LMDB_INTERNAL_H
 #define ECOM_LMDB_INTERNAL_H
@@ -22,6 +23,9 @@
 #include "lmdb_backend.h"
 
 #define ECOM__LMDB_FORMAT 1u
+/* The contract version this backend implements in full (not ECOM_BACKEND_VERSION:
+ * a newer header must not make the backend claim operations it lacks). */
+#define ECOM__LMDB_CONTRACT 2
 /* Sku pointers decoded on the stack before falling back to the heap. */
 #define ECOM__LMDB_STACK_SKUS 256
 
@@ -45,6 +49,9 @@ struct ecom__lmdb {
     ecom_store *store;
     MDB_env *env;
     MDB_dbi products, skus, bycat, cats, events, meta;
+    /* inventory and flash sales (contract version 2; layout in lmdb_inventory.h) */
+    MDB_dbi locations, skuinv, stock, ledger, resv, expiry, sales, claims, claimkeys,
+        claimusers;
     int read_only;
     size_t max_key; /* mdb_env_get_maxkeysize */
     /* Every txn holds this shared; changing the map size holds it exclusive,
