@@ -234,8 +234,8 @@ ECOM_EXTERN void ecom_product_free(ecom_product *product);
  * Fields "version", "created_at" and "updated_at" are accepted and ignored on
  * input (the store assigns them). Unknown fields are an error (ECOM_EFIELD).
  * [out] out      the product; caller owns it.
- * [out] errmsg   NULL, or receives a static-or-buffer message naming the field;
- *                write it into a buffer of errmsg_size bytes.
+ * [out] errmsg   NULL, or a buffer of errmsg_size bytes that receives, on failure,
+ *                a message naming the field ("variants[1].prices.EUR: ...").
  * Errors: ECOM_EJSON, ECOM_EFIELD, ECOM_EUTF8, ECOM_ETOOLONG, ECOM_EBADID,
  * ECOM_EPRICE, ECOM_ECURRENCY, ECOM_EDUPSKU, ECOM_ELIMIT, ECOM_ECATEGORY,
  * ECOM_ESTATUS, ECOM_ENOMEM.

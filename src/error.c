@@ -69,6 +69,9 @@ static ecom__errslot *slot_of(ecom_store *store, bool create)
 }
 
 static int record(ecom_store *store, int code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static int record(ecom_store *store, int code, const char *fmt, va_list ap)
 {
     if (store == NULL)
         return code;

@@ -94,11 +94,30 @@ static int explain_insufficient(ecom_store *store, const ecom_inventory_op *op, 
                       op->location, (long long)wanted);
 }
 
+static int state_fn(void *ctx, const ecom_reservation_rec *rec)
+{
+    *(int *)ctx = rec->state;
+    return ECOM_OK;
+}
+
+/* A reservation that ended by expiry answers a late commit or extend with "expired",
+ * whether the expiry happened just now or in an earlier sweep. */
+static int ended_code(ecom_store *store, const ecom_inventory_op *op)
+{
+    int state = -1;
+    if (op->kind != ECOM_INV_COMMIT && op->kind != ECOM_INV_EXTEND)
+        return ECOM_EENDED;
+    if (store->be->reservation_get(store->be, op->id, state_fn, &state) != ECOM_OK)
+        return ECOM_EENDED;
+    return state == ECOM_RESERVATION_EXPIRED ? ECOM_EEXPIRED : ECOM_EENDED;
+}
+
 static int explain(ecom_store *store, const ecom_inventory_op *op)
 {
     char what[200];
     describe(what, sizeof what, op);
-    switch (op->result) {
+    int result = op->result == ECOM_EENDED ? ended_code(store, op) : op->result;
+    switch (result) {
     case ECOM_ESKU: {
         const char *sku = op->kind == ECOM_INV_RESERVE && op->failed_line < op->line_count
                               ? op->line_skus[op->failed_line]
@@ -119,9 +138,9 @@ static int explain(ecom_store *store, const ecom_inventory_op *op)
     case ECOM_EEXISTS:
         return ecom__fail(store, op->result, "%s already exists", what);
     case ECOM_EENDED:
-        return ecom__fail(store, op->result, "%s has already ended", what);
+        return ecom__fail(store, result, "%s has already ended", what);
     case ECOM_EEXPIRED:
-        return ecom__fail(store, op->result, "%s has expired; its stock went back", what);
+        return ecom__fail(store, result, "%s has expired; its stock went back", what);
     case ECOM_EBUSY:
         return ecom__fail(store, op->result, "%s is still queued", what);
     default:

@@ -33,15 +33,31 @@
 #define PATH_LEN 160
 #define QUOTE_LEN 48
 
-/* snprintf for field paths, where cutting a long path short is the intent. */
-static void fmt_path(char *out, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void fmt_path(char *out, size_t size, const char *fmt, ...)
+/* Field paths are built for every member, error or not, so without printf:
+ * out = a + sep + b, cut short (it is only for messages) to fit size. */
+static void path_join(char *out, size_t size, const char *a, const char *sep, const char *b)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(out, size, fmt, ap);
-    va_end(ap);
+    size_t o = 0;
+    const char *parts[3] = {a, sep, b};
+    for (size_t k = 0; k < 3; k++)
+        for (const char *c = parts[k]; *c && o + 1 < size; c++)
+            out[o++] = *c;
+    out[o] = '\0';
+}
+
+/* out = a + "[" + i + "]" */
+static void path_index(char *out, size_t size, const char *a, size_t i)
+{
+    char tmp[24];
+    size_t n = sizeof tmp;
+    tmp[--n] = '\0';
+    tmp[--n] = ']';
+    do {
+        tmp[--n] = (char)('0' + i % 10);
+        i /= 10;
+    } while (i);
+    tmp[--n] = '[';
+    path_join(out, size, a, "", tmp + n);
 }
 
 typedef struct jctx {
@@ -435,10 +451,7 @@ static int take_key(jctx *j, const cJSON *member, const char *prefix, char *path
 {
     char shown[QUOTE_LEN];
     ecom__quote(shown, sizeof shown, member->string, strlen(member->string));
-    if (prefix[0])
-        fmt_path(path, size, "%s.%s", prefix, shown);
-    else
-        fmt_path(path, size, "%s", shown);
+    path_join(path, size, prefix, prefix[0] ? "." : "", shown);
     return take_string(j, member->string, path);
 }
 
@@ -516,7 +529,7 @@ static int walk_attribute(jctx *j, const cJSON *member)
     size_t k = 0;
     for (const cJSON *v = member->child; v; v = v->next, k++) {
         char vpath[PATH_LEN + 16];
-        fmt_path(vpath, sizeof vpath, "%s[%zu]", path, k);
+        path_index(vpath, sizeof vpath, path, k);
         if (!cJSON_IsString(v))
             return field_error(j, ECOM_EFIELD, vpath, "expected a string");
         rc = take_string(j, v->valuestring, vpath);
@@ -541,7 +554,7 @@ static int walk_attributes(jctx *j, const cJSON *node)
 static int walk_options(jctx *j, const cJSON *node, size_t v, const char *vpath)
 {
     char prefix[PATH_LEN];
-    fmt_path(prefix, sizeof prefix, "%s.options", vpath);
+    path_join(prefix, sizeof prefix, vpath, ".options", "");
     if (!cJSON_IsObject(node))
         return field_error(j, ECOM_EFIELD, prefix, "expected an object");
     int rc = check_members(j, node, prefix, ECOM__OPTIONS_MAX);
@@ -564,7 +577,7 @@ static int walk_options(jctx *j, const cJSON *node, size_t v, const char *vpath)
 static int walk_prices(jctx *j, const cJSON *node, size_t v, const char *vpath)
 {
     char prefix[PATH_LEN];
-    fmt_path(prefix, sizeof prefix, "%s.prices", vpath);
+    path_join(prefix, sizeof prefix, vpath, ".prices", "");
     if (!cJSON_IsObject(node))
         return field_error(j, ECOM_EFIELD, prefix, "expected an object");
     int rc = check_members(j, node, prefix, ECOM__PRICES_MAX);
@@ -638,7 +651,7 @@ static int walk_variants(jctx *j, const cJSON *node)
     size_t v = 0;
     for (const cJSON *e = node->child; e; e = e->next, v++) {
         char vpath[32];
-        fmt_path(vpath, sizeof vpath, "variants[%zu]", v);
+        path_index(vpath, sizeof vpath, "variants", v);
         if (!cJSON_IsObject(e))
             return field_error(j, ECOM_EFIELD, vpath, "expected an object");
         if (ecom_product_add_variant(j->p, "", 0, NULL) != ECOM_OK)
@@ -651,7 +664,7 @@ static int walk_variants(jctx *j, const cJSON *node)
         }
         if (!(seen & VF_SKU)) {
             char path[48];
-            fmt_path(path, sizeof path, "%s.sku", vpath);
+            path_join(path, sizeof path, vpath, ".sku", "");
             return field_error(j, ECOM_EFIELD, path, "missing");
         }
     }

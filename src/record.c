@@ -162,6 +162,11 @@ static size_t left(const reader *r)
 
 static int get_uvarint(reader *r, uint64_t *out)
 {
+    /* Most varints (lengths, counts) are one byte. */
+    if (r->at < r->end && *r->at < 0x80) {
+        *out = *r->at++;
+        return ECOM_OK;
+    }
     uint64_t v = 0;
     for (unsigned shift = 0; shift < 64; shift += 7) {
         if (r->at == r->end)
@@ -212,12 +217,14 @@ static int get_str(reader *r, const char **out)
         return ECOM_ECORRUPT;
     const char *s = (const char *)r->at;
     size_t n = (size_t)len;
-    /* A NUL inside would cut the string short: the record is not ours. */
-    if (memchr(s, '\0', n))
-        return ECOM_ECORRUPT;
     r->at += n;
-    if (r->p == NULL)
+    if (r->p == NULL) {
+        /* A NUL inside would cut the string short: the record is not ours. The
+         * filling pass reads the same bytes, so only this pass looks. */
+        if (memchr(s, '\0', n))
+            return ECOM_ECORRUPT;
         return n ? add_need(r, n + 1) : ECOM_OK;
+    }
     if (n == 0) {
         *out = empty_string;
         return ECOM_OK;

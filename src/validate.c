@@ -297,102 +297,142 @@ static void path_key(char *out, size_t size, const char *prefix, const char *key
     fmt_path(out, size, "%s.%s", prefix, shown);
 }
 
-static int check_attribute(const ecom_product *p, size_t i, char *msg, size_t msg_size)
+/*
+ * Field paths cost a printf each, and a valid product needs none, so each check
+ * below runs first without a message (field NULL, msg NULL) and only on failure
+ * builds the path and runs again to write the message: checks are pure.
+ */
+
+static int check_attribute_name(const ecom_product *p, size_t i, char *msg, size_t msg_size)
 {
     const ecom__attribute *a = &p->attributes[i];
     char field[PATH_MAX_LEN];
-    fmt_path(field, sizeof field, "attributes[%zu]", i);
-    int rc = ecom__check_slug(a->name, ECOM__NAME_MAX, field, msg, msg_size);
-    if (rc)
-        return rc;
+    if (ecom__check_slug(a->name, ECOM__NAME_MAX, NULL, NULL, 0) != ECOM_OK) {
+        fmt_path(field, sizeof field, "attributes[%zu]", i);
+        return ecom__check_slug(a->name, ECOM__NAME_MAX, field, msg, msg_size);
+    }
     for (size_t k = 0; k < i; k++) {
         if (strcmp(p->attributes[k].name, a->name) == 0) {
             char first[32];
+            fmt_path(field, sizeof field, "attributes[%zu]", i);
             fmt_path(first, sizeof first, "attributes[%zu]", k);
             return duplicate(msg, msg_size, ECOM_EFIELD, field, a->name, first);
         }
     }
-    path_key(field, sizeof field, "attributes", a->name);
-    if (a->value_count == 0)
-        return ecom__msg(msg, msg_size, ECOM_ELIMIT, "%s: no values (1..%d required)", field,
-                         ECOM__VALUES_MAX);
-    if (a->value_count > ECOM__VALUES_MAX)
+    return ECOM_OK;
+}
+
+static int check_attribute_value(const ecom__attribute *a, size_t j, char *msg, size_t msg_size)
+{
+    char prefix[PATH_MAX_LEN], field[PATH_MAX_LEN + 8];
+    int rc = ecom__check_text(a->values[j], ECOM__VALUE_MAX, false, true, NULL, NULL, 0);
+    size_t dup = j;
+    for (size_t k = 0; rc == ECOM_OK && k < j && dup == j; k++)
+        if (strcmp(a->values[k], a->values[j]) == 0)
+            dup = k;
+    if (rc == ECOM_OK && dup == j)
+        return ECOM_OK;
+    path_key(prefix, sizeof prefix, "attributes", a->name);
+    fmt_path(field, sizeof field, "%s[%zu]", prefix, j);
+    if (rc)
+        return ecom__check_text(a->values[j], ECOM__VALUE_MAX, false, true, field, msg,
+                                msg_size);
+    char first[PATH_MAX_LEN + 8];
+    fmt_path(first, sizeof first, "%s[%zu]", prefix, dup);
+    return duplicate(msg, msg_size, ECOM_EFIELD, field, a->values[j], first);
+}
+
+static int check_attribute(const ecom_product *p, size_t i, char *msg, size_t msg_size)
+{
+    const ecom__attribute *a = &p->attributes[i];
+    int rc = check_attribute_name(p, i, msg, msg_size);
+    if (rc)
+        return rc;
+    if (a->value_count == 0 || a->value_count > ECOM__VALUES_MAX) {
+        char field[PATH_MAX_LEN];
+        path_key(field, sizeof field, "attributes", a->name);
+        if (a->value_count == 0)
+            return ecom__msg(msg, msg_size, ECOM_ELIMIT, "%s: no values (1..%d required)",
+                             field, ECOM__VALUES_MAX);
         return ecom__msg(msg, msg_size, ECOM_ELIMIT, "%s: %zu values, more than %d", field,
                          a->value_count, ECOM__VALUES_MAX);
+    }
     for (size_t j = 0; j < a->value_count; j++) {
-        char vfield[PATH_MAX_LEN + 8];
-        fmt_path(vfield, sizeof vfield, "%s[%zu]", field, j);
-        rc = ecom__check_text(a->values[j], ECOM__VALUE_MAX, false, true, vfield, msg,
-                              msg_size);
-        if (rc)
-            return rc;
-        for (size_t k = 0; k < j; k++) {
-            if (strcmp(a->values[k], a->values[j]) == 0) {
-                char first[PATH_MAX_LEN + 8];
-                fmt_path(first, sizeof first, "%s[%zu]", field, k);
-                return duplicate(msg, msg_size, ECOM_EFIELD, vfield, a->values[j], first);
-            }
-        }
-    }
-    return ECOM_OK;
-}
-
-static int check_options(const ecom__variant *var, const char *vpath, char *msg, size_t msg_size)
-{
-    char field[PATH_MAX_LEN];
-    if (var->option_count > ECOM__OPTIONS_MAX)
-        return ecom__msg(msg, msg_size, ECOM_ELIMIT, "%s.options: %zu, more than %d", vpath,
-                         var->option_count, ECOM__OPTIONS_MAX);
-    for (size_t i = 0; i < var->option_count; i++) {
-        const ecom__option *o = &var->options[i];
-        fmt_path(field, sizeof field, "%s.options[%zu]", vpath, i);
-        int rc = ecom__check_text(o->name, ECOM__NAME_MAX, false, true, field, msg, msg_size);
-        if (rc)
-            return rc;
-        for (size_t k = 0; k < i; k++) {
-            if (strcmp(var->options[k].name, o->name) == 0) {
-                char first[PATH_MAX_LEN];
-                fmt_path(first, sizeof first, "%s.options[%zu]", vpath, k);
-                return duplicate(msg, msg_size, ECOM_EFIELD, field, o->name, first);
-            }
-        }
-        char prefix[PATH_MAX_LEN];
-        fmt_path(prefix, sizeof prefix, "%s.options", vpath);
-        path_key(field, sizeof field, prefix, o->name);
-        rc = ecom__check_text(o->value, ECOM__VALUE_MAX, false, true, field, msg, msg_size);
+        rc = check_attribute_value(a, j, msg, msg_size);
         if (rc)
             return rc;
     }
     return ECOM_OK;
 }
 
-static int check_prices(const ecom__variant *var, const char *vpath, char *msg, size_t msg_size)
+static int check_option(const ecom__variant *var, size_t i, size_t v, char *msg,
+                        size_t msg_size)
 {
-    if (var->price_count > ECOM__PRICES_MAX)
-        return ecom__msg(msg, msg_size, ECOM_ELIMIT, "%s.prices: %zu, more than %d", vpath,
-                         var->price_count, ECOM__PRICES_MAX);
-    char prefix[PATH_MAX_LEN];
-    fmt_path(prefix, sizeof prefix, "%s.prices", vpath);
-    for (size_t i = 0; i < var->price_count; i++) {
-        const ecom__price *pr = &var->prices[i];
-        char field[PATH_MAX_LEN];
-        path_key(field, sizeof field, prefix, pr->currency);
-        if (!ecom_currency_valid(pr->currency))
-            return ecom__msg(msg, msg_size, ECOM_ECURRENCY, "%s: not an ISO 4217 currency code",
-                             field);
-        for (size_t k = 0; k < i; k++) {
-            if (strcmp(var->prices[k].currency, pr->currency) == 0) {
-                char first[PATH_MAX_LEN];
-                fmt_path(first, sizeof first, "%s.prices[%zu]", vpath, k);
-                return duplicate(msg, msg_size, ECOM_EFIELD, field, pr->currency, first);
-            }
+    const ecom__option *o = &var->options[i];
+    char field[PATH_MAX_LEN], prefix[PATH_MAX_LEN];
+    if (ecom__check_text(o->name, ECOM__NAME_MAX, false, true, NULL, NULL, 0) != ECOM_OK) {
+        fmt_path(field, sizeof field, "variants[%zu].options[%zu]", v, i);
+        return ecom__check_text(o->name, ECOM__NAME_MAX, false, true, field, msg, msg_size);
+    }
+    for (size_t k = 0; k < i; k++) {
+        if (strcmp(var->options[k].name, o->name) == 0) {
+            char first[PATH_MAX_LEN];
+            fmt_path(field, sizeof field, "variants[%zu].options[%zu]", v, i);
+            fmt_path(first, sizeof first, "variants[%zu].options[%zu]", v, k);
+            return duplicate(msg, msg_size, ECOM_EFIELD, field, o->name, first);
         }
-        if (pr->amount < 0)
-            return ecom__msg(msg, msg_size, ECOM_EPRICE, "%s: %lld is negative", field,
-                             (long long)pr->amount);
-        if (pr->amount > ECOM_PRICE_MAX)
-            return ecom__msg(msg, msg_size, ECOM_EPRICE, "%s: %lld is more than %lld", field,
-                             (long long)pr->amount, (long long)ECOM_PRICE_MAX);
+    }
+    if (ecom__check_text(o->value, ECOM__VALUE_MAX, false, true, NULL, NULL, 0) == ECOM_OK)
+        return ECOM_OK;
+    fmt_path(prefix, sizeof prefix, "variants[%zu].options", v);
+    path_key(field, sizeof field, prefix, o->name);
+    return ecom__check_text(o->value, ECOM__VALUE_MAX, false, true, field, msg, msg_size);
+}
+
+static int check_price(const ecom__variant *var, size_t i, size_t v, char *msg,
+                       size_t msg_size)
+{
+    const ecom__price *pr = &var->prices[i];
+    bool known = ecom_currency_valid(pr->currency);
+    size_t dup = i;
+    for (size_t k = 0; known && k < i && dup == i; k++)
+        if (strcmp(var->prices[k].currency, pr->currency) == 0)
+            dup = k;
+    if (known && dup == i && pr->amount >= 0 && pr->amount <= ECOM_PRICE_MAX)
+        return ECOM_OK;
+    char prefix[PATH_MAX_LEN], field[PATH_MAX_LEN];
+    fmt_path(prefix, sizeof prefix, "variants[%zu].prices", v);
+    path_key(field, sizeof field, prefix, pr->currency);
+    if (!known)
+        return ecom__msg(msg, msg_size, ECOM_ECURRENCY, "%s: not an ISO 4217 currency code",
+                         field);
+    if (dup != i) {
+        char first[PATH_MAX_LEN];
+        fmt_path(first, sizeof first, "%s[%zu]", prefix, dup);
+        return duplicate(msg, msg_size, ECOM_EFIELD, field, pr->currency, first);
+    }
+    if (pr->amount < 0)
+        return ecom__msg(msg, msg_size, ECOM_EPRICE, "%s: %lld is negative", field,
+                         (long long)pr->amount);
+    return ecom__msg(msg, msg_size, ECOM_EPRICE, "%s: %lld is more than %lld", field,
+                     (long long)pr->amount, (long long)ECOM_PRICE_MAX);
+}
+
+static int check_sku(const ecom_product *p, size_t v, char *msg, size_t msg_size)
+{
+    const char *sku = p->variants[v].sku;
+    char field[48];
+    if (ecom__check_id(sku, NULL, NULL, 0) != ECOM_OK) {
+        fmt_path(field, sizeof field, "variants[%zu].sku", v);
+        return ecom__check_id(sku, field, msg, msg_size);
+    }
+    for (size_t k = 0; k < v; k++) {
+        if (strcmp(p->variants[k].sku, sku) == 0) {
+            char first[48];
+            fmt_path(field, sizeof field, "variants[%zu].sku", v);
+            fmt_path(first, sizeof first, "variants[%zu].sku", k);
+            return duplicate(msg, msg_size, ECOM_EDUPSKU, field, sku, first);
+        }
     }
     return ECOM_OK;
 }
@@ -400,26 +440,30 @@ static int check_prices(const ecom__variant *var, const char *vpath, char *msg, 
 static int check_variant(const ecom_product *p, size_t v, char *msg, size_t msg_size)
 {
     const ecom__variant *var = &p->variants[v];
-    char vpath[32], field[48];
-    fmt_path(vpath, sizeof vpath, "variants[%zu]", v);
-    fmt_path(field, sizeof field, "%s.sku", vpath);
-    int rc = ecom__check_id(var->sku, field, msg, msg_size);
+    int rc = check_sku(p, v, msg, msg_size);
     if (rc)
         return rc;
-    for (size_t k = 0; k < v; k++) {
-        if (strcmp(p->variants[k].sku, var->sku) == 0) {
-            char first[48];
-            fmt_path(first, sizeof first, "variants[%zu].sku", k);
-            return duplicate(msg, msg_size, ECOM_EDUPSKU, field, var->sku, first);
-        }
-    }
     if (var->weight_g < 0 || var->weight_g > ECOM__WEIGHT_MAX)
-        return ecom__msg(msg, msg_size, ECOM_EFIELD, "%s.weight_g: %lld is outside 0..%lld",
-                         vpath, (long long)var->weight_g, (long long)ECOM__WEIGHT_MAX);
-    rc = check_options(var, vpath, msg, msg_size);
-    if (rc)
-        return rc;
-    return check_prices(var, vpath, msg, msg_size);
+        return ecom__msg(msg, msg_size, ECOM_EFIELD,
+                         "variants[%zu].weight_g: %lld is outside 0..%lld", v,
+                         (long long)var->weight_g, (long long)ECOM__WEIGHT_MAX);
+    if (var->option_count > ECOM__OPTIONS_MAX)
+        return ecom__msg(msg, msg_size, ECOM_ELIMIT, "variants[%zu].options: %zu, more than %d",
+                         v, var->option_count, ECOM__OPTIONS_MAX);
+    for (size_t i = 0; i < var->option_count; i++) {
+        rc = check_option(var, i, v, msg, msg_size);
+        if (rc)
+            return rc;
+    }
+    if (var->price_count > ECOM__PRICES_MAX)
+        return ecom__msg(msg, msg_size, ECOM_ELIMIT, "variants[%zu].prices: %zu, more than %d",
+                         v, var->price_count, ECOM__PRICES_MAX);
+    for (size_t i = 0; i < var->price_count; i++) {
+        rc = check_price(var, i, v, msg, msg_size);
+        if (rc)
+            return rc;
+    }
+    return ECOM_OK;
 }
 
 static int check_texts(const ecom_product *p, char *msg, size_t msg_size)

@@ -11,11 +11,11 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include "lmdb_internal.h"
+#include "lmdb_inventory.h"
 
 #define DEFAULT_MAP_SIZE ((size_t)64 << 20)
 #define MAX_READERS 1022
-#define MAX_DBS 8
+#define MAX_DBS 24
 /* A write that keeps finding the map full or resized gives up after this many
  * runs (doubling from the smallest map reaches any size in far fewer). */
 #define MAX_WRITE_RUNS 64
@@ -367,12 +367,29 @@ int ecom__lmdb_write(ecom__lmdb *be, ecom__lmdb_write_fn fn, void *ctx)
 
 /* ---- open and close ---- */
 
-/* Opens the databases in txn (creating them if flags say so) and checks the format. */
+/* The location every store has, made with the databases. */
+static int default_location(ecom__lmdb *be, MDB_txn *txn)
+{
+    MDB_val k = {sizeof ECOM_LOCATION_DEFAULT, (void *)ECOM_LOCATION_DEFAULT};
+    MDB_val v = {sizeof "Default", (void *)"Default"};
+    /* NOOVERWRITE stops before dirtying a page when it is there already. */
+    int rc = mdb_put(txn, be->locations, &k, &v, MDB_NOOVERWRITE);
+    return rc && rc != MDB_KEYEXIST ? ecom__lmdb_mdb(be, "mdb_put (locations)", rc) : ECOM_OK;
+}
+
+/* Opens the databases in txn (creating them if flags say so) and checks the format.
+ * A store made before inventory existed gains its databases at its first writable
+ * open; the format number stays, since older code never looks at them. */
 static int init_dbs(ecom__lmdb *be, MDB_txn *txn, unsigned flags)
 {
-    static const char *const names[] = {"products", "skus", "bycat", "cats", "events", "meta"};
-    MDB_dbi *handles[] = {&be->products, &be->skus, &be->bycat,
-                          &be->cats,     &be->events, &be->meta};
+    static const char *const names[] = {"products", "skus",     "bycat",     "cats",
+                                        "events",   "meta",     "locations", "skuinv",
+                                        "stock",    "ledger",   "resv",      "expiry",
+                                        "sales",    "claims",   "claimkeys", "claimusers"};
+    MDB_dbi *handles[] = {&be->products, &be->skus,   &be->bycat,     &be->cats,
+                          &be->events,   &be->meta,   &be->locations, &be->skuinv,
+                          &be->stock,    &be->ledger, &be->resv,      &be->expiry,
+                          &be->sales,    &be->claims, &be->claimkeys, &be->claimusers};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         int rc = mdb_dbi_open(txn, names[i], flags, handles[i]);
         if (rc == MDB_NOTFOUND)
@@ -382,6 +399,11 @@ static int init_dbs(ecom__lmdb *be, MDB_txn *txn, unsigned flags)
                                    names[i]);
         if (rc != 0)
             return ecom__lmdb_mdb(be, "mdb_dbi_open", rc);
+    }
+    if (flags & MDB_CREATE) {
+        int rc = default_location(be, txn);
+        if (rc != ECOM_OK)
+            return rc;
     }
     MDB_val key = {sizeof "format", (void *)"format"}, val;
     unsigned char buf[4];
@@ -514,7 +536,7 @@ static ecom__lmdb *backend_new(ecom_store *store)
         return NULL;
     }
     be->store = store;
-    be->base.version = ECOM_BACKEND_VERSION;
+    be->base.version = ECOM__LMDB_CONTRACT;
     be->base.name = "lmdb";
     be->base.close = lmdb_close;
     be->base.product_write = ecom__lmdb_product_write;
@@ -526,6 +548,13 @@ static ecom__lmdb *backend_new(ecom_store *store)
     be->base.events_read = ecom__lmdb_events_read;
     be->base.events_last_seq = ecom__lmdb_events_last_seq;
     be->base.check = ecom__lmdb_check;
+    be->base.inventory_apply = ecom__lmdb_inventory_apply;
+    be->base.stock_get = ecom__lmdb_stock_get;
+    be->base.reservation_get = ecom__lmdb_reservation_get;
+    be->base.location_list = ecom__lmdb_location_list;
+    be->base.flash_get = ecom__lmdb_flash_get;
+    be->base.claim_get = ecom__lmdb_claim_get;
+    be->base.flash_keys = ecom__lmdb_flash_keys;
     return be;
 }
 
@@ -560,4 +589,4 @@ cleanup:
     return rc;
 }
 
-const ecom_backend_factory ecom__lmdb_factory = {ECOM_BACKEND_VERSION, "lmdb", lmdb_open};
+const ecom_backend_factory ecom__lmdb_factory = {ECOM__LMDB_CONTRACT, "lmdb", lmdb_open};

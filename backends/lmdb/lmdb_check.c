@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lmdb_internal.h"
+#include "lmdb_inventory.h"
 
 #define KEY_BUF 512
 #define QUOTE 200
@@ -357,6 +357,8 @@ static int check_all(ecom__lmdb *be, MDB_txn *txn, ecom_check_sink *sink)
     events_checker e = {c, 1};
     if (rc == ECOM_OK)
         rc = each(&e.c, be->events, "events", check_event);
+    if (rc == ECOM_OK)
+        rc = ecom__lmdb_inventory_check(be, txn, sink);
     return rc;
 }
 

@@ -106,9 +106,10 @@ size_t ecom__inv_claim_size(const inv_claim *c);
 void ecom__inv_claim_encode(unsigned char *out, const inv_claim *c);
 int ecom__inv_claim_decode(inv_claim *c, const MDB_val *v);
 
-/* Keys: each returns its length, or 0 if a part is too long (> ECOM_ID_MAX). */
-size_t ecom__inv_key2(unsigned char out[INV_KEY_MAX], const char *a, const char *b);
-size_t ecom__inv_claim_key(unsigned char out[INV_KEY_MAX], const char *sale, uint64_t ticket);
+/* Keys, into out of INV_KEY_MAX bytes (the expiry key builds the others 9 bytes
+ * in): each returns its length, or 0 if a part is too long (> ECOM_ID_MAX). */
+size_t ecom__inv_key2(unsigned char *out, const char *a, const char *b);
+size_t ecom__inv_claim_key(unsigned char *out, const char *sale, uint64_t ticket);
 size_t ecom__inv_expiry_key(unsigned char out[INV_KEY_MAX], int64_t at, int kind,
                             const char *id, uint64_t ticket);
 /* Splits an expiry key; the id (and sale) point into the key. -1 if malformed. */
@@ -138,6 +139,7 @@ typedef struct inv_ctx {
     int event_known, ledger_known;
     uint64_t swept;  /* holds the lazy sweep ended, not yet counted by an EXPIRE op */
     int due_left;    /* the lazy sweep stopped at its bound with holds still due */
+    int lazy_done;   /* the bounded sweep of this txn ran */
     inv_sale_slot sales[INV_SALE_CACHE];
     unsigned sale_clock;
 } inv_ctx;
@@ -190,6 +192,31 @@ int ecom__inv_claim_end_op(inv_ctx *c, ecom_inventory_op *op);
 /* Ends a due hold named by an expiry entry (state expired). */
 int ecom__inv_resv_expire(inv_ctx *c, const char *id);
 int ecom__inv_claim_expire(inv_ctx *c, const char *sale, uint64_t ticket);
+
+/* ---- tallies for check (lmdb_inv_tally.c) ----
+ * A hash table from byte keys to a few counters, for sums check gathers in one
+ * pass and compares in another. */
+#define INV_TALLY_N 8
+typedef struct inv_tally_entry {
+    struct inv_tally_entry *next;
+    size_t len;
+    int seen;
+    int64_t v[INV_TALLY_N];
+    unsigned char key[];
+} inv_tally_entry;
+
+typedef struct inv_tally {
+    inv_tally_entry **buckets;
+    size_t nbuckets, count;
+} inv_tally;
+
+/* The entry of key, made (zeroed) if missing; NULL only when out of memory. */
+inv_tally_entry *ecom__inv_tally_get(inv_tally *t, const void *key, size_t len);
+/* The entry of key, or NULL. */
+inv_tally_entry *ecom__inv_tally_find(const inv_tally *t, const void *key, size_t len);
+/* Visits every entry until fn returns nonzero (returned). */
+int ecom__inv_tally_each(const inv_tally *t, int (*fn)(void *ctx, inv_tally_entry *e), void *ctx);
+void ecom__inv_tally_free(inv_tally *t);
 
 /* ---- vtable entries ---- */
 int ecom__lmdb_inventory_apply(ecom_backend *be, ecom_inventory_op *ops, size_t n,

@@ -21,6 +21,10 @@ const char *conf_fresh_uri(void);
 /* The clock every conformance store reads: starts at 1.7e12 ms, +1 per read. */
 int64_t conf_clock(void *ctx);
 
+/* Moves the test clock forward; reads it without moving it. */
+void conf_clock_advance(int64_t ms);
+int64_t conf_clock_peek(void);
+
 /* Opens uri (a fresh one if NULL) with the test clock; fails the test on error. */
 ecom_store *conf_open(const char *uri);
 
@@ -33,6 +37,12 @@ ecom_product *conf_product(const char *id, const char *category, const char *con
 
 /* Creates conf_product(id, category, {id + "-1"}) in the store. */
 void conf_create(ecom_store *s, const char *id, const char *category);
+
+/* Creates a product with one variant `sku` and receives `units` of it. */
+void conf_stock(ecom_store *s, const char *sku, int64_t units);
+
+/* on_hand of sku at the default location (and reserved, if asked). */
+int64_t conf_on_hand(ecom_store *s, const char *sku, int64_t *reserved);
 
 /* Runs ecom_check and asserts that the store is clean. */
 void conf_assert_clean(ecom_store *s);
@@ -49,5 +59,9 @@ void conf_fault_corrupt(int on);
 int conf_run_catalog(void);
 int conf_run_concurrency(void);
 int conf_run_faults(void);
+int conf_run_inventory(void);
+int conf_run_flash(void);
+int conf_run_inventory_concurrency(void);
+int conf_run_crash(void);
 
 #endif

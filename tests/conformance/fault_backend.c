@@ -144,6 +144,52 @@ static int fault_check(ecom_backend *be, ecom_check_sink *sink)
     return rc ? rc : of(be)->inner->check(of(be)->inner, sink);
 }
 
+static int fault_inventory_apply(ecom_backend *be, ecom_inventory_op *ops, size_t n,
+                                 int64_t now)
+{
+    int rc = step(of(be));
+    return rc ? rc : of(be)->inner->inventory_apply(of(be)->inner, ops, n, now);
+}
+
+static int fault_stock_get(ecom_backend *be, const char *sku, const char *location,
+                           ecom_stock_rec *out)
+{
+    int rc = step(of(be));
+    return rc ? rc : of(be)->inner->stock_get(of(be)->inner, sku, location, out);
+}
+
+static int fault_reservation_get(ecom_backend *be, const char *id, ecom_reservation_fn fn,
+                                 void *ctx)
+{
+    int rc = step(of(be));
+    return rc ? rc : of(be)->inner->reservation_get(of(be)->inner, id, fn, ctx);
+}
+
+static int fault_location_list(ecom_backend *be, ecom_location_fn fn, void *ctx)
+{
+    int rc = step(of(be));
+    return rc ? rc : of(be)->inner->location_list(of(be)->inner, fn, ctx);
+}
+
+static int fault_flash_get(ecom_backend *be, const char *sale, ecom_flash_status *out)
+{
+    int rc = step(of(be));
+    return rc ? rc : of(be)->inner->flash_get(of(be)->inner, sale, out);
+}
+
+static int fault_claim_get(ecom_backend *be, const char *sale, uint64_t ticket, int64_t now,
+                           ecom_claim_result *out)
+{
+    int rc = step(of(be));
+    return rc ? rc : of(be)->inner->claim_get(of(be)->inner, sale, ticket, now, out);
+}
+
+static int fault_flash_keys(ecom_backend *be, const char *sale, ecom_key_fn fn, void *ctx)
+{
+    int rc = step(of(be));
+    return rc ? rc : of(be)->inner->flash_keys(of(be)->inner, sale, fn, ctx);
+}
+
 static int fault_open(ecom_backend **out, ecom_store *store, const char *uri,
                       const ecom_options *opts)
 {
@@ -172,7 +218,10 @@ static int fault_open(ecom_backend **out, ecom_store *store, const char *uri,
         .product_get = fault_get, .product_get_by_sku = fault_get_by_sku,
         .product_scan = fault_scan, .category_list = fault_categories,
         .events_read = fault_events, .events_last_seq = fault_last_seq,
-        .check = fault_check};
+        .check = fault_check, .inventory_apply = fault_inventory_apply,
+        .stock_get = fault_stock_get, .reservation_get = fault_reservation_get,
+        .location_list = fault_location_list, .flash_get = fault_flash_get,
+        .claim_get = fault_claim_get, .flash_keys = fault_flash_keys};
     *out = &fb->base;
     return ECOM_OK;
 }

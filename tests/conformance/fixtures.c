@@ -13,6 +13,16 @@ int64_t conf_clock(void *ctx)
     return atomic_fetch_add(&clock_now, 1);
 }
 
+void conf_clock_advance(int64_t ms)
+{
+    atomic_fetch_add(&clock_now, ms);
+}
+
+int64_t conf_clock_peek(void)
+{
+    return atomic_load(&clock_now);
+}
+
 ecom_store *conf_open(const char *uri)
 {
     ecom_options opts = ECOM_OPTIONS_INIT;
@@ -55,6 +65,34 @@ ecom_product *conf_product(const char *id, const char *category, const char *con
         assert_int_equal(ecom_product_variant_set_price(p, v, "USD", 1999 + (int64_t)i), ECOM_OK);
     }
     return p;
+}
+
+void conf_stock(ecom_store *s, const char *sku, int64_t units)
+{
+    char id[80];
+    snprintf(id, sizeof id, "prod-%s", sku);
+    const char *skus[] = {sku, NULL};
+    ecom_product *p = conf_product(id, "stocked", skus);
+    int rc = ecom_catalog_create(s, p);
+    ecom_product_free(p);
+    if (rc != ECOM_OK)
+        fail_msg("create %s: %s", id, ecom_errmsg(s));
+    rc = ecom_stock_adjust(s, sku, NULL, ECOM_ADJUST_RECEIVE, units, "initial", "po-1");
+    if (rc != ECOM_OK)
+        fail_msg("receive %s: %s", sku, ecom_errmsg(s));
+}
+
+int64_t conf_on_hand(ecom_store *s, const char *sku, int64_t *reserved)
+{
+    ecom_stock *st = NULL;
+    int rc = ecom_stock_get(&st, s, sku, NULL);
+    if (rc != ECOM_OK)
+        fail_msg("stock %s: %s", sku, ecom_errmsg(s));
+    int64_t on_hand = ecom_stock_on_hand(st);
+    if (reserved)
+        *reserved = ecom_stock_reserved(st);
+    ecom_stock_free(st);
+    return on_hand;
 }
 
 void conf_create(ecom_store *s, const char *id, const char *category)

@@ -46,6 +46,11 @@ int main(int argc, char **argv)
     printf("conformance: backend %s (libecom %s)\n", conf_backend, ecom_version());
     int failed = conf_run_catalog();
     failed += conf_run_concurrency();
+    failed += conf_run_inventory();
+    failed += conf_run_flash();
+    failed += conf_run_inventory_concurrency();
+    if (strcmp(conf_backend, "lmdb") == 0)
+        failed += conf_run_crash();
     if (strcmp(conf_backend, "fault") == 0)
         failed += conf_run_faults();
     return failed ? 1 : 0;

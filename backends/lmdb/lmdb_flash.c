@@ -1,0 +1,421 @@
+/* The LMDB backend's flash sales: open (units move into a pool, counted as
+ * reserved), claim (the hot path: no heap, no scan, GCRA admission), release,
+ * commit and expiry of claims, and close (the pool goes back to stock). */
+#include <stdio.h>
+#include <string.h>
+
+#include "lmdb_inventory.h"
+
+#define DEFAULT_TTL_MS 600000
+#define CLAIM_VAL_MAX (33 + 2 * (ECOM_ID_MAX + 3))
+
+static const int claim_end_kinds[] = {0, INV_K_CLAIM_COMMIT, INV_K_CLAIM_RELEASE,
+                                      INV_K_CLAIM_EXPIRE};
+
+static int no_sale(inv_ctx *c, ecom_inventory_op *op)
+{
+    op->result = ecom__lmdb_fail(c->be, ECOM_ENOTFOUND, "no flash sale '%.64s'", op->id);
+    return ECOM_OK;
+}
+
+/* ---- per-user units and claims ---- */
+
+static int user_units(inv_ctx *c, const char *sale, const char *user, int64_t *units)
+{
+    unsigned char key[INV_KEY_MAX];
+    MDB_val k = {ecom__inv_key2(key, sale, user), key}, v;
+    *units = 0;
+    int rc = mdb_get(c->txn, c->be->claimusers, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return ECOM_OK;
+    if (rc != 0)
+        return ecom__lmdb_mdb(c->be, "mdb_get (claimusers)", rc);
+    if (v.mv_size != 8)
+        return ecom__lmdb_fail(c->be, ECOM_ECORRUPT, "lmdb: units of user '%s' in sale '%s' "
+                               "are malformed", user, sale);
+    *units = (int64_t)ecom__lmdb_get_u64(v.mv_data);
+    return ECOM_OK;
+}
+
+/* Stores a user's units; 0 deletes the entry (absent reads as 0). */
+static int user_units_put(inv_ctx *c, const char *sale, const char *user, int64_t units)
+{
+    unsigned char key[INV_KEY_MAX], buf[8];
+    MDB_val k = {ecom__inv_key2(key, sale, user), key}, v = {sizeof buf, buf};
+    ecom__lmdb_put_u64(buf, (uint64_t)units);
+    int rc = units ? mdb_put(c->txn, c->be->claimusers, &k, &v, 0)
+                   : mdb_del(c->txn, c->be->claimusers, &k, NULL);
+    if (rc == MDB_NOTFOUND && units == 0)
+        rc = 0;
+    return rc ? ecom__lmdb_mdb(c->be, "mdb_put (claimusers)", rc) : ECOM_OK;
+}
+
+static int claim_load(inv_ctx *c, const char *sale, uint64_t ticket, inv_claim *cl, int *found)
+{
+    unsigned char key[INV_KEY_MAX];
+    MDB_val k = {ecom__inv_claim_key(key, sale, ticket), key}, v;
+    *found = 0;
+    int rc = mdb_get(c->txn, c->be->claims, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return ECOM_OK;
+    if (rc != 0)
+        return ecom__lmdb_mdb(c->be, "mdb_get (claims)", rc);
+    if (ecom__inv_claim_decode(cl, &v) != ECOM_OK)
+        return ecom__lmdb_fail(c->be, ECOM_ECORRUPT, "lmdb: claim %s:%llu is malformed", sale,
+                               (unsigned long long)ticket);
+    *found = 1;
+    return ECOM_OK;
+}
+
+static int claim_store(inv_ctx *c, const char *sale, uint64_t ticket, const inv_claim *cl)
+{
+    unsigned char key[INV_KEY_MAX], val[CLAIM_VAL_MAX];
+    MDB_val k = {ecom__inv_claim_key(key, sale, ticket), key};
+    MDB_val v = {ecom__inv_claim_size(cl), val};
+    ecom__inv_claim_encode(val, cl);
+    /* Tickets grow: a new claim of the last sale in key order appends. */
+    int rc = mdb_put(c->txn, c->be->claims, &k, &v, MDB_APPEND);
+    if (rc == MDB_KEYEXIST) {
+        v = (MDB_val){ecom__inv_claim_size(cl), val};
+        rc = mdb_put(c->txn, c->be->claims, &k, &v, 0);
+    }
+    return rc ? ecom__lmdb_mdb(c->be, "mdb_put (claims)", rc) : ECOM_OK;
+}
+
+/* ---- open and close ---- */
+
+static int open_judge(inv_ctx *c, ecom_inventory_op *op, const ecom_flash_options *f)
+{
+    int fatal, found, policy;
+    if ((op->result = ecom__inv_need_sku(c, op->sku, &fatal)) != ECOM_OK ||
+        (op->result = ecom__inv_need_location(c, op->location, &fatal)) != ECOM_OK)
+        return fatal;
+    inv_stock s;
+    int rc = ecom__inv_stock_load(c, op->sku, op->location, &s, &found);
+    if (rc == ECOM_OK)
+        rc = ecom__inv_backorder(c, op->sku, &policy);
+    if (rc != ECOM_OK)
+        return rc;
+    int64_t sellable = s.on_hand - s.reserved - s.safety, sum;
+    if (f->units <= 0 || __builtin_add_overflow(s.reserved, f->units, &sum))
+        op->result = ecom__lmdb_fail(c->be, ECOM_EQUANTITY, "sale units %lld out of range",
+                                     (long long)f->units);
+    else if (policy == ECOM_BACKORDER_DENY && f->units > sellable)
+        op->result = ecom__lmdb_fail(c->be, ECOM_EINSUFFICIENT, "'%s' at '%s': %lld units "
+                                     "wanted for the sale, %lld sellable", op->sku,
+                                     op->location, (long long)f->units,
+                                     (long long)(sellable > 0 ? sellable : 0));
+    return ECOM_OK;
+}
+
+static int open_apply(inv_ctx *c, ecom_inventory_op *op, const ecom_flash_options *f)
+{
+    inv_sale s;
+    memset(&s, 0, sizeof s);
+    s.units = s.remaining = f->units;
+    s.starts_at = f->starts_at;
+    s.ends_at = f->ends_at;
+    s.per_user_limit = f->per_user_limit;
+    s.claim_ttl_ms = f->claim_ttl_ms > 0 ? f->claim_ttl_ms : DEFAULT_TTL_MS;
+    s.admit_per_second = f->admit_per_second;
+    s.open = 1;
+    strcpy(s.sku, op->sku);
+    strcpy(s.location, op->location);
+    int rc = ecom__inv_stock_move(c, INV_K_FLASH_OPEN, op->sku, op->location, 0, f->units,
+                                  op->id, NULL);
+    if (rc == ECOM_OK)
+        rc = ecom__inv_sale_add(c, op->id, &s);
+    if (rc != ECOM_OK)
+        return rc;
+    inv_sale *cached;
+    int found;
+    if ((rc = ecom__inv_sale_get(c, op->id, &cached, &found)) != ECOM_OK)
+        return rc;
+    ecom__inv_sale_dirty(c, cached);
+    return ecom__inv_event(c, "flash.opened", op->id);
+}
+
+int ecom__inv_flash_open(inv_ctx *c, ecom_inventory_op *op)
+{
+    const ecom_flash_options *f = op->flash;
+    inv_sale *s;
+    int found, rc = ecom__inv_sale_get(c, op->id, &s, &found);
+    if (rc != ECOM_OK)
+        return rc;
+    if (found) {
+        op->result = ecom__lmdb_fail(c->be, ECOM_EEXISTS, "flash sale '%s' exists", op->id);
+        return ECOM_OK;
+    }
+    if (f == NULL || strlen(op->id) > ECOM_ID_MAX || strlen(op->sku) > ECOM_ID_MAX ||
+        strlen(op->location) > ECOM_ID_MAX || f->admit_per_second < 0 || f->starts_at < 0 ||
+        f->ends_at < 0 || f->per_user_limit < 0) {
+        op->result = ecom__lmdb_fail(c->be, ECOM_EINVAL, "lmdb: flash open needs options");
+        return ECOM_OK;
+    }
+    rc = open_judge(c, op, f);
+    if (rc == ECOM_OK && op->result == ECOM_EINSUFFICIENT && c->due_left) {
+        c->due_left = 0;
+        if ((rc = ecom__inv_sweep(c, UINT64_MAX, &c->swept)) == ECOM_OK)
+            rc = open_judge(c, op, f);
+    }
+    if (rc == ECOM_OK && op->result == ECOM_OK)
+        rc = open_apply(c, op, f);
+    return rc;
+}
+
+int ecom__inv_flash_close(inv_ctx *c, ecom_inventory_op *op)
+{
+    inv_sale *s;
+    int found, rc = ecom__inv_sale_get(c, op->id, &s, &found);
+    if (rc != ECOM_OK || !found)
+        return rc ? rc : no_sale(c, op);
+    if (!s->open) {
+        op->result = ecom__lmdb_fail(c->be, ECOM_EENDED, "flash sale '%s' is closed", op->id);
+        return ECOM_OK;
+    }
+    if (s->remaining > 0 &&
+        (rc = ecom__inv_stock_move(c, INV_K_FLASH_CLOSE, s->sku, s->location, 0, -s->remaining,
+                                   op->id, NULL)) != ECOM_OK)
+        return rc;
+    s->returned += s->remaining;
+    s->remaining = 0;
+    s->open = 0;
+    ecom__inv_sale_dirty(c, s);
+    return ecom__inv_event(c, "flash.closed", op->id);
+}
+
+/* ---- ending a claim ---- */
+
+/* Moves a held claim to state; its units go to the sale (sold), back to the pool
+ * (open sale) or back to stock (closed sale). */
+static int claim_end(inv_ctx *c, const char *sale, inv_sale *s, uint64_t ticket, inv_claim *cl,
+                     int state)
+{
+    char ref[2 * ECOM_ID_MAX + 24];
+    snprintf(ref, sizeof ref, "%s:%llu", sale, (unsigned long long)ticket);
+    int64_t q = cl->qty, units;
+    int rc = ECOM_OK;
+    if (state == ECOM_RESERVATION_COMMITTED)
+        rc = ecom__inv_stock_move(c, INV_K_CLAIM_COMMIT, s->sku, s->location, -q, -q, ref, NULL);
+    else if (!s->open)
+        rc = ecom__inv_stock_move(c, claim_end_kinds[state], s->sku, s->location, 0, -q, ref,
+                                  NULL);
+    if (rc == ECOM_OK && state != ECOM_RESERVATION_COMMITTED &&
+        (rc = user_units(c, sale, cl->user, &units)) == ECOM_OK)
+        rc = user_units_put(c, sale, cl->user, units > q ? units - q : 0);
+    if (rc == ECOM_OK)
+        rc = ecom__inv_expiry_del(c, cl->expires_at, INV_EXPIRY_CLAIM, sale, ticket);
+    if (rc != ECOM_OK)
+        return rc;
+    s->held -= q;
+    if (state == ECOM_RESERVATION_COMMITTED)
+        s->sold += q;
+    else if (s->open)
+        s->remaining += q;
+    else
+        s->returned += q;
+    ecom__inv_sale_dirty(c, s);
+    cl->state = state;
+    cl->ended_at = c->now;
+    return claim_store(c, sale, ticket, cl);
+}
+
+int ecom__inv_claim_expire(inv_ctx *c, const char *sale, uint64_t ticket)
+{
+    inv_sale *s;
+    inv_claim cl;
+    int sfound, cfound, rc = ecom__inv_sale_get(c, sale, &s, &sfound);
+    if (rc == ECOM_OK && sfound)
+        rc = claim_load(c, sale, ticket, &cl, &cfound);
+    if (rc != ECOM_OK || !sfound || !cfound)
+        return rc; /* an entry that names no claim ends nothing */
+    if (cl.state != ECOM_RESERVATION_HELD || cl.expires_at > c->now)
+        return ECOM_OK;
+    return claim_end(c, sale, s, ticket, &cl, ECOM_RESERVATION_EXPIRED);
+}
+
+/* Sets the refusal for a claim that is not held (or is due, and expires now). */
+static int claim_not_held(inv_ctx *c, ecom_inventory_op *op, inv_sale *s, inv_claim *cl,
+                          int *refused)
+{
+    *refused = 1;
+    int state = cl->state;
+    if (state == ECOM_RESERVATION_HELD && cl->expires_at <= c->now) {
+        int rc = claim_end(c, op->id, s, op->ticket, cl, ECOM_RESERVATION_EXPIRED);
+        if (rc != ECOM_OK)
+            return rc;
+        state = ECOM_RESERVATION_EXPIRED;
+    }
+    if (state == ECOM_RESERVATION_EXPIRED)
+        op->result = ecom__lmdb_fail(c->be, ECOM_EEXPIRED, "claim %s:%llu expired", op->id,
+                                     (unsigned long long)op->ticket);
+    else if (state != ECOM_RESERVATION_HELD)
+        op->result = ecom__lmdb_fail(c->be, ECOM_EENDED, "claim %s:%llu has already ended",
+                                     op->id, (unsigned long long)op->ticket);
+    else if (op->kind == ECOM_INV_FLASH_COMMIT && c->now < ecom__inv_admit_ms(cl->admit_us))
+        op->result = ecom__lmdb_fail(c->be, ECOM_EBUSY, "claim %s:%llu is still queued",
+                                     op->id, (unsigned long long)op->ticket);
+    else
+        *refused = 0;
+    return ECOM_OK;
+}
+
+int ecom__inv_claim_end_op(inv_ctx *c, ecom_inventory_op *op)
+{
+    inv_sale *s;
+    inv_claim cl;
+    int sfound, cfound = 0, refused;
+    int rc = ecom__inv_sale_get(c, op->id, &s, &sfound);
+    if (rc == ECOM_OK && sfound)
+        rc = claim_load(c, op->id, op->ticket, &cl, &cfound);
+    if (rc != ECOM_OK)
+        return rc;
+    if (!cfound) {
+        op->result = ecom__lmdb_fail(c->be, ECOM_ENOTFOUND, "no claim %.64s:%llu", op->id,
+                                     (unsigned long long)op->ticket);
+        return ECOM_OK;
+    }
+    if ((rc = claim_not_held(c, op, s, &cl, &refused)) != ECOM_OK || refused)
+        return rc;
+    return claim_end(c, op->id, s, op->ticket, &cl,
+                     op->kind == ECOM_INV_FLASH_COMMIT ? ECOM_RESERVATION_COMMITTED
+                                                       : ECOM_RESERVATION_RELEASED);
+}
+
+/* ---- claim ---- */
+
+/* A retry of key: the first answer again, a holding claim as it stands now. */
+static int claim_retry(inv_ctx *c, ecom_inventory_op *op, inv_sale *s, const MDB_val *idem)
+{
+    op->existing = 1;
+    if (idem->mv_size != 9)
+        return ecom__lmdb_fail(c->be, ECOM_ECORRUPT, "lmdb: claim key '%s' of sale '%s' is "
+                               "malformed", op->key, op->id);
+    const unsigned char *p = idem->mv_data;
+    uint64_t ticket = ecom__lmdb_get_u64(p + 1);
+    op->claim.outcome = (ecom_claim_outcome)p[0];
+    if (ticket == 0)
+        return ECOM_OK;
+    inv_claim cl;
+    int found, rc = claim_load(c, op->id, ticket, &cl, &found);
+    if (rc == ECOM_OK && !found)
+        rc = ecom__lmdb_fail(c->be, ECOM_ECORRUPT, "lmdb: claim key '%s' names missing claim "
+                             "%s:%llu", op->key, op->id, (unsigned long long)ticket);
+    if (rc == ECOM_OK)
+        ecom__inv_claim_view(&op->claim, op->id, ticket, &cl, s, c->now);
+    return rc;
+}
+
+static int idem_put(inv_ctx *c, ecom_inventory_op *op, int outcome, uint64_t ticket)
+{
+    unsigned char key[INV_KEY_MAX], val[9];
+    MDB_val k = {ecom__inv_key2(key, op->id, op->key), key}, v = {sizeof val, val};
+    val[0] = (unsigned char)outcome;
+    ecom__lmdb_put_u64(val + 1, ticket);
+    int rc = mdb_put(c->txn, c->be->claimkeys, &k, &v, 0);
+    return rc ? ecom__lmdb_mdb(c->be, "mdb_put (claimkeys)", rc) : ECOM_OK;
+}
+
+/* A final answer without units, kept for retries of the same key. NOT_STARTED
+ * is not kept: the same key may claim once the sale starts. */
+static int claim_refuse(inv_ctx *c, ecom_inventory_op *op, ecom_claim_outcome outcome)
+{
+    op->claim.outcome = outcome;
+    return outcome == ECOM_CLAIM_NOT_STARTED ? ECOM_OK : idem_put(c, op, (int)outcome, 0);
+}
+
+/* GCRA admission: the claim's admission time, and the schedule moved past it.
+ * Returns 0, or -1 when the times do not fit in int64 microseconds. */
+static int admit(const inv_sale *s, int64_t now, int64_t *admit_us, int64_t *next_us,
+                 int64_t *expires_at)
+{
+    int64_t now_us, iv = s->admit_per_second > 0 ? 1000000 / s->admit_per_second : 0;
+    if (__builtin_mul_overflow(now, 1000, &now_us))
+        return -1;
+    *admit_us = s->next_admit_us > now_us ? s->next_admit_us : now_us;
+    if (__builtin_add_overflow(*admit_us, iv, next_us) ||
+        __builtin_add_overflow(ecom__inv_admit_ms(*admit_us), s->claim_ttl_ms, expires_at) ||
+        *expires_at > INT64_MAX / 1000)
+        return -1;
+    return 0;
+}
+
+static int claim_grant(inv_ctx *c, ecom_inventory_op *op, inv_sale *s, int64_t units)
+{
+    inv_claim cl;
+    int64_t next_us;
+    cl.state = ECOM_RESERVATION_HELD;
+    cl.qty = op->quantity;
+    cl.ended_at = 0;
+    if (admit(s, c->now, &cl.admit_us, &next_us, &cl.expires_at) != 0) {
+        op->result = ecom__lmdb_fail(c->be, ECOM_EINVAL, "lmdb: claim time out of range");
+        return ECOM_OK;
+    }
+    strcpy(cl.user, op->user);
+    strcpy(cl.key, op->key);
+    uint64_t ticket = s->tickets + 1;
+    int rc = claim_store(c, op->id, ticket, &cl);
+    if (rc == ECOM_OK)
+        rc = idem_put(c, op, ECOM_CLAIM_ADMITTED, ticket);
+    if (rc == ECOM_OK)
+        rc = user_units_put(c, op->id, op->user, units + op->quantity);
+    if (rc == ECOM_OK)
+        rc = ecom__inv_expiry_put(c, cl.expires_at, INV_EXPIRY_CLAIM, op->id, ticket);
+    if (rc != ECOM_OK)
+        return rc;
+    s->tickets = ticket;
+    s->remaining -= op->quantity;
+    s->held += op->quantity;
+    s->next_admit_us = next_us;
+    ecom__inv_sale_dirty(c, s);
+    ecom__inv_claim_view(&op->claim, op->id, ticket, &cl, s, c->now);
+    return ECOM_OK;
+}
+
+/* Judges a new claim on the sale as it stands: the outcome if refused, else grants. */
+static int claim_judge(inv_ctx *c, ecom_inventory_op *op, inv_sale *s)
+{
+    int64_t units, sum;
+    if (c->now < s->starts_at)
+        return claim_refuse(c, op, ECOM_CLAIM_NOT_STARTED);
+    if (!s->open || (s->ends_at && c->now >= s->ends_at))
+        return claim_refuse(c, op, ECOM_CLAIM_ENDED);
+    int rc = user_units(c, op->id, op->user, &units);
+    if (rc != ECOM_OK)
+        return rc;
+    if (__builtin_add_overflow(units, op->quantity, &sum) ||
+        (s->per_user_limit && sum > s->per_user_limit))
+        return claim_refuse(c, op, ECOM_CLAIM_LIMIT);
+    if (s->remaining < op->quantity && c->due_left) {
+        /* Due claims may hold what this buyer wants: end them all first. */
+        c->due_left = 0;
+        int found;
+        if ((rc = ecom__inv_sweep(c, UINT64_MAX, &c->swept)) != ECOM_OK ||
+            (rc = ecom__inv_sale_get(c, op->id, &s, &found)) != ECOM_OK)
+            return rc;
+    }
+    if (s->remaining < op->quantity)
+        return claim_refuse(c, op, ECOM_CLAIM_SOLD_OUT);
+    return claim_grant(c, op, s, units);
+}
+
+int ecom__inv_flash_claim(inv_ctx *c, ecom_inventory_op *op)
+{
+    inv_sale *s;
+    int found, rc = ecom__inv_sale_get(c, op->id, &s, &found);
+    if (rc != ECOM_OK || !found)
+        return rc ? rc : no_sale(c, op);
+    if (op->user == NULL || op->key == NULL || strlen(op->user) > ECOM_ID_MAX ||
+        strlen(op->key) > ECOM_ID_MAX || *op->key == '\0' || op->quantity <= 0) {
+        op->result = ecom__lmdb_fail(c->be, ECOM_EINVAL, "lmdb: claim needs user, key, quantity");
+        return ECOM_OK;
+    }
+    unsigned char key[INV_KEY_MAX];
+    MDB_val k = {ecom__inv_key2(key, op->id, op->key), key}, v;
+    rc = mdb_get(c->txn, c->be->claimkeys, &k, &v);
+    if (rc == 0)
+        return claim_retry(c, op, s, &v);
+    if (rc != MDB_NOTFOUND)
+        return ecom__lmdb_mdb(c->be, "mdb_get (claimkeys)", rc);
+    return claim_judge(c, op, s);
+}
