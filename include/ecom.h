@@ -671,8 +671,10 @@ typedef struct ecom_claim_result {
 #define ECOM_CLAIM_RESULT_INIT { ECOM_CLAIM_RESULT_VERSION, ECOM_CLAIM_SOLD_OUT, "", 0, 0, 0, 0, 0 }
 
 /*
- * Claims qty units of a sale for user. Idempotent on key (per sale): a retry returns
- * the first answer's claim. The outcome is in *out; the return code is for errors.
+ * Claims qty units of a sale for user. Idempotent on (user, key) within the sale: a
+ * retry of a claim that got units returns that claim as it stands now; a claim that
+ * got nothing (sold out, limit, ...) is judged afresh when retried, which can never
+ * hand out units twice. The outcome is in *out; the return code is for errors.
  * [in] user  1..64 bytes of [A-Za-z0-9._-]   [in] key  1..64 bytes, same charset
  * Errors: ECOM_ENOTFOUND (no such sale), ECOM_EQUANTITY, ECOM_EBADID, ECOM_EVERSION.
  */

@@ -169,8 +169,8 @@ static int run_import(import_batch *b, line_reader *r, uint64_t total_bytes)
 {
     const ecom_import_options *opts = b->opts;
     int rc;
-    const char *line;
-    size_t len;
+    const char *line = NULL;
+    size_t len = 0;
     uint64_t flushed_at = 0;
     while (!b->stopped && (rc = next_line(r, &line, &len)) != 0) {
         uint64_t line_no = ++b->stats->lines;

@@ -123,13 +123,10 @@ static int open_apply(inv_ctx *c, ecom_inventory_op *op, const ecom_flash_option
     strcpy(s.location, op->location);
     int rc = ecom__inv_stock_move(c, INV_K_FLASH_OPEN, op->sku, op->location, 0, f->units,
                                   op->id, NULL);
-    if (rc == ECOM_OK)
-        rc = ecom__inv_sale_add(c, op->id, &s);
-    if (rc != ECOM_OK)
-        return rc;
     inv_sale *cached;
-    int found;
-    if ((rc = ecom__inv_sale_get(c, op->id, &cached, &found)) != ECOM_OK)
+    if (rc == ECOM_OK)
+        rc = ecom__inv_sale_add(c, op->id, &s, &cached);
+    if (rc != ECOM_OK)
         return rc;
     ecom__inv_sale_dirty(c, cached);
     return ecom__inv_event(c, "flash.opened", op->id);
@@ -284,18 +281,14 @@ int ecom__inv_claim_end_op(inv_ctx *c, ecom_inventory_op *op)
 
 /* ---- claim ---- */
 
-/* A retry of key: the first answer again, a holding claim as it stands now. */
+/* A retry of (user, key): the claim it got, as it stands now. */
 static int claim_retry(inv_ctx *c, ecom_inventory_op *op, inv_sale *s, const MDB_val *idem)
 {
     op->existing = 1;
-    if (idem->mv_size != 9)
+    if (idem->mv_size != 8)
         return ecom__lmdb_fail(c->be, ECOM_ECORRUPT, "lmdb: claim key '%s' of sale '%s' is "
                                "malformed", op->key, op->id);
-    const unsigned char *p = idem->mv_data;
-    uint64_t ticket = ecom__lmdb_get_u64(p + 1);
-    op->claim.outcome = (ecom_claim_outcome)p[0];
-    if (ticket == 0)
-        return ECOM_OK;
+    uint64_t ticket = ecom__lmdb_get_u64(idem->mv_data);
     inv_claim cl;
     int found, rc = claim_load(c, op->id, ticket, &cl, &found);
     if (rc == ECOM_OK && !found)
@@ -306,22 +299,27 @@ static int claim_retry(inv_ctx *c, ecom_inventory_op *op, inv_sale *s, const MDB
     return rc;
 }
 
-static int idem_put(inv_ctx *c, ecom_inventory_op *op, int outcome, uint64_t ticket)
+static size_t idem_key(unsigned char key[INV_KEY_MAX], const ecom_inventory_op *op)
 {
-    unsigned char key[INV_KEY_MAX], val[9];
-    MDB_val k = {ecom__inv_key2(key, op->id, op->key), key}, v = {sizeof val, val};
-    val[0] = (unsigned char)outcome;
-    ecom__lmdb_put_u64(val + 1, ticket);
+    return ecom__inv_key3(key, op->id, op->user, op->key);
+}
+
+static int idem_put(inv_ctx *c, ecom_inventory_op *op, uint64_t ticket)
+{
+    unsigned char key[INV_KEY_MAX], val[8];
+    MDB_val k = {idem_key(key, op), key}, v = {sizeof val, val};
+    ecom__lmdb_put_u64(val, ticket);
     int rc = mdb_put(c->txn, c->be->claimkeys, &k, &v, 0);
     return rc ? ecom__lmdb_mdb(c->be, "mdb_put (claimkeys)", rc) : ECOM_OK;
 }
 
-/* A final answer without units, kept for retries of the same key. NOT_STARTED
- * is not kept: the same key may claim once the sale starts. */
-static int claim_refuse(inv_ctx *c, ecom_inventory_op *op, ecom_claim_outcome outcome)
+/* An answer without units is not kept: a retry is judged again, which can never
+ * hand out units twice, keeps the store from growing with every refused buyer,
+ * and agrees with the sold-out answers the core gives from memory. */
+static int claim_refuse(ecom_inventory_op *op, ecom_claim_outcome outcome)
 {
     op->claim.outcome = outcome;
-    return outcome == ECOM_CLAIM_NOT_STARTED ? ECOM_OK : idem_put(c, op, (int)outcome, 0);
+    return ECOM_OK;
 }
 
 /* GCRA admission: the claim's admission time, and the schedule moved past it.
@@ -356,7 +354,7 @@ static int claim_grant(inv_ctx *c, ecom_inventory_op *op, inv_sale *s, int64_t u
     uint64_t ticket = s->tickets + 1;
     int rc = claim_store(c, op->id, ticket, &cl);
     if (rc == ECOM_OK)
-        rc = idem_put(c, op, ECOM_CLAIM_ADMITTED, ticket);
+        rc = idem_put(c, op, ticket);
     if (rc == ECOM_OK)
         rc = user_units_put(c, op->id, op->user, units + op->quantity);
     if (rc == ECOM_OK)
@@ -377,15 +375,15 @@ static int claim_judge(inv_ctx *c, ecom_inventory_op *op, inv_sale *s)
 {
     int64_t units, sum;
     if (c->now < s->starts_at)
-        return claim_refuse(c, op, ECOM_CLAIM_NOT_STARTED);
+        return claim_refuse(op, ECOM_CLAIM_NOT_STARTED);
     if (!s->open || (s->ends_at && c->now >= s->ends_at))
-        return claim_refuse(c, op, ECOM_CLAIM_ENDED);
+        return claim_refuse(op, ECOM_CLAIM_ENDED);
     int rc = user_units(c, op->id, op->user, &units);
     if (rc != ECOM_OK)
         return rc;
     if (__builtin_add_overflow(units, op->quantity, &sum) ||
         (s->per_user_limit && sum > s->per_user_limit))
-        return claim_refuse(c, op, ECOM_CLAIM_LIMIT);
+        return claim_refuse(op, ECOM_CLAIM_LIMIT);
     if (s->remaining < op->quantity && c->due_left) {
         /* Due claims may hold what this buyer wants: end them all first. */
         c->due_left = 0;
@@ -395,7 +393,7 @@ static int claim_judge(inv_ctx *c, ecom_inventory_op *op, inv_sale *s)
             return rc;
     }
     if (s->remaining < op->quantity)
-        return claim_refuse(c, op, ECOM_CLAIM_SOLD_OUT);
+        return claim_refuse(op, ECOM_CLAIM_SOLD_OUT);
     return claim_grant(c, op, s, units);
 }
 
@@ -411,7 +409,7 @@ int ecom__inv_flash_claim(inv_ctx *c, ecom_inventory_op *op)
         return ECOM_OK;
     }
     unsigned char key[INV_KEY_MAX];
-    MDB_val k = {ecom__inv_key2(key, op->id, op->key), key}, v;
+    MDB_val k = {idem_key(key, op), key}, v;
     rc = mdb_get(c->txn, c->be->claimkeys, &k, &v);
     if (rc == 0)
         return claim_retry(c, op, s, &v);

@@ -357,6 +357,15 @@ size_t ecom__inv_key2(unsigned char *out, const char *a, const char *b)
     return al + bl + 2;
 }
 
+size_t ecom__inv_key3(unsigned char *out, const char *a, const char *b, const char *c)
+{
+    size_t len = ecom__inv_key2(out, a, b), cl = strlen(c);
+    if (len == 0 || cl > ECOM_ID_MAX)
+        return 0;
+    memcpy(out + len, c, cl + 1);
+    return len + cl + 1;
+}
+
 size_t ecom__inv_claim_key(unsigned char *out, const char *sale, uint64_t ticket)
 {
     size_t len = strlen(sale);
@@ -409,6 +418,17 @@ int ecom__inv_split2(const MDB_val *k, const char **a, const char **b)
     return 0;
 }
 
+int ecom__inv_split3(const MDB_val *k, const char **a, const char **b, const char **c)
+{
+    const char *s = k->mv_data;
+    const char *nul = memchr(s, '\0', k->mv_size);
+    if (nul == NULL || nul == s)
+        return -1;
+    MDB_val rest = {k->mv_size - (size_t)(nul + 1 - s), (void *)(nul + 1)};
+    *a = s;
+    return ecom__inv_split2(&rest, b, c);
+}
+
 int ecom__inv_claim_split(const MDB_val *k, const char **sale, uint64_t *ticket)
 {
     const char *s = k->mv_data;
@@ -449,9 +469,9 @@ void ecom__inv_claim_view(ecom_claim_result *out, const char *sale, uint64_t tic
         out->outcome = ECOM_CLAIM_EXPIRED; /* due: the next write ends it */
         return;
     }
-    /* now in us cannot overflow: claims exist only for times that passed the check
-     * at claim time, and now is bounded by expires_at here. */
-    int64_t now_us = now * 1000;
+    /* now in us cannot overflow: now < expires_at <= INT64_MAX / 1000 (checked at
+     * claim time), and times before the epoch read as the epoch. */
+    int64_t now_us = (now > 0 ? now : 0) * 1000;
     if (c->admit_us <= now_us)
         return;
     int64_t gap = c->admit_us - now_us, iv = interval_us(s);

@@ -68,13 +68,15 @@ int ecom__inv_sale_get(inv_ctx *c, const char *id, inv_sale **out, int *found)
     inv_sale s;
     if (ecom__inv_sale_decode(&s, &v) != ECOM_OK)
         return ecom__lmdb_fail(c->be, ECOM_ECORRUPT, "lmdb: sale '%.64s' is malformed", id);
-    if ((rc = ecom__inv_sale_add(c, id, &s)) != ECOM_OK)
+    if ((rc = ecom__inv_sale_add(c, id, &s, out)) != ECOM_OK)
         return rc;
-    return ecom__inv_sale_get(c, id, out, found);
+    *found = 1;
+    return ECOM_OK;
 }
 
-/* Caches s as sale id; a new sale is written at the end like any changed one. */
-int ecom__inv_sale_add(inv_ctx *c, const char *id, const inv_sale *s)
+/* Caches s as sale id (*out: the cached copy); marked dirty, it is written at the
+ * end like any changed sale. */
+int ecom__inv_sale_add(inv_ctx *c, const char *id, const inv_sale *s, inv_sale **out)
 {
     inv_sale_slot *slot;
     int rc = sale_slot(c, &slot);
@@ -86,6 +88,7 @@ int ecom__inv_sale_add(inv_ctx *c, const char *id, const inv_sale *s)
     slot->sale = *s;
     slot->used = 1;
     slot->dirty = 0;
+    *out = &slot->sale;
     return ECOM_OK;
 }
 

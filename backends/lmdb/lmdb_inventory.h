@@ -18,7 +18,7 @@
  *   sales       "sale\0"                  -> 12 x i64 figures, u8 open, str sku, loc
  *   claims      "sale\0" u64 BE ticket    -> u8 state, i64 qty, admit_us, expires_at,
  *                                            ended_at, str user, str key
- *   claimkeys   "sale\0key\0"             -> u8 outcome, u64 ticket (0: no units)
+ *   claimkeys   "sale\0user\0key\0"       -> u64 ticket (only claims that got units)
  *   claimusers  "sale\0user\0"            -> i64 units held or bought
  */
 #ifndef ECOM_LMDB_INVENTORY_H
@@ -26,8 +26,9 @@
 
 #include "lmdb_internal.h"
 
-/* Keys hold at most two ids (64 bytes each, checked) plus framing. */
-#define INV_KEY_MAX 160
+/* Keys hold at most three ids (64 bytes each, checked, with their NULs) plus framing
+ * (the expiry key's 9 bytes, a ticket's 8). */
+#define INV_KEY_MAX (3 * (ECOM_ID_MAX + 1) + 24)
 /* Holds ended by the sweep at the start of every apply, so one call's cost stays
  * bounded when a backlog built up (the sweeper or a buyer short of stock ends the rest). */
 #define INV_LAZY_SWEEP 1000
@@ -109,6 +110,8 @@ int ecom__inv_claim_decode(inv_claim *c, const MDB_val *v);
 /* Keys, into out of INV_KEY_MAX bytes (the expiry key builds the others 9 bytes
  * in): each returns its length, or 0 if a part is too long (> ECOM_ID_MAX). */
 size_t ecom__inv_key2(unsigned char *out, const char *a, const char *b);
+/* "a\0b\0c\0": the idempotency key of a claim. */
+size_t ecom__inv_key3(unsigned char *out, const char *a, const char *b, const char *c);
 size_t ecom__inv_claim_key(unsigned char *out, const char *sale, uint64_t ticket);
 size_t ecom__inv_expiry_key(unsigned char out[INV_KEY_MAX], int64_t at, int kind,
                             const char *id, uint64_t ticket);
@@ -117,6 +120,7 @@ int ecom__inv_expiry_split(const MDB_val *k, int64_t *at, int *kind, const char 
                            uint64_t *ticket);
 /* Splits "a\0b\0" keys and "sale\0ticket" keys; -1 if malformed. */
 int ecom__inv_split2(const MDB_val *k, const char **a, const char **b);
+int ecom__inv_split3(const MDB_val *k, const char **a, const char **b, const char **c);
 int ecom__inv_claim_split(const MDB_val *k, const char **sale, uint64_t *ticket);
 /* Admission time of a claim in ms: the first ms at or after admit_us. */
 int64_t ecom__inv_admit_ms(int64_t admit_us);
@@ -172,7 +176,7 @@ int ecom__inv_expiry_del(inv_ctx *c, int64_t at, int kind, const char *id, uint6
 int ecom__inv_sweep(inv_ctx *c, uint64_t limit, uint64_t *count);
 /* The sale's cached figures (loaded on first use; written back at the end). */
 int ecom__inv_sale_get(inv_ctx *c, const char *id, inv_sale **out, int *found);
-int ecom__inv_sale_add(inv_ctx *c, const char *id, const inv_sale *s);
+int ecom__inv_sale_add(inv_ctx *c, const char *id, const inv_sale *s, inv_sale **out);
 void ecom__inv_sale_dirty(inv_ctx *c, inv_sale *s);
 
 /* ---- the operations (lmdb_stock.c, lmdb_reserve.c, lmdb_flash.c) ----

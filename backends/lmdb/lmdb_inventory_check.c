@@ -244,10 +244,10 @@ static int claim_key_matches(ichk *c, const char *sale, uint64_t ticket, const i
     unsigned char key[INV_KEY_MAX];
     MDB_val v;
     char qs[QUOTE], qk[QUOTE];
-    int found = lookup(c, c->be->claimkeys, key, ecom__inv_key2(key, sale, cl->key), &v);
+    int found = lookup(c, c->be->claimkeys, key, ecom__inv_key3(key, sale, cl->user, cl->key), &v);
     if (found < 0)
         return found;
-    if (!found || v.mv_size != 9 || ecom__lmdb_get_u64((const unsigned char *)v.mv_data + 1) != ticket)
+    if (!found || v.mv_size != 8 || ecom__lmdb_get_u64(v.mv_data) != ticket)
         report(c, "claim %s:%llu: its key %s does not point back at it", q(qs, sale),
                (unsigned long long)ticket, q(qk, cl->key));
     return ECOM_OK;
@@ -352,27 +352,25 @@ static int check_user(ichk *c, const MDB_val *key, const MDB_val *val)
 
 static int check_claimkey(ichk *c, const MDB_val *key, const MDB_val *val)
 {
-    const char *sale, *k;
+    const char *sale, *user, *k;
     char qs[QUOTE], qk[QUOTE];
-    if (ecom__inv_split2(key, &sale, &k) != 0 || val->mv_size != 9) {
+    if (ecom__inv_split3(key, &sale, &user, &k) != 0 || val->mv_size != 8) {
         report(c, "claim keys: malformed entry");
         return ECOM_OK;
     }
-    const unsigned char *p = val->mv_data;
-    uint64_t ticket = ecom__lmdb_get_u64(p + 1);
-    if (ticket == 0) {
-        if (p[0] != ECOM_CLAIM_SOLD_OUT && p[0] != ECOM_CLAIM_LIMIT && p[0] != ECOM_CLAIM_ENDED)
-            report(c, "sale %s key %s records outcome %d without a claim", q(qs, sale),
-                   q(qk, k), p[0]);
-        return ECOM_OK;
-    }
+    uint64_t ticket = ecom__lmdb_get_u64(val->mv_data);
     unsigned char ck[INV_KEY_MAX];
     MDB_val v;
+    inv_claim cl;
     int found = lookup(c, c->be->claims, ck, ecom__inv_claim_key(ck, sale, ticket), &v);
-    if (found == 0)
-        report(c, "sale %s key %s points at missing claim %llu", q(qs, sale), q(qk, k),
-               (unsigned long long)ticket);
-    return found < 0 ? found : ECOM_OK;
+    if (found < 0)
+        return found;
+    /* The claim's own fields must name this key back (a copied entry would not). */
+    if (!found || ecom__inv_claim_decode(&cl, &v) != ECOM_OK || strcmp(cl.user, user) != 0 ||
+        strcmp(cl.key, k) != 0)
+        report(c, "sale %s key %s points at claim %llu, which is missing or not its own",
+               q(qs, sale), q(qk, k), (unsigned long long)ticket);
+    return ECOM_OK;
 }
 
 /* ---- the expiry index ---- */

@@ -104,34 +104,47 @@ static int end_hold(inv_ctx *c, const char *id, loaded *l, int state)
 
 /* ---- reserve ---- */
 
-/* Judges every line against the stock; sets op->result and failed_line. */
+/* Judges one line's quantity against the stock there. */
+static int judge_line(inv_ctx *c, ecom_inventory_op *op, size_t i)
+{
+    inv_stock s;
+    int found, policy;
+    int rc = ecom__inv_stock_load(c, op->line_skus[i], op->location, &s, &found);
+    if (rc == ECOM_OK)
+        rc = ecom__inv_backorder(c, op->line_skus[i], &policy);
+    if (rc != ECOM_OK)
+        return rc;
+    int64_t q = op->line_quantities[i], sum;
+    if (q <= 0 || __builtin_add_overflow(s.reserved, q, &sum)) {
+        op->result = ecom__lmdb_fail(c->be, ECOM_EQUANTITY, "line %zu: quantity %lld out of "
+                                     "range", i, (long long)q);
+        return ECOM_OK;
+    }
+    /* Computed without overflow: on_hand and reserved are sane figures here. */
+    int64_t sellable = s.on_hand - s.reserved - s.safety;
+    sellable = sellable > 0 ? sellable : 0;
+    if (policy == ECOM_BACKORDER_DENY && q > sellable)
+        op->result = ecom__lmdb_fail(c->be, ECOM_EINSUFFICIENT, "'%s' at '%s': %lld wanted, "
+                                     "%lld sellable", op->line_skus[i], op->location,
+                                     (long long)q, (long long)sellable);
+    return ECOM_OK;
+}
+
+/* Judges every line: first that each SKU exists (an unknown SKU is named wherever
+ * it stands), then the stock. Sets op->result and failed_line. */
 static int judge_lines(inv_ctx *c, ecom_inventory_op *op)
 {
+    int fatal;
     for (size_t i = 0; i < op->line_count; i++) {
-        inv_stock s;
-        int found, policy, fatal;
         op->failed_line = i;
         if ((op->result = ecom__inv_need_sku(c, op->line_skus[i], &fatal)) != ECOM_OK)
             return fatal;
-        int rc = ecom__inv_stock_load(c, op->line_skus[i], op->location, &s, &found);
-        if (rc == ECOM_OK)
-            rc = ecom__inv_backorder(c, op->line_skus[i], &policy);
-        if (rc != ECOM_OK)
+    }
+    for (size_t i = 0; i < op->line_count; i++) {
+        op->failed_line = i;
+        int rc = judge_line(c, op, i);
+        if (rc != ECOM_OK || op->result != ECOM_OK)
             return rc;
-        int64_t q = op->line_quantities[i], sum;
-        if (q <= 0 || __builtin_add_overflow(s.reserved, q, &sum)) {
-            op->result = ecom__lmdb_fail(c->be, ECOM_EQUANTITY, "line %zu: quantity %lld out "
-                                         "of range", i, (long long)q);
-            return ECOM_OK;
-        }
-        /* Computed without overflow: on_hand and reserved are sane figures here. */
-        int64_t sellable = s.on_hand - s.reserved - s.safety;
-        if (policy == ECOM_BACKORDER_DENY && q > (sellable > 0 ? sellable : 0)) {
-            op->result = ecom__lmdb_fail(c->be, ECOM_EINSUFFICIENT, "'%s' at '%s': %lld wanted, "
-                                         "%lld sellable", op->line_skus[i], op->location,
-                                         (long long)q, (long long)(sellable > 0 ? sellable : 0));
-            return ECOM_OK;
-        }
     }
     op->failed_line = 0;
     return ECOM_OK;

@@ -63,10 +63,13 @@ static void remove_dir(const char *dir)
     rmdir(dir);
 }
 
+static uint64_t map_size; /* 0: the default */
+
 static int open_be(fixture *f)
 {
     ecom_options opts = ECOM_OPTIONS_INIT;
     opts.no_sync = 1;
+    opts.map_size = map_size;
     return ecom__lmdb_factory.open(&f->be, NULL, f->uri, &opts);
 }
 
@@ -699,9 +702,18 @@ static void test_lmdb_inventory__flash_claims(void **state)
     assert_int_equal(c.outcome, ECOM_CLAIM_ADMITTED);
     c = claim(f->be, "s1", "u1", "k1", 2, T0 + 200, NULL);
     assert_int_equal(c.outcome, ECOM_CLAIM_LIMIT);
-    c = claim(f->be, "s1", "u1", "k1", 2, T0 + 200, &existing); /* the first answer again */
+    c = claim(f->be, "s1", "u1", "k1", 2, T0 + 200, &existing); /* judged again */
     assert_int_equal(c.outcome, ECOM_CLAIM_LIMIT);
-    assert_int_equal(existing, 1);
+    assert_int_equal(existing, 0);
+    c = claim(f->be, "s1", "u1", "k1", 1, T0 + 200, &existing);
+    assert_int_equal(c.outcome, ECOM_CLAIM_ADMITTED);
+    assert_string_equal(c.claim_id, "s1:2");
+    assert_int_equal(claim_end(f->be, ECOM_INV_FLASH_RELEASE, "s1", 2, T0 + 200), ECOM_OK);
+    /* the same key from another user is another request */
+    c = claim(f->be, "s1", "u9", "k0", 1, T0 + 200, &existing);
+    assert_int_equal(existing, 0);
+    assert_string_equal(c.claim_id, "s1:3");
+    assert_int_equal(claim_end(f->be, ECOM_INV_FLASH_RELEASE, "s1", 3, T0 + 200), ECOM_OK);
     c = claim(f->be, "s1", "u2", "k2", 3, T0 + 200, NULL);
     assert_int_equal(c.outcome, ECOM_CLAIM_ADMITTED);
     c = claim(f->be, "s1", "u3", "k3", 1, T0 + 200, NULL);
@@ -709,11 +721,11 @@ static void test_lmdb_inventory__flash_claims(void **state)
     ecom_inventory_op op = claim_op("ghost", "u1", "k", 1);
     assert_int_equal(apply1(f->be, &op, T0), ECOM_ENOTFOUND);
     ecom_flash_status s = sale_status(f->be, "s1");
-    assert_true(s.remaining == 0 && s.held == 5 && s.claims == 2);
+    assert_true(s.remaining == 0 && s.held == 5 && s.claims == 4);
     assert_stock(f->be, "sku-a", 10, 5);
     /* release returns to the pool; commit sells; both once */
-    assert_int_equal(claim_end(f->be, ECOM_INV_FLASH_RELEASE, "s1", 2, T0 + 300), ECOM_OK);
-    assert_int_equal(claim_end(f->be, ECOM_INV_FLASH_RELEASE, "s1", 2, T0 + 300), ECOM_EENDED);
+    assert_int_equal(claim_end(f->be, ECOM_INV_FLASH_RELEASE, "s1", 4, T0 + 300), ECOM_OK);
+    assert_int_equal(claim_end(f->be, ECOM_INV_FLASH_RELEASE, "s1", 4, T0 + 300), ECOM_EENDED);
     assert_int_equal(claim_end(f->be, ECOM_INV_FLASH_COMMIT, "s1", 1, T0 + 300), ECOM_OK);
     assert_int_equal(claim_end(f->be, ECOM_INV_FLASH_COMMIT, "s1", 1, T0 + 300), ECOM_EENDED);
     assert_int_equal(claim_end(f->be, ECOM_INV_FLASH_COMMIT, "s1", 9, T0 + 300), ECOM_ENOTFOUND);
@@ -725,17 +737,19 @@ static void test_lmdb_inventory__flash_claims(void **state)
     c = claim(f->be, "s1", "u4", "k4", 3, T0 + 400, NULL);
     assert_int_equal(c.outcome, ECOM_CLAIM_ADMITTED);
     ecom_claim_result g;
-    assert_int_equal(f->be->claim_get(f->be, "s1", 3, T0 + 1400, &g), ECOM_OK);
+    assert_int_equal(f->be->claim_get(f->be, "s1", 5, T0 + 1400, &g), ECOM_OK);
     assert_int_equal(g.outcome, ECOM_CLAIM_EXPIRED);
     c = claim(f->be, "s1", "u5", "k5", 3, T0 + 1400, NULL);
     assert_int_equal(c.outcome, ECOM_CLAIM_ADMITTED);
-    assert_int_equal(claim_end(f->be, ECOM_INV_FLASH_COMMIT, "s1", 3, T0 + 1400), ECOM_EEXPIRED);
+    assert_int_equal(claim_end(f->be, ECOM_INV_FLASH_COMMIT, "s1", 5, T0 + 1400), ECOM_EEXPIRED);
     /* a claim that expires by commit time */
-    assert_int_equal(claim_end(f->be, ECOM_INV_FLASH_COMMIT, "s1", 4, T0 + 2400), ECOM_EEXPIRED);
-    assert_int_equal(f->be->claim_get(f->be, "s1", 4, T0 + 2400, &g), ECOM_OK);
+    assert_int_equal(claim_end(f->be, ECOM_INV_FLASH_COMMIT, "s1", 6, T0 + 2400), ECOM_EEXPIRED);
+    assert_int_equal(f->be->claim_get(f->be, "s1", 6, T0 + 2400, &g), ECOM_OK);
     assert_int_equal(g.outcome, ECOM_CLAIM_EXPIRED);
     assert_int_equal(f->be->claim_get(f->be, "s1", 1, T0, &g), ECOM_OK);
     assert_int_equal(g.outcome, ECOM_CLAIM_COMMITTED);
+    assert_int_equal(f->be->claim_get(f->be, "s1", 4, T0, &g), ECOM_OK);
+    assert_int_equal(g.outcome, ECOM_CLAIM_RELEASED);
     assert_int_equal(f->be->claim_get(f->be, "s1", 2, T0, &g), ECOM_OK);
     assert_int_equal(g.outcome, ECOM_CLAIM_RELEASED);
     assert_int_equal(f->be->claim_get(f->be, "s1", 99, T0, &g), ECOM_ENOTFOUND);
@@ -743,7 +757,7 @@ static void test_lmdb_inventory__flash_claims(void **state)
     c = claim(f->be, "s1", "u6", "k6", 1, T0 + 100000, NULL);
     assert_int_equal(c.outcome, ECOM_CLAIM_ENDED);
     s = sale_status(f->be, "s1");
-    assert_true(s.remaining == 3 && s.held == 0 && s.sold == 2 && s.claims == 4);
+    assert_true(s.remaining == 3 && s.held == 0 && s.sold == 2 && s.claims == 6);
     assert_clean(f->be);
 }
 
@@ -817,6 +831,19 @@ static void test_lmdb_inventory__flash_keys(void **state)
     assert_string_equal(k.key[0], "ka");
     assert_string_equal(k.key[1], "kb");
     assert_int_equal(f->be->flash_keys(f->be, "ghost", key_fn, &k), ECOM_ENOTFOUND);
+    /* ids at their longest: keys of three of them still fit */
+    char sale[ECOM_ID_MAX + 1], user[ECOM_ID_MAX + 1], key[ECOM_ID_MAX + 1];
+    memset(sale, 's', ECOM_ID_MAX);
+    memset(user, 'u', ECOM_ID_MAX);
+    memset(key, 'k', ECOM_ID_MAX);
+    sale[ECOM_ID_MAX] = user[ECOM_ID_MAX] = key[ECOM_ID_MAX] = '\0';
+    assert_int_equal(flash_open(f->be, sale, "sku-a", 2, NULL, T0), ECOM_OK);
+    ecom_claim_result c = claim(f->be, sale, user, key, 1, T0, NULL);
+    assert_int_equal(c.outcome, ECOM_CLAIM_ADMITTED);
+    int existing;
+    c = claim(f->be, sale, user, key, 1, T0, &existing);
+    assert_int_equal(existing, 1);
+    assert_int_equal(claim_end(f->be, ECOM_INV_FLASH_COMMIT, sale, 1, T0), ECOM_OK);
     assert_clean(f->be);
 }
 
@@ -1021,6 +1048,51 @@ static void test_lmdb_inventory__processes_never_oversell(void **state)
     assert_clean(f->be);
 }
 
+/* ---- big values, and a map that must grow mid-batch ---- */
+
+static void test_lmdb_inventory__large_reservation_and_growth(void **state)
+{
+    (void)state;
+    enum { LINES = 256, BATCH = 400 };
+    fixture f = {0};
+    make_dir(&f);
+    map_size = 64 << 10;
+    assert_int_equal(open_be(&f), ECOM_OK);
+    map_size = 0;
+    static char names[LINES][64];
+    static const char *skus[LINES];
+    static int64_t qtys[LINES];
+    for (int i = 0; i < LINES; i++) {
+        snprintf(names[i], sizeof names[i], "sku-with-a-rather-long-code-to-fill-the-value-%04d", i);
+        skus[i] = names[i];
+        qtys[i] = 1 + i % 5;
+    }
+    ecom_product_write w = {{"big", "", ECOM_STATUS_ACTIVE, LINES, skus, "d", 1},
+                            ECOM_WRITE_CREATE, 0, 0, 0, {0, 0, 0}};
+    assert_int_equal(f.be->product_write(f.be, &w, 1, T0), ECOM_OK);
+    for (int i = 0; i < LINES; i++)
+        assert_int_equal(adjust(f.be, names[i], "default", ECOM_ADJUST_RECEIVE, 1000), ECOM_OK);
+    ecom_inventory_op op = reserve_op("big-r", LINES, skus, qtys, T0 + 1000);
+    assert_int_equal(apply1(f.be, &op, T0), ECOM_OK);
+    resv_seen r = resv(f.be, "big-r");
+    assert_int_equal(r.lines, LINES);
+    assert_int_equal(end_resv(f.be, ECOM_INV_COMMIT, "big-r", T0 + 1), ECOM_OK);
+    assert_int_equal(stock(f.be, names[3], "default").on_hand, 1000 - 4);
+    /* many holds in one txn on a small map: it grows and the batch reruns whole */
+    static ecom_inventory_op ops[BATCH];
+    static char ids[BATCH][16];
+    for (int i = 0; i < BATCH; i++) {
+        snprintf(ids[i], sizeof ids[i], "g%04d", i);
+        ops[i] = reserve_op(ids[i], 4, skus + i % 200, qtys, T0 + 5000);
+    }
+    assert_int_equal(f.be->inventory_apply(f.be, ops, BATCH, T0 + 2), ECOM_OK);
+    for (int i = 0; i < BATCH; i++)
+        assert_int_equal(ops[i].result, ECOM_OK);
+    assert_clean(f.be);
+    f.be->close(f.be);
+    remove_dir(f.dir);
+}
+
 /* ---- the hot path ---- */
 
 static double ms_since(const struct timespec *a)
@@ -1080,6 +1152,7 @@ int main(void)
         T(threads_never_oversell),
         T(processes_never_oversell),
         T(claim_batch),
+        cmocka_unit_test(test_lmdb_inventory__large_reservation_and_growth),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
