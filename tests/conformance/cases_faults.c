@@ -118,6 +118,42 @@ static int op_check(ecom_store *s)
     return rc;
 }
 
+static int op_reserve(ecom_store *s)
+{
+    const char *skus[] = {"stocked"};
+    int64_t qty[] = {2};
+    return ecom_reserve(s, "fresh", skus, qty, 1, NULL, 60000);
+}
+
+static int op_commit(ecom_store *s)
+{
+    return ecom_reservation_commit(s, "held");
+}
+
+static int op_stock(ecom_store *s)
+{
+    ecom_stock *st = NULL;
+    int rc = ecom_stock_adjust(s, "stocked", NULL, ECOM_ADJUST_RECEIVE, 1, NULL, NULL);
+    if (rc == ECOM_OK)
+        rc = ecom_stock_get(&st, s, "stocked", NULL);
+    ecom_stock_free(st);
+    return rc;
+}
+
+static int op_claim(ecom_store *s)
+{
+    ecom_claim_result r = ECOM_CLAIM_RESULT_INIT;
+    int rc = ecom_flash_claim(&r, s, "sale", "ann", 1, "k");
+    if (rc == ECOM_OK)
+        rc = ecom_flash_poll(&r, s, r.claim_id);
+    return rc;
+}
+
+static int op_expire(ecom_store *s)
+{
+    return ecom_inventory_expire(NULL, s, ecom_store_now(s) + 3600000);
+}
+
 static ecom_store *seeded_store(void)
 {
     ecom_store *s = conf_open(NULL);
@@ -126,6 +162,14 @@ static ecom_store *seeded_store(void)
         snprintf(id, sizeof id, "p%d", i);
         conf_create(s, id, i % 2 ? "a" : "a/b");
     }
+    conf_stock(s, "stocked", 20);
+    const char *skus[] = {"stocked"};
+    int64_t qty[] = {1};
+    assert_int_equal(ecom_reserve(s, "held", skus, qty, 1, NULL, 60000), ECOM_OK);
+    ecom_flash_options o = ECOM_FLASH_OPTIONS_INIT;
+    o.sku = "stocked";
+    o.units = 5;
+    assert_int_equal(ecom_flash_open(s, "sale", &o), ECOM_OK);
     return s;
 }
 
@@ -161,7 +205,9 @@ static void test_faults__every_step_of_every_operation(void **state)
     } ops[] = {{op_create, "create"}, {op_update, "update"}, {op_archive, "archive"},
                {op_delete, "delete"}, {op_get, "get"}, {op_get_by_sku, "get_by_sku"},
                {op_list, "list"}, {op_categories, "categories"}, {op_events, "events"},
-               {op_export, "export"}, {op_import, "import"}, {op_check, "check"}};
+               {op_export, "export"}, {op_import, "import"}, {op_check, "check"},
+               {op_reserve, "reserve"}, {op_commit, "commit"}, {op_stock, "stock"},
+               {op_claim, "claim"}, {op_expire, "expire"}};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         fail_every_step(ops[i].op, ops[i].name);
 }
@@ -170,14 +216,19 @@ static void test_faults__a_failed_write_leaves_no_trace(void **state)
 {
     (void)state;
     ecom_store *s = seeded_store();
+    uint64_t last = 0, before = 0;
+    assert_int_equal(ecom_events_last_seq(&before, s), ECOM_OK);
     conf_fault_arm(1);
     assert_int_equal(op_create(s), ECOM_EBACKEND);
     ecom_product *p = NULL;
     assert_int_equal(ecom_catalog_get(&p, s, "new"), ECOM_ENOTFOUND);
     assert_int_equal(ecom_catalog_get_by_sku(&p, NULL, s, "new-1"), ECOM_ENOTFOUND);
-    uint64_t last = 0;
+    conf_fault_arm(1);
+    assert_int_equal(op_reserve(s), ECOM_EBACKEND);
+    ecom_reservation *r = NULL;
+    assert_int_equal(ecom_reservation_get(&r, s, "fresh"), ECOM_ENOTFOUND);
     assert_int_equal(ecom_events_last_seq(&last, s), ECOM_OK);
-    assert_int_equal(last, 5);
+    assert_int_equal(last, before);
     ecom_store_close(s);
 }
 

@@ -77,6 +77,17 @@ static ecom_store *open_seeded(const char *uri)
         assert_int_equal(ecom_catalog_create(s, p), ECOM_OK);
         ecom_product_free(p);
     }
+    assert_int_equal(ecom_stock_adjust(s, "p0-1", NULL, ECOM_ADJUST_RECEIVE, 100, "in", "po"),
+                     ECOM_OK);
+    const char *skus[] = {"p0-1"};
+    int64_t qty[] = {2};
+    assert_int_equal(ecom_reserve(s, "held", skus, qty, 1, NULL, 60000), ECOM_OK);
+    ecom_flash_options o = ECOM_FLASH_OPTIONS_INIT;
+    o.sku = "p0-1";
+    o.units = 1;
+    assert_int_equal(ecom_flash_open(s, "sale", &o), ECOM_OK);
+    ecom_claim_result r = ECOM_CLAIM_RESULT_INIT;
+    assert_int_equal(ecom_flash_claim(&r, s, "sale", "ann", 1, "k1"), ECOM_OK);
     return s;
 }
 
@@ -159,6 +170,62 @@ static int op_export(ecom_store *s)
     return ecom_catalog_export(NULL, s, discard, NULL);
 }
 
+static int op_reserve(ecom_store *s)
+{
+    const char *skus[] = {"p0-1", "p0-1"};
+    int64_t qty[] = {1, 2};
+    return ecom_reserve(s, "r-oom", skus, qty, 2, NULL, 60000);
+}
+
+static int op_commit(ecom_store *s)
+{
+    return ecom_reservation_commit(s, "held");
+}
+
+static int op_reservation_get(ecom_store *s)
+{
+    ecom_reservation *r = NULL;
+    int rc = ecom_reservation_get(&r, s, "held");
+    ecom_reservation_free(r);
+    return rc;
+}
+
+static int op_stock_get(ecom_store *s)
+{
+    ecom_stock *st = NULL;
+    int rc = ecom_stock_get(&st, s, "p0-1", NULL);
+    ecom_stock_free(st);
+    return rc;
+}
+
+static int op_locations(ecom_store *s)
+{
+    ecom_locations *l = NULL;
+    int rc = ecom_location_add(s, "second", "Second");
+    if (rc == ECOM_OK)
+        rc = ecom_location_list(&l, s);
+    ecom_locations_free(l);
+    return rc;
+}
+
+static int op_claims(ecom_store *s)
+{
+    ecom_claim_result r = ECOM_CLAIM_RESULT_INIT;
+    /* Sold out: the first answer comes from storage and teaches the memory. */
+    int rc = ecom_flash_claim(&r, s, "sale", "bob", 1, "k2");
+    for (int i = 0; rc == ECOM_OK && i < 3; i++)
+        rc = ecom_flash_claim(&r, s, "sale", "cy", 1, "k3");
+    if (rc == ECOM_OK)
+        rc = ecom_flash_poll(&r, s, "sale:1");
+    return rc;
+}
+
+static int op_expire(ecom_store *s)
+{
+    uint64_t n = 0;
+    return ecom_inventory_expire(&n, s, ecom_store_now(s) + 3600000);
+}
+
 static char import_path[300];
 
 static int op_import(ecom_store *s)
@@ -212,7 +279,9 @@ static void test_store_oom__every_operation(void **state)
     } ops[] = {{op_create, "create"}, {op_dup_sku, "dup_sku"}, {op_archive, "archive"},
                {op_get, "get"}, {op_list, "list"}, {op_categories, "categories"},
                {op_events, "events"}, {op_export, "export"}, {op_import, "import"},
-               {op_check, "check"}};
+               {op_check, "check"}, {op_reserve, "reserve"}, {op_commit, "commit"},
+               {op_reservation_get, "reservation_get"}, {op_stock_get, "stock_get"},
+               {op_locations, "locations"}, {op_claims, "claims"}, {op_expire, "expire"}};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         fail_every_allocation(ops[i].op, ops[i].name);
 }
