@@ -1,26 +1,63 @@
 /*
  * Group commit of inventory operations. Threads that submit at the same time are
  * served by one backend call (one transaction, one fsync): the first to arrive
- * leads, runs what is queued, and wakes the others; whoever is still queued when
- * it is done leads the next round. A hot SKU is then bound by the backend's cost
- * per batch, not per buyer.
+ * leads, runs what is queued, wakes the threads it served, and hands the lead to
+ * the oldest job still queued. A hot SKU is then bound by the backend's cost per
+ * batch, not per buyer.
+ *
+ * Waking is the expensive part on machines with few cores (a wake-up is an
+ * inter-processor interrupt, and under virtualization a VM exit), so each waiter
+ * sleeps on its own word and is woken exactly once, outside the queue's lock, and
+ * never has to take the lock again on its way out.
  */
+#ifdef __linux__
+#define _DEFAULT_SOURCE /* syscall() */
+#endif
+#include <stdatomic.h>
 #include <string.h>
+#include <time.h>
+#ifdef __linux__
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#else
+#include <sched.h>
+#endif
 
 #include "internal.h"
 
 /* Ops per backend call: large enough to amortize an fsync, small enough to bound latency. */
 #define ECOM__BATCH_MAX 4096
 
+enum { JOB_WAITING = 0, JOB_DONE = 1, JOB_LEAD = 2 };
+
+static void job_wait(ecom__job *job)
+{
+    while (atomic_load_explicit(&job->state, memory_order_acquire) == JOB_WAITING) {
+#ifdef __linux__
+        syscall(SYS_futex, &job->state, FUTEX_WAIT_PRIVATE, JOB_WAITING, NULL, NULL, 0);
+#else
+        sched_yield();
+#endif
+    }
+}
+
+/* Sets the state and wakes the job's thread. The job lives on that thread's stack and
+ * may be gone as soon as the store is seen: a late wake of a reused address is
+ * harmless, since every waiter re-checks its own word. */
+static void job_wake(ecom__job *job, uint32_t state)
+{
+    atomic_store_explicit(&job->state, state, memory_order_release);
+#ifdef __linux__
+    syscall(SYS_futex, &job->state, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+#endif
+}
+
 int ecom__committer_init(ecom__committer *c)
 {
     memset(c, 0, sizeof *c);
     if (pthread_mutex_init(&c->lock, NULL) != 0)
         return ECOM_ENOMEM;
-    if (pthread_cond_init(&c->done, NULL) != 0) {
-        pthread_mutex_destroy(&c->lock);
-        return ECOM_ENOMEM;
-    }
     c->ready = true;
     return ECOM_OK;
 }
@@ -29,7 +66,6 @@ void ecom__committer_destroy(ecom__committer *c)
 {
     if (!c->ready)
         return;
-    pthread_cond_destroy(&c->done);
     pthread_mutex_destroy(&c->lock);
     ecom__free(c->scratch);
     c->ready = false;
@@ -69,7 +105,11 @@ static void run_batch(ecom_store *store, ecom__committer *c, ecom__job *jobs, si
     size_t i = 0;
     for (ecom__job *j = jobs; j; j = j->next)
         c->scratch[i++] = *j->op;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = store->be->inventory_apply(store->be, c->scratch, n, ecom__now(store));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    c->apply_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec));
     i = 0;
     for (ecom__job *j = jobs; j; j = j->next, i++) {
         *j->op = c->scratch[i];
@@ -78,36 +118,59 @@ static void run_batch(ecom_store *store, ecom__committer *c, ecom__job *jobs, si
     }
 }
 
+/* Leads batches until this thread's own job is done, then hands the lead on. */
+static void lead(ecom_store *store, ecom__committer *c, ecom__job *self)
+{
+    for (;;) {
+        size_t n;
+        pthread_mutex_lock(&c->lock);
+        ecom__job *batch = take_batch(c, &n);
+        pthread_mutex_unlock(&c->lock);
+        run_batch(store, c, batch, n);
+
+        pthread_mutex_lock(&c->lock);
+        c->batches++;
+        c->batched_ops += n;
+        bool mine = atomic_load_explicit(&self->state, memory_order_relaxed) == JOB_DONE;
+        for (ecom__job *j = batch; j && !mine; j = j->next)
+            mine = j == self;
+        ecom__job *next = mine ? c->head : NULL;
+        if (mine && next == NULL)
+            c->leading = false;
+        pthread_mutex_unlock(&c->lock);
+
+        for (ecom__job *j = batch, *after; j; j = after) {
+            after = j->next; /* read before the wake: j may vanish right after it */
+            if (j == self)
+                atomic_store_explicit(&self->state, JOB_DONE, memory_order_relaxed);
+            else
+                job_wake(j, JOB_DONE);
+        }
+        if (!mine)
+            continue; /* more than a batch was queued ahead of us: lead again */
+        if (next)
+            job_wake(next, JOB_LEAD); /* it is still queued, so still alive */
+        return;
+    }
+}
+
 int ecom__committer_submit(ecom_store *store, ecom_inventory_op *op)
 {
     ecom__committer *c = &store->committer;
     ecom__job job = {.op = op};
+    atomic_init(&job.state, JOB_WAITING);
     pthread_mutex_lock(&c->lock);
     if (c->tail)
         c->tail->next = &job;
     else
         c->head = &job;
     c->tail = &job;
-    while (!job.done) {
-        if (c->leading) {
-            pthread_cond_wait(&c->done, &c->lock);
-            continue;
-        }
-        c->leading = true;
-        size_t n;
-        ecom__job *batch = take_batch(c, &n);
-        pthread_mutex_unlock(&c->lock);
-        run_batch(store, c, batch, n);
-        pthread_mutex_lock(&c->lock);
-        for (ecom__job *j = batch, *next; j; j = next) {
-            next = j->next; /* j may go away as soon as it is marked done */
-            j->done = true;
-        }
-        c->leading = false;
-        c->batches++;
-        c->batched_ops += n;
-        pthread_cond_broadcast(&c->done);
-    }
+    bool leader = !c->leading;
+    c->leading = true;
     pthread_mutex_unlock(&c->lock);
+    if (!leader)
+        job_wait(&job);
+    if (leader || atomic_load_explicit(&job.state, memory_order_acquire) == JOB_LEAD)
+        lead(store, c, &job);
     return op->result;
 }

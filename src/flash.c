@@ -289,7 +289,7 @@ static int parse_claim_id(ecom_store *store, const char *claim_id, char *sale, u
 int ecom_flash_poll(ecom_claim_result *out, ecom_store *store, const char *claim_id)
 {
     char sale[ECOM_ID_MAX + 1];
-    uint64_t ticket;
+    uint64_t ticket = 0;
     int rc = ecom__inv_enter(store);
     if (rc == ECOM_OK)
         rc = check_result_version(store, out);
@@ -317,7 +317,7 @@ static void forget(ecom_store *store, const char *sale)
 static int end_claim(ecom_store *store, ecom_inventory_op_kind kind, const char *claim_id)
 {
     char sale[ECOM_ID_MAX + 1];
-    uint64_t ticket;
+    uint64_t ticket = 0;
     int rc = ecom__inv_enter(store);
     if (rc == ECOM_OK)
         rc = parse_claim_id(store, claim_id, sale, &ticket);

@@ -56,18 +56,17 @@ typedef struct ecom__errslot {
 typedef struct ecom__job {
     struct ecom__job *next;
     ecom_inventory_op *op;
-    bool done;
+    _Atomic uint32_t state; /* waiting, done, or lead (committer.c) */
 } ecom__job;
 
 typedef struct ecom__committer {
     pthread_mutex_t lock;
-    pthread_cond_t done;
     ecom__job *head, *tail; /* queued, oldest first */
     bool leading;           /* a thread is running a batch */
     bool ready;
     ecom_inventory_op *scratch; /* the leader's contiguous copy of a batch */
     size_t scratch_cap;
-    uint64_t batches, batched_ops; /* for benchmarks */
+    uint64_t batches, batched_ops, apply_ns; /* for tuning */
 } ecom__committer;
 
 int ecom__committer_init(ecom__committer *c);

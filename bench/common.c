@@ -1,0 +1,119 @@
+/* What the benchmarks share: the machine's description, clocks, latency histograms. */
+#include "common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ecom.h"
+
+void bench_print_machine(void)
+{
+    char model[256] = "unknown";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f)) {
+        char *colon = strchr(line, ':');
+        if (strncmp(line, "model name", 10) == 0 && colon) {
+            snprintf(model, sizeof model, "%s", colon + 2);
+            model[strcspn(model, "\n")] = '\0';
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+    struct utsname u;
+    if (uname(&u) != 0)
+        memset(&u, 0, sizeof u);
+    printf("machine: %s, %ld cores, %s %s %s; libecom %s\n", model, sysconf(_SC_NPROCESSORS_ONLN),
+           u.sysname, u.release, u.machine, ecom_version());
+}
+
+uint64_t bench_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+const char *bench_fresh_dir(const char *name)
+{
+    static char dir[512];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/ecom-bench-%s-%ld", tmp && *tmp ? tmp : "/tmp", name,
+             (long)getpid());
+    bench_remove_dir(dir);
+    return dir;
+}
+
+void bench_remove_dir(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench: could not remove %s\n", dir);
+}
+
+/* Bucket: 16 linear steps within each power of two. */
+static size_t bucket_of(uint64_t ns)
+{
+    if (ns < 16)
+        return (size_t)ns;
+    int log2 = 63 - __builtin_clzll(ns);
+    size_t sub = (size_t)((ns >> (log2 - 4)) & 15);
+    size_t b = (size_t)(log2 - 3) * 16 + sub;
+    return b < BENCH_HIST_BUCKETS ? b : BENCH_HIST_BUCKETS - 1;
+}
+
+static double bucket_value(size_t b)
+{
+    if (b < 16)
+        return (double)b;
+    int log2 = (int)(b / 16) + 3;
+    double base = (double)(1ull << log2);
+    return base + base * ((double)(b % 16) + 0.5) / 16.0;
+}
+
+void bench_hist_add(bench_hist *h, uint64_t ns)
+{
+    h->buckets[bucket_of(ns)]++;
+    h->count++;
+}
+
+void bench_hist_merge(bench_hist *into, const bench_hist *from)
+{
+    for (size_t i = 0; i < BENCH_HIST_BUCKETS; i++)
+        into->buckets[i] += from->buckets[i];
+    into->count += from->count;
+}
+
+double bench_hist_quantile_us(const bench_hist *h, double q)
+{
+    if (h->count == 0)
+        return 0;
+    uint64_t rank = (uint64_t)(q * (double)h->count);
+    uint64_t seen = 0;
+    for (size_t i = 0; i < BENCH_HIST_BUCKETS; i++) {
+        seen += h->buckets[i];
+        if (seen > rank)
+            return bucket_value(i) / 1000.0;
+    }
+    return bucket_value(BENCH_HIST_BUCKETS - 1) / 1000.0;
+}
+
+static int compare_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double bench_median(double *values, size_t n)
+{
+    if (n == 0)
+        return 0;
+    qsort(values, n, sizeof *values, compare_double);
+    return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}

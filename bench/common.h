@@ -1,0 +1,38 @@
+/* What the benchmarks share: the machine's description, clocks, latency histograms. */
+#ifndef ECOM_BENCH_COMMON_H
+#define ECOM_BENCH_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Prints CPU model, core count, kernel and libecom's version, for people. */
+void bench_print_machine(void);
+
+/* Monotonic nanoseconds. */
+uint64_t bench_now_ns(void);
+
+/* A fresh, empty directory under $TMPDIR (or /tmp) for a store; static buffer. */
+const char *bench_fresh_dir(const char *name);
+
+/* Removes what bench_fresh_dir made. */
+void bench_remove_dir(const char *dir);
+
+/*
+ * Latency histogram: log-linear buckets (16 per power of two) from 1 ns to ~70 s,
+ * about 4% resolution. Add from one thread; merge threads' histograms at the end.
+ */
+#define BENCH_HIST_BUCKETS (36 * 16)
+typedef struct bench_hist {
+    uint64_t count;
+    uint64_t buckets[BENCH_HIST_BUCKETS];
+} bench_hist;
+
+void bench_hist_add(bench_hist *h, uint64_t ns);
+void bench_hist_merge(bench_hist *into, const bench_hist *from);
+/* The q-quantile (0 < q < 1) in microseconds; 0 when empty. */
+double bench_hist_quantile_us(const bench_hist *h, double q);
+
+/* Median of n values (sorts them). */
+double bench_median(double *values, size_t n);
+
+#endif
