@@ -422,7 +422,10 @@ typedef struct ecom_import_stats {
  * Streams a JSON Lines file (one product per line) into the store, upserting in
  * atomic batches. Memory stays flat whatever the file's size. A bad line is
  * rejected alone (reported with its 1-based line number and the reason); the good
- * lines around it are kept. Blank lines are skipped.
+ * lines around it are kept. Blank lines are skipped. Lines that do not parse or
+ * validate are reported as they are read; a clash with the store (a SKU code owned
+ * by another product) when their batch commits, so reports are in line order only
+ * within each kind.
  * [out] stats  counts (filled also on failure, up to the failure).
  * [in]  path   the file ("-" reads standard input).
  * Errors: ECOM_EIO (cannot read the file), ECOM_EBACKEND, ECOM_ENOMEM. Rejected
