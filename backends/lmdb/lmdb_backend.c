@@ -327,8 +327,9 @@ void ecom__lmdb_read_end(ecom__lmdb *be, ecom__lmdb_read *r)
 
 /* ---- write txns ---- */
 
-/* One run of fn in a fresh write txn; commits on ECOM_OK. */
-static int write_once(ecom__lmdb *be, ecom__lmdb_write_fn fn, void *ctx)
+/* One run of fn in a fresh write txn; commits on ECOM_OK. done, if any, hears
+ * whether it did once fn has run. */
+static int write_once(ecom__lmdb *be, ecom__lmdb_write_fn fn, ecom__lmdb_done_fn done, void *ctx)
 {
     MDB_txn *txn;
     int rc = mdb_txn_begin(be->env, NULL, 0, &txn);
@@ -337,13 +338,16 @@ static int write_once(ecom__lmdb *be, ecom__lmdb_write_fn fn, void *ctx)
     rc = fn(be, txn, ctx);
     if (rc != ECOM_OK) {
         mdb_txn_abort(txn);
-        return rc;
+    } else if ((rc = mdb_txn_commit(txn)) != 0) {
+        rc = ecom__lmdb_mdb(be, "mdb_txn_commit", rc);
     }
-    rc = mdb_txn_commit(txn);
-    return rc ? ecom__lmdb_mdb(be, "mdb_txn_commit", rc) : ECOM_OK;
+    if (done)
+        done(be, ctx, rc == ECOM_OK);
+    return rc;
 }
 
-int ecom__lmdb_write(ecom__lmdb *be, ecom__lmdb_write_fn fn, void *ctx)
+int ecom__lmdb_write_then(ecom__lmdb *be, ecom__lmdb_write_fn fn, ecom__lmdb_done_fn done,
+                          void *ctx)
 {
     if (be->read_only)
         return ecom__lmdb_fail(be, ECOM_EREADONLY, "lmdb: the store was opened read-only");
@@ -354,7 +358,7 @@ int ecom__lmdb_write(ecom__lmdb *be, ecom__lmdb_write_fn fn, void *ctx)
         lock_shared(be, t);
         MDB_envinfo info;
         mdb_env_info(be->env, &info);
-        int rc = write_once(be, fn, ctx);
+        int rc = write_once(be, fn, done, ctx);
         unlock_shared(be, t);
         if (rc != ECOM__LMDB_GROW && rc != ECOM__LMDB_ADOPT)
             return rc;
@@ -363,6 +367,11 @@ int ecom__lmdb_write(ecom__lmdb *be, ecom__lmdb_write_fn fn, void *ctx)
     }
     return ecom__lmdb_fail(be, ECOM_EBACKEND, "lmdb: a write found the map full %d times",
                            MAX_WRITE_RUNS);
+}
+
+int ecom__lmdb_write(ecom__lmdb *be, ecom__lmdb_write_fn fn, void *ctx)
+{
+    return ecom__lmdb_write_then(be, fn, NULL, ctx);
 }
 
 /* ---- open and close ---- */
@@ -385,11 +394,11 @@ static int init_dbs(ecom__lmdb *be, MDB_txn *txn, unsigned flags)
     static const char *const names[] = {"products", "skus",     "bycat",     "cats",
                                         "events",   "meta",     "locations", "skuinv",
                                         "stock",    "ledger",   "resv",      "expiry",
-                                        "sales",    "claims",   "claimkeys", "claimusers"};
+                                        "sales",    "claims",   "claimlog"};
     MDB_dbi *handles[] = {&be->products, &be->skus,   &be->bycat,     &be->cats,
                           &be->events,   &be->meta,   &be->locations, &be->skuinv,
                           &be->stock,    &be->ledger, &be->resv,      &be->expiry,
-                          &be->sales,    &be->claims, &be->claimkeys, &be->claimusers};
+                          &be->sales,    &be->claims, &be->claimlog};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         int rc = mdb_dbi_open(txn, names[i], flags, handles[i]);
         if (rc == MDB_NOTFOUND)
@@ -497,8 +506,10 @@ static void lmdb_close(ecom_backend *base)
     }
     if (be->env)
         mdb_env_close(be->env);
+    ecom__inv_claims_free(be);
     pthread_rwlock_destroy(&be->map_lock);
     pthread_mutex_destroy(&be->tls_lock);
+    pthread_mutex_destroy(&be->claim_lock);
     ecom__free(be);
 }
 
@@ -518,7 +529,13 @@ static int init_locks(ecom__lmdb *be)
         pthread_rwlock_destroy(&be->map_lock);
         return ECOM_ENOMEM;
     }
+    if (pthread_mutex_init(&be->claim_lock, NULL) != 0) {
+        pthread_mutex_destroy(&be->tls_lock);
+        pthread_rwlock_destroy(&be->map_lock);
+        return ECOM_ENOMEM;
+    }
     if (pthread_key_create(&be->tls_key, tls_destroy) != 0) {
+        pthread_mutex_destroy(&be->claim_lock);
         pthread_mutex_destroy(&be->tls_lock);
         pthread_rwlock_destroy(&be->map_lock);
         return ECOM_ENOMEM;

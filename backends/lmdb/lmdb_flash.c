@@ -1,6 +1,8 @@
 /* The LMDB backend's flash sales: open (units move into a pool, counted as
- * reserved), claim (the hot path: no heap, no scan, GCRA admission), release,
- * commit and expiry of claims, and close (the pool goes back to stock). */
+ * reserved), claim (the hot path: no scan, GCRA admission, idempotency and
+ * per-user limits judged from the in-memory claim index, only growing keys
+ * written), release, commit and expiry of claims, and close (the pool goes back
+ * to stock). */
 #include <stdio.h>
 #include <string.h>
 
@@ -18,39 +20,10 @@ static int no_sale(inv_ctx *c, ecom_inventory_op *op)
     return ECOM_OK;
 }
 
-/* ---- per-user units and claims ---- */
+/* ---- claims ---- */
 
-static int user_units(inv_ctx *c, const char *sale, const char *user, int64_t *units)
-{
-    unsigned char key[INV_KEY_MAX];
-    MDB_val k = {ecom__inv_key2(key, sale, user), key}, v;
-    *units = 0;
-    int rc = mdb_get(c->txn, c->be->claimusers, &k, &v);
-    if (rc == MDB_NOTFOUND)
-        return ECOM_OK;
-    if (rc != 0)
-        return ecom__lmdb_mdb(c->be, "mdb_get (claimusers)", rc);
-    if (v.mv_size != 8)
-        return ecom__lmdb_fail(c->be, ECOM_ECORRUPT, "lmdb: units of user '%s' in sale '%s' "
-                               "are malformed", user, sale);
-    *units = (int64_t)ecom__lmdb_get_u64(v.mv_data);
-    return ECOM_OK;
-}
-
-/* Stores a user's units; 0 deletes the entry (absent reads as 0). */
-static int user_units_put(inv_ctx *c, const char *sale, const char *user, int64_t units)
-{
-    unsigned char key[INV_KEY_MAX], buf[8];
-    MDB_val k = {ecom__inv_key2(key, sale, user), key}, v = {sizeof buf, buf};
-    ecom__lmdb_put_u64(buf, (uint64_t)units);
-    int rc = units ? mdb_put(c->txn, c->be->claimusers, &k, &v, 0)
-                   : mdb_del(c->txn, c->be->claimusers, &k, NULL);
-    if (rc == MDB_NOTFOUND && units == 0)
-        rc = 0;
-    return rc ? ecom__lmdb_mdb(c->be, "mdb_put (claimusers)", rc) : ECOM_OK;
-}
-
-static int claim_load(inv_ctx *c, const char *sale, uint64_t ticket, inv_claim *cl, int *found)
+int ecom__inv_claim_load(inv_ctx *c, const char *sale, uint64_t ticket, inv_claim *cl,
+                         int *found)
 {
     unsigned char key[INV_KEY_MAX];
     MDB_val k = {ecom__inv_claim_key(key, sale, ticket), key}, v;
@@ -178,6 +151,8 @@ int ecom__inv_flash_close(inv_ctx *c, ecom_inventory_op *op)
     s->remaining = 0;
     s->open = 0;
     ecom__inv_sale_dirty(c, s);
+    /* No claim can be granted any more: its memory goes (retries rebuild it). */
+    ecom__inv_claims_forget(c->be, op->id);
     return ecom__inv_event(c, "flash.closed", op->id);
 }
 
@@ -190,16 +165,13 @@ static int claim_end(inv_ctx *c, const char *sale, inv_sale *s, uint64_t ticket,
 {
     char ref[2 * ECOM_ID_MAX + 24];
     snprintf(ref, sizeof ref, "%s:%llu", sale, (unsigned long long)ticket);
-    int64_t q = cl->qty, units;
+    int64_t q = cl->qty;
     int rc = ECOM_OK;
     if (state == ECOM_RESERVATION_COMMITTED)
         rc = ecom__inv_stock_move(c, INV_K_CLAIM_COMMIT, s->sku, s->location, -q, -q, ref, NULL);
     else if (!s->open)
         rc = ecom__inv_stock_move(c, claim_end_kinds[state], s->sku, s->location, 0, -q, ref,
                                   NULL);
-    if (rc == ECOM_OK && state != ECOM_RESERVATION_COMMITTED &&
-        (rc = user_units(c, sale, cl->user, &units)) == ECOM_OK)
-        rc = user_units_put(c, sale, cl->user, units > q ? units - q : 0);
     if (rc == ECOM_OK)
         rc = ecom__inv_expiry_del(c, cl->expires_at, INV_EXPIRY_CLAIM, sale, ticket);
     if (rc != ECOM_OK)
@@ -214,7 +186,8 @@ static int claim_end(inv_ctx *c, const char *sale, inv_sale *s, uint64_t ticket,
     ecom__inv_sale_dirty(c, s);
     cl->state = state;
     cl->ended_at = c->now;
-    return claim_store(c, sale, ticket, cl);
+    rc = claim_store(c, sale, ticket, cl);
+    return rc ? rc : ecom__inv_claims_changed(c, sale, s, ticket, cl);
 }
 
 int ecom__inv_claim_expire(inv_ctx *c, const char *sale, uint64_t ticket)
@@ -223,7 +196,7 @@ int ecom__inv_claim_expire(inv_ctx *c, const char *sale, uint64_t ticket)
     inv_claim cl;
     int sfound, cfound, rc = ecom__inv_sale_get(c, sale, &s, &sfound);
     if (rc == ECOM_OK && sfound)
-        rc = claim_load(c, sale, ticket, &cl, &cfound);
+        rc = ecom__inv_claim_load(c, sale, ticket, &cl, &cfound);
     if (rc != ECOM_OK || !sfound || !cfound)
         return rc; /* an entry that names no claim ends nothing */
     if (cl.state != ECOM_RESERVATION_HELD || cl.expires_at > c->now)
@@ -264,7 +237,7 @@ int ecom__inv_claim_end_op(inv_ctx *c, ecom_inventory_op *op)
     int sfound, cfound = 0, refused;
     int rc = ecom__inv_sale_get(c, op->id, &s, &sfound);
     if (rc == ECOM_OK && sfound)
-        rc = claim_load(c, op->id, op->ticket, &cl, &cfound);
+        rc = ecom__inv_claim_load(c, op->id, op->ticket, &cl, &cfound);
     if (rc != ECOM_OK)
         return rc;
     if (!cfound) {
@@ -282,35 +255,17 @@ int ecom__inv_claim_end_op(inv_ctx *c, ecom_inventory_op *op)
 /* ---- claim ---- */
 
 /* A retry of (user, key): the claim it got, as it stands now. */
-static int claim_retry(inv_ctx *c, ecom_inventory_op *op, inv_sale *s, const MDB_val *idem)
+static int claim_retry(inv_ctx *c, ecom_inventory_op *op, inv_sale *s, uint64_t ticket)
 {
     op->existing = 1;
-    if (idem->mv_size != 8)
-        return ecom__lmdb_fail(c->be, ECOM_ECORRUPT, "lmdb: claim key '%s' of sale '%s' is "
-                               "malformed", op->key, op->id);
-    uint64_t ticket = ecom__lmdb_get_u64(idem->mv_data);
     inv_claim cl;
-    int found, rc = claim_load(c, op->id, ticket, &cl, &found);
+    int found, rc = ecom__inv_claim_load(c, op->id, ticket, &cl, &found);
     if (rc == ECOM_OK && !found)
-        rc = ecom__lmdb_fail(c->be, ECOM_ECORRUPT, "lmdb: claim key '%s' names missing claim "
-                             "%s:%llu", op->key, op->id, (unsigned long long)ticket);
+        rc = ecom__lmdb_fail(c->be, ECOM_ECORRUPT, "lmdb: claim %s:%llu of key '%s' is missing",
+                             op->id, (unsigned long long)ticket, op->key);
     if (rc == ECOM_OK)
         ecom__inv_claim_view(&op->claim, op->id, ticket, &cl, s, c->now);
     return rc;
-}
-
-static size_t idem_key(unsigned char key[INV_KEY_MAX], const ecom_inventory_op *op)
-{
-    return ecom__inv_key3(key, op->id, op->user, op->key);
-}
-
-static int idem_put(inv_ctx *c, ecom_inventory_op *op, uint64_t ticket)
-{
-    unsigned char key[INV_KEY_MAX], val[8];
-    MDB_val k = {idem_key(key, op), key}, v = {sizeof val, val};
-    ecom__lmdb_put_u64(val, ticket);
-    int rc = mdb_put(c->txn, c->be->claimkeys, &k, &v, 0);
-    return rc ? ecom__lmdb_mdb(c->be, "mdb_put (claimkeys)", rc) : ECOM_OK;
 }
 
 /* An answer without units is not kept: a retry is judged again, which can never
@@ -338,7 +293,7 @@ static int admit(const inv_sale *s, int64_t now, int64_t *admit_us, int64_t *nex
     return 0;
 }
 
-static int claim_grant(inv_ctx *c, ecom_inventory_op *op, inv_sale *s, int64_t units)
+static int claim_grant(inv_ctx *c, ecom_inventory_op *op, inv_sale *s)
 {
     inv_claim cl;
     int64_t next_us;
@@ -354,11 +309,9 @@ static int claim_grant(inv_ctx *c, ecom_inventory_op *op, inv_sale *s, int64_t u
     uint64_t ticket = s->tickets + 1;
     int rc = claim_store(c, op->id, ticket, &cl);
     if (rc == ECOM_OK)
-        rc = idem_put(c, op, ticket);
-    if (rc == ECOM_OK)
-        rc = user_units_put(c, op->id, op->user, units + op->quantity);
-    if (rc == ECOM_OK)
         rc = ecom__inv_expiry_put(c, cl.expires_at, INV_EXPIRY_CLAIM, op->id, ticket);
+    if (rc == ECOM_OK)
+        rc = ecom__inv_claims_changed(c, op->id, s, ticket, &cl);
     if (rc != ECOM_OK)
         return rc;
     s->tickets = ticket;
@@ -371,16 +324,14 @@ static int claim_grant(inv_ctx *c, ecom_inventory_op *op, inv_sale *s, int64_t u
 }
 
 /* Judges a new claim on the sale as it stands: the outcome if refused, else grants. */
-static int claim_judge(inv_ctx *c, ecom_inventory_op *op, inv_sale *s)
+static int claim_judge(inv_ctx *c, ecom_inventory_op *op, inv_sale *s, const cix *ix)
 {
-    int64_t units, sum;
+    int64_t units = ecom__cix_units(ix, op->user), sum;
+    int rc;
     if (c->now < s->starts_at)
         return claim_refuse(op, ECOM_CLAIM_NOT_STARTED);
     if (!s->open || (s->ends_at && c->now >= s->ends_at))
         return claim_refuse(op, ECOM_CLAIM_ENDED);
-    int rc = user_units(c, op->id, op->user, &units);
-    if (rc != ECOM_OK)
-        return rc;
     if (__builtin_add_overflow(units, op->quantity, &sum) ||
         (s->per_user_limit && sum > s->per_user_limit))
         return claim_refuse(op, ECOM_CLAIM_LIMIT);
@@ -394,7 +345,7 @@ static int claim_judge(inv_ctx *c, ecom_inventory_op *op, inv_sale *s)
     }
     if (s->remaining < op->quantity)
         return claim_refuse(op, ECOM_CLAIM_SOLD_OUT);
-    return claim_grant(c, op, s, units);
+    return claim_grant(c, op, s);
 }
 
 int ecom__inv_flash_claim(inv_ctx *c, ecom_inventory_op *op)
@@ -408,12 +359,11 @@ int ecom__inv_flash_claim(inv_ctx *c, ecom_inventory_op *op)
         op->result = ecom__lmdb_fail(c->be, ECOM_EINVAL, "lmdb: claim needs user, key, quantity");
         return ECOM_OK;
     }
-    unsigned char key[INV_KEY_MAX];
-    MDB_val k = {idem_key(key, op), key}, v;
-    rc = mdb_get(c->txn, c->be->claimkeys, &k, &v);
-    if (rc == 0)
-        return claim_retry(c, op, s, &v);
-    if (rc != MDB_NOTFOUND)
-        return ecom__lmdb_mdb(c->be, "mdb_get (claimkeys)", rc);
-    return claim_judge(c, op, s);
+    cix *ix;
+    uint64_t ticket;
+    if ((rc = ecom__inv_claims_index(c, op->id, s, &ix)) != ECOM_OK)
+        return rc;
+    if (ecom__cix_find(ix, op->user, op->key, &ticket))
+        return claim_retry(c, op, s, ticket);
+    return claim_judge(c, op, s, ix);
 }

@@ -50,8 +50,7 @@ struct ecom__lmdb {
     MDB_env *env;
     MDB_dbi products, skus, bycat, cats, events, meta;
     /* inventory and flash sales (contract version 2; layout in lmdb_inventory.h) */
-    MDB_dbi locations, skuinv, stock, ledger, resv, expiry, sales, claims, claimkeys,
-        claimusers;
+    MDB_dbi locations, skuinv, stock, ledger, resv, expiry, sales, claims, claimlog;
     int read_only;
     size_t max_key; /* mdb_env_get_maxkeysize */
     /* Every txn holds this shared; changing the map size holds it exclusive,
@@ -60,6 +59,13 @@ struct ecom__lmdb {
     pthread_key_t tls_key;
     pthread_mutex_t tls_lock; /* guards the tls list */
     ecom__lmdb_tls *tls_list;
+    /* The in-memory claim indexes of the sales this process claimed in
+     * (lmdb_claim_sync.c). claim_lock is held by the write txn using them, from
+     * its start until it committed or aborted: a txn's changes to them must not
+     * be seen before its fate is known. */
+    pthread_mutex_t claim_lock;
+    struct cix *claim_index;
+    uint64_t claim_rebuilds, claim_drops; /* under claim_lock: for tests and diagnosis */
 };
 
 /* ---- errors (lmdb_backend.c) ---- */
@@ -87,6 +93,11 @@ void ecom__lmdb_read_end(ecom__lmdb *be, ecom__lmdb_read *r);
  * resized and fn runs again from scratch in a new txn. */
 typedef int (*ecom__lmdb_write_fn)(ecom__lmdb *be, MDB_txn *txn, void *ctx);
 int ecom__lmdb_write(ecom__lmdb *be, ecom__lmdb_write_fn fn, void *ctx);
+/* The same, and done runs after every run of fn, once its txn committed or not
+ * (committed: 1 or 0), before a rerun begins. */
+typedef void (*ecom__lmdb_done_fn)(ecom__lmdb *be, void *ctx, int committed);
+int ecom__lmdb_write_then(ecom__lmdb *be, ecom__lmdb_write_fn fn, ecom__lmdb_done_fn done,
+                          void *ctx);
 
 /* ---- the codec (lmdb_codec.c) ---- */
 void ecom__lmdb_put_u64(unsigned char *p, uint64_t v);

@@ -6,7 +6,7 @@
 #include "lmdb_inventory.h"
 
 #define RESV_FIXED 33u  /* state, created, expires, ended, fingerprint */
-#define SALE_FIXED 97u  /* 12 figures, open */
+#define SALE_FIXED 105u /* 13 figures, open */
 #define CLAIM_FIXED 33u /* state, qty, admit_us, expires_at, ended_at */
 #define LEDGER_FIXED 25u
 
@@ -276,11 +276,12 @@ size_t ecom__inv_sale_size(const inv_sale *s)
 void ecom__inv_sale_encode(unsigned char *out, const inv_sale *s)
 {
     writer w = {out};
-    const int64_t f[12] = {s->units,          s->remaining,     s->held,
+    const int64_t f[13] = {s->units,          s->remaining,     s->held,
                            s->sold,           s->returned,      (int64_t)s->tickets,
                            s->starts_at,      s->ends_at,       s->per_user_limit,
-                           s->claim_ttl_ms,   s->admit_per_second, s->next_admit_us};
-    for (int i = 0; i < 12; i++)
+                           s->claim_ttl_ms,   s->admit_per_second, s->next_admit_us,
+                           (int64_t)s->claim_changes};
+    for (int i = 0; i < 13; i++)
         w_i64(&w, f[i]);
     w_u8(&w, s->open);
     w_str(&w, s->sku);
@@ -290,8 +291,8 @@ void ecom__inv_sale_encode(unsigned char *out, const inv_sale *s)
 int ecom__inv_sale_decode(inv_sale *s, const MDB_val *v)
 {
     reader r = reader_of(v);
-    int64_t f[12];
-    for (int i = 0; i < 12; i++)
+    int64_t f[13];
+    for (int i = 0; i < 13; i++)
         f[i] = r_i64(&r);
     s->units = f[0];
     s->remaining = f[1];
@@ -305,6 +306,7 @@ int ecom__inv_sale_decode(inv_sale *s, const MDB_val *v)
     s->claim_ttl_ms = f[9];
     s->admit_per_second = f[10];
     s->next_admit_us = f[11];
+    s->claim_changes = (uint64_t)f[12];
     s->open = r_u8(&r);
     r_id(&r, s->sku);
     r_id(&r, s->location);
@@ -416,17 +418,6 @@ int ecom__inv_split2(const MDB_val *k, const char **a, const char **b)
     *a = s;
     *b = nul + 1;
     return 0;
-}
-
-int ecom__inv_split3(const MDB_val *k, const char **a, const char **b, const char **c)
-{
-    const char *s = k->mv_data;
-    const char *nul = memchr(s, '\0', k->mv_size);
-    if (nul == NULL || nul == s)
-        return -1;
-    MDB_val rest = {k->mv_size - (size_t)(nul + 1 - s), (void *)(nul + 1)};
-    *a = s;
-    return ecom__inv_split2(&rest, b, c);
 }
 
 int ecom__inv_claim_split(const MDB_val *k, const char **sale, uint64_t *ticket)

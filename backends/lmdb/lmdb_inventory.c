@@ -1,6 +1,6 @@
 /* The LMDB backend's inventory_apply: one write txn for a batch of inventory
- * operations, the expiry sweep that runs before them, and the per-txn cache of
- * sale figures. The operations themselves live in lmdb_stock.c, lmdb_reserve.c
+ * operations, the expiry sweep that runs before them, the per-txn cache of sale
+ * figures, and the fencing of the claim indexes around the txn. The operations themselves live in lmdb_stock.c, lmdb_reserve.c
  * and lmdb_flash.c. */
 #include <string.h>
 
@@ -228,6 +228,8 @@ static int lazy_sweep(inv_ctx *c)
 static int apply_fn(ecom__lmdb *be, MDB_txn *txn, void *ctx)
 {
     apply_ctx *a = ctx;
+    /* Held until apply_done hears whether this txn committed. */
+    ecom__inv_claims_begin(be);
     /* A rerun after growing the map starts from nothing. */
     inv_ctx c;
     memset(&c, 0, sizeof c);
@@ -246,6 +248,14 @@ static int apply_fn(ecom__lmdb *be, MDB_txn *txn, void *ctx)
     return rc;
 }
 
+/* A txn that did not commit (error, or a map full that reruns it) takes its
+ * changes to the claim indexes with it. */
+static void apply_done(ecom__lmdb *be, void *ctx, int committed)
+{
+    ECOM__UNUSED(ctx);
+    ecom__inv_claims_end(be, committed);
+}
+
 int ecom__lmdb_inventory_apply(ecom_backend *base, ecom_inventory_op *ops, size_t n, int64_t now)
 {
     ecom__lmdb *be = (ecom__lmdb *)base;
@@ -254,7 +264,7 @@ int ecom__lmdb_inventory_apply(ecom_backend *base, ecom_inventory_op *ops, size_
     if (ops == NULL)
         return ecom__lmdb_fail(be, ECOM_EINVAL, "lmdb: inventory_apply needs ops");
     apply_ctx a = {ops, n, now};
-    int rc = ecom__lmdb_write(be, apply_fn, &a);
+    int rc = ecom__lmdb_write_then(be, apply_fn, apply_done, &a);
     if (rc != ECOM_OK)
         for (size_t i = 0; i < n; i++)
             ops[i].result = rc; /* nothing was applied */

@@ -15,15 +15,21 @@
  *                                            n x (i64 qty, str sku)
  *   expiry      u64 BE (expires_at with its sign bit flipped), u8 kind, then
  *               'r': "id\0"  or  'c': "sale\0" u64 BE ticket   -> empty
- *   sales       "sale\0"                  -> 12 x i64 figures, u8 open, str sku, loc
+ *   sales       "sale\0"                  -> 13 x i64 figures (the last: claim_changes),
+ *                                            u8 open, str sku, loc
  *   claims      "sale\0" u64 BE ticket    -> u8 state, i64 qty, admit_us, expires_at,
  *                                            ended_at, str user, str key
- *   claimkeys   "sale\0user\0key\0"       -> u64 ticket (only claims that got units)
- *   claimusers  "sale\0user\0"            -> i64 units held or bought
+ *   claimlog    "sale\0" u64 BE change    -> u64 ticket: change n (1..claim_changes)
+ *                                            created or ended that claim
+ * Only claims that got units are stored, so (sale, user, key) is unique among them.
+ * Which ticket a (user, key) got and each user's units are derived from the claims
+ * and kept in memory (lmdb_claim_sync.c); the log lets a process catch up on what
+ * others changed. Every key a claim writes grows (ticket, change, expiry time).
  */
 #ifndef ECOM_LMDB_INVENTORY_H
 #define ECOM_LMDB_INVENTORY_H
 
+#include "lmdb_claim_index.h"
 #include "lmdb_internal.h"
 
 /* Keys hold at most three ids (64 bytes each, checked, with their NULs) plus framing
@@ -74,6 +80,7 @@ typedef struct inv_sale {
     uint64_t tickets;
     int64_t starts_at, ends_at, per_user_limit, claim_ttl_ms, admit_per_second;
     int64_t next_admit_us; /* GCRA: when the next claim may be admitted */
+    uint64_t claim_changes; /* claims created or ended: the claimlog entries of the sale */
     int open;
     char sku[ECOM_ID_MAX + 1], location[ECOM_ID_MAX + 1];
 } inv_sale;
@@ -110,7 +117,7 @@ int ecom__inv_claim_decode(inv_claim *c, const MDB_val *v);
 /* Keys, into out of INV_KEY_MAX bytes (the expiry key builds the others 9 bytes
  * in): each returns its length, or 0 if a part is too long (> ECOM_ID_MAX). */
 size_t ecom__inv_key2(unsigned char *out, const char *a, const char *b);
-/* "a\0b\0c\0": the idempotency key of a claim. */
+/* "a\0b\0c\0": a claim's (sale, user, key), as check tallies them. */
 size_t ecom__inv_key3(unsigned char *out, const char *a, const char *b, const char *c);
 size_t ecom__inv_claim_key(unsigned char *out, const char *sale, uint64_t ticket);
 size_t ecom__inv_expiry_key(unsigned char out[INV_KEY_MAX], int64_t at, int kind,
@@ -118,9 +125,8 @@ size_t ecom__inv_expiry_key(unsigned char out[INV_KEY_MAX], int64_t at, int kind
 /* Splits an expiry key; the id (and sale) point into the key. -1 if malformed. */
 int ecom__inv_expiry_split(const MDB_val *k, int64_t *at, int *kind, const char **id,
                            uint64_t *ticket);
-/* Splits "a\0b\0" keys and "sale\0ticket" keys; -1 if malformed. */
+/* Splits "a\0b\0" keys and "sale\0" u64 BE keys (claims, claim log); -1 if malformed. */
 int ecom__inv_split2(const MDB_val *k, const char **a, const char **b);
-int ecom__inv_split3(const MDB_val *k, const char **a, const char **b, const char **c);
 int ecom__inv_claim_split(const MDB_val *k, const char **sale, uint64_t *ticket);
 /* Admission time of a claim in ms: the first ms at or after admit_us. */
 int64_t ecom__inv_admit_ms(int64_t admit_us);
@@ -178,6 +184,26 @@ int ecom__inv_sweep(inv_ctx *c, uint64_t limit, uint64_t *count);
 int ecom__inv_sale_get(inv_ctx *c, const char *id, inv_sale **out, int *found);
 int ecom__inv_sale_add(inv_ctx *c, const char *id, const inv_sale *s, inv_sale **out);
 void ecom__inv_sale_dirty(inv_ctx *c, inv_sale *s);
+
+/* ---- claims (lmdb_flash.c) ---- */
+int ecom__inv_claim_load(inv_ctx *c, const char *sale, uint64_t ticket, inv_claim *cl,
+                         int *found);
+
+/* ---- the claim index in step with the store (lmdb_claim_sync.c) ----
+ * begin takes claim_lock at the start of every apply txn; end releases it once
+ * the txn committed or not, dropping what an uncommitted txn changed. */
+void ecom__inv_claims_begin(ecom__lmdb *be);
+void ecom__inv_claims_end(ecom__lmdb *be, int committed);
+/* The sale's index as this txn sees the store (built or caught up first). */
+int ecom__inv_claims_index(inv_ctx *c, const char *sale, const inv_sale *s, cix **out);
+/* Records that claim ticket (stored already) was created or ended: the sale's
+ * claim_changes and log, and the index if it is in step. */
+int ecom__inv_claims_changed(inv_ctx *c, const char *sale, inv_sale *s, uint64_t ticket,
+                             const inv_claim *cl);
+/* Forgets the index of a sale (closed: it is rebuilt if ever needed again). */
+void ecom__inv_claims_forget(ecom__lmdb *be, const char *sale);
+/* Frees every index (close). */
+void ecom__inv_claims_free(ecom__lmdb *be);
 
 /* ---- the operations (lmdb_stock.c, lmdb_reserve.c, lmdb_flash.c) ----
  * Each sets op->result and returns only fatal errors. */

@@ -1,7 +1,8 @@
 /* The inventory part of the LMDB backend's check, in the check's snapshot: the
  * ledger against every stock row (sums and conservation by kind), reserved
  * against the holds, sales and claims against their figures, every hold against
- * the expiry index, each reservation ended exactly once, claim keys and users. */
+ * the expiry index, each reservation ended exactly once, claim keys unique, users
+ * within their limit, and each sale's claim log against its count and claims. */
 #include <stdio.h>
 #include <string.h>
 
@@ -10,15 +11,17 @@
 #define QUOTE 160
 
 /* Tally slots. rows: "sku\0loc\0"; refs: "resv\0sku\0"; sales: "sale\0";
- * users: "sale\0user\0". */
+ * users: "sale\0user\0" (units held or bought); keys: "sale\0user\0key\0" (claims
+ * with it, the first one's ticket). */
 enum { R_ON_HAND, R_RESERVED, R_HOLDS };
-enum { F_HELD, F_SOLD, F_CLAIMS, F_MAX_TICKET };
+enum { F_HELD, F_SOLD, F_CLAIMS, F_MAX_TICKET, F_ENDED, F_LOG, F_LOG_MAX, F_LIMIT };
+enum { K_CLAIMS, K_FIRST };
 
 typedef struct ichk {
     ecom__lmdb *be;
     MDB_txn *txn;
     ecom_check_sink *sink;
-    inv_tally rows, refs, sales, users;
+    inv_tally rows, refs, sales, users, keys;
     uint64_t next_seq;
 } ichk;
 
@@ -237,19 +240,25 @@ cleanup:
     return rc > 0 ? ECOM_OK : rc;
 }
 
-/* ---- claims, sales, users, keys ---- */
+/* ---- claims, sales, users, keys, the claim log ---- */
 
-static int claim_key_matches(ichk *c, const char *sale, uint64_t ticket, const inv_claim *cl)
+/* (sale, user, key) is unique among stored claims (all of them got units): the
+ * in-memory index answers retries from it. */
+static int claim_key_unique(ichk *c, const char *sale, uint64_t ticket, const inv_claim *cl)
 {
     unsigned char key[INV_KEY_MAX];
-    MDB_val v;
-    char qs[QUOTE], qk[QUOTE];
-    int found = lookup(c, c->be->claimkeys, key, ecom__inv_key3(key, sale, cl->user, cl->key), &v);
-    if (found < 0)
-        return found;
-    if (!found || v.mv_size != 8 || ecom__lmdb_get_u64(v.mv_data) != ticket)
-        report(c, "claim %s:%llu: its key %s does not point back at it", q(qs, sale),
-               (unsigned long long)ticket, q(qk, cl->key));
+    char qs[QUOTE], qu[QUOTE], qk[QUOTE];
+    size_t len = ecom__inv_key3(key, sale, cl->user, cl->key);
+    inv_tally_entry *e = len ? ecom__inv_tally_get(&c->keys, key, len) : NULL;
+    if (e == NULL)
+        return len ? ecom__lmdb_fail(c->be, ECOM_ENOMEM, "lmdb: out of memory in check")
+                   : ECOM_OK; /* an id too long is reported by the caller's tally */
+    if (e->v[K_CLAIMS]++ == 0)
+        e->v[K_FIRST] = (int64_t)ticket;
+    else
+        report(c, "claim %s:%llu repeats user %s key %s of claim %lld", q(qs, sale),
+               (unsigned long long)ticket, q(qu, cl->user), q(qk, cl->key),
+               (long long)e->v[K_FIRST]);
     return ECOM_OK;
 }
 
@@ -267,6 +276,8 @@ static int check_claim(ichk *c, const MDB_val *key, const MDB_val *val)
     TALLY_OR_FAIL(s, c, &c->sales, sale, NULL);
     TALLY_OR_FAIL(u, c, &c->users, sale, cl.user);
     s->v[F_CLAIMS]++;
+    if (cl.state != ECOM_RESERVATION_HELD)
+        s->v[F_ENDED]++;
     if ((int64_t)ticket > s->v[F_MAX_TICKET])
         s->v[F_MAX_TICKET] = (int64_t)ticket;
     if (cl.state == ECOM_RESERVATION_HELD)
@@ -281,7 +292,33 @@ static int check_claim(ichk *c, const MDB_val *key, const MDB_val *val)
     if ((cl.state == ECOM_RESERVATION_HELD) != indexed)
         report(c, "claim %s:%llu is %s but %s in the expiry index", q(qs, sale),
                (unsigned long long)ticket, cl.state ? "ended" : "held", indexed ? "is" : "is not");
-    return claim_key_matches(c, sale, ticket, &cl);
+    return claim_key_unique(c, sale, ticket, &cl);
+}
+
+/* A log entry: change n >= 1 of its sale, naming a stored claim. Their count and
+ * highest n are compared with the sale's claim_changes by check_sale. */
+static int check_log(ichk *c, const MDB_val *key, const MDB_val *val)
+{
+    const char *sale;
+    uint64_t n;
+    char qs[QUOTE];
+    if (ecom__inv_claim_split(key, &sale, &n) != 0 || val->mv_size != 8 || n == 0) {
+        report(c, "claim log: malformed entry");
+        return ECOM_OK;
+    }
+    uint64_t ticket = ecom__lmdb_get_u64(val->mv_data);
+    inv_tally_entry *s;
+    TALLY_OR_FAIL(s, c, &c->sales, sale, NULL);
+    s->v[F_LOG]++;
+    if ((int64_t)n > s->v[F_LOG_MAX])
+        s->v[F_LOG_MAX] = (int64_t)n;
+    unsigned char ck[INV_KEY_MAX];
+    MDB_val v;
+    int found = lookup(c, c->be->claims, ck, ecom__inv_claim_key(ck, sale, ticket), &v);
+    if (found == 0)
+        report(c, "claim log of sale %s: change %llu names missing claim %llu", q(qs, sale),
+               (unsigned long long)n, (unsigned long long)ticket);
+    return found < 0 ? found : ECOM_OK;
 }
 
 static void sale_figures(ichk *c, const char *sale, const inv_sale *s, const inv_tally_entry *t)
@@ -313,6 +350,24 @@ static void sale_figures(ichk *c, const char *sale, const inv_sale *s, const inv
                (long long)s->remaining);
 }
 
+/* The log holds changes 1..claim_changes (distinct keys, none 0: count = highest =
+ * claim_changes), one per claim created and one per claim ended. */
+static void sale_log(ichk *c, const char *sale, const inv_sale *s, const inv_tally_entry *t)
+{
+    char qs[QUOTE];
+    int64_t zero[INV_TALLY_N] = {0};
+    const int64_t *v = t ? t->v : zero;
+    int64_t changes = (int64_t)s->claim_changes;
+    if (changes != v[F_LOG] || changes != v[F_LOG_MAX])
+        report(c, "sale %s: %llu claim changes but %lld claim log entries (last %lld)",
+               q(qs, sale), (unsigned long long)s->claim_changes, (long long)v[F_LOG],
+               (long long)v[F_LOG_MAX]);
+    if (changes != v[F_CLAIMS] + v[F_ENDED])
+        report(c, "sale %s: %llu claim changes but %lld claims, %lld of them ended",
+               q(qs, sale), (unsigned long long)s->claim_changes, (long long)v[F_CLAIMS],
+               (long long)v[F_ENDED]);
+}
+
 static int check_sale(ichk *c, const MDB_val *key, const MDB_val *val)
 {
     inv_sale s;
@@ -323,53 +378,15 @@ static int check_sale(ichk *c, const MDB_val *key, const MDB_val *val)
     }
     const char *sale = key->mv_data;
     inv_tally_entry *t = ecom__inv_tally_find(&c->sales, key->mv_data, key->mv_size), *row;
-    if (t)
+    if (t) {
         t->seen = 1;
+        t->v[F_LIMIT] = s.per_user_limit; /* for user_limit */
+    }
     sale_figures(c, sale, &s, t);
+    sale_log(c, sale, &s, t);
     TALLY_OR_FAIL(row, c, &c->rows, s.sku, s.location);
     add(&row->v[R_HOLDS], s.held);
     add(&row->v[R_HOLDS], s.open ? s.remaining : 0);
-    return ECOM_OK;
-}
-
-static int check_user(ichk *c, const MDB_val *key, const MDB_val *val)
-{
-    const char *sale, *user;
-    char qs[QUOTE], qu[QUOTE];
-    if (ecom__inv_split2(key, &sale, &user) != 0 || val->mv_size != 8) {
-        report(c, "claim users: malformed entry");
-        return ECOM_OK;
-    }
-    inv_tally_entry *u = ecom__inv_tally_find(&c->users, key->mv_data, key->mv_size);
-    int64_t units = (int64_t)ecom__lmdb_get_u64(val->mv_data), want = u ? u->v[0] : 0;
-    if (u)
-        u->seen = 1;
-    if (units != want)
-        report(c, "sale %s user %s: %lld units counted but claims hold or bought %lld",
-               q(qs, sale), q(qu, user), (long long)units, (long long)want);
-    return ECOM_OK;
-}
-
-static int check_claimkey(ichk *c, const MDB_val *key, const MDB_val *val)
-{
-    const char *sale, *user, *k;
-    char qs[QUOTE], qk[QUOTE];
-    if (ecom__inv_split3(key, &sale, &user, &k) != 0 || val->mv_size != 8) {
-        report(c, "claim keys: malformed entry");
-        return ECOM_OK;
-    }
-    uint64_t ticket = ecom__lmdb_get_u64(val->mv_data);
-    unsigned char ck[INV_KEY_MAX];
-    MDB_val v;
-    inv_claim cl;
-    int found = lookup(c, c->be->claims, ck, ecom__inv_claim_key(ck, sale, ticket), &v);
-    if (found < 0)
-        return found;
-    /* The claim's own fields must name this key back (a copied entry would not). */
-    if (!found || ecom__inv_claim_decode(&cl, &v) != ECOM_OK || strcmp(cl.user, user) != 0 ||
-        strcmp(cl.key, k) != 0)
-        report(c, "sale %s key %s points at claim %llu, which is missing or not its own",
-               q(qs, sale), q(qk, k), (unsigned long long)ticket);
     return ECOM_OK;
 }
 
@@ -503,18 +520,21 @@ static int sale_orphan(void *ctx, inv_tally_entry *e)
     ichk *c = ctx;
     char qs[QUOTE];
     if (!e->seen)
-        report(c, "claims of missing sale %s", q(qs, (const char *)e->key));
+        report(c, "claims or claim log entries of missing sale %s", q(qs, (const char *)e->key));
     return 0;
 }
 
-static int user_orphan(void *ctx, inv_tally_entry *e)
+/* Units a user's held and committed claims take, against the sale's limit. */
+static int user_limit(void *ctx, inv_tally_entry *e)
 {
     ichk *c = ctx;
     char qs[QUOTE], qu[QUOTE];
     const char *sale = (const char *)e->key, *user = sale + strlen(sale) + 1;
-    if (!e->seen && e->v[0] != 0)
-        report(c, "sale %s user %s: claims hold or bought %lld units, none counted",
-               q(qs, sale), q(qu, user), (long long)e->v[0]);
+    const inv_tally_entry *t = ecom__inv_tally_find(&c->sales, sale, strlen(sale) + 1);
+    int64_t limit = t && t->seen ? t->v[F_LIMIT] : 0;
+    if (limit > 0 && e->v[0] > limit)
+        report(c, "sale %s user %s: claims hold or bought %lld units, over the limit of %lld",
+               q(qs, sale), q(qu, user), (long long)e->v[0], (long long)limit);
     return 0;
 }
 
@@ -538,13 +558,11 @@ static int run(ichk *c)
     if (rc == ECOM_OK)
         rc = each(c, be->claims, check_claim);
     if (rc == ECOM_OK)
+        rc = each(c, be->claimlog, check_log);
+    if (rc == ECOM_OK)
         rc = each(c, be->resv, check_resv);
     if (rc == ECOM_OK)
         rc = each(c, be->sales, check_sale);
-    if (rc == ECOM_OK)
-        rc = each(c, be->claimusers, check_user);
-    if (rc == ECOM_OK)
-        rc = each(c, be->claimkeys, check_claimkey);
     if (rc == ECOM_OK)
         rc = each(c, be->expiry, check_expiry);
     if (rc == ECOM_OK)
@@ -553,7 +571,7 @@ static int run(ichk *c)
         ecom__inv_tally_each(&c->rows, row_orphan, c);
         ecom__inv_tally_each(&c->refs, ref_orphan, c);
         ecom__inv_tally_each(&c->sales, sale_orphan, c);
-        ecom__inv_tally_each(&c->users, user_orphan, c);
+        ecom__inv_tally_each(&c->users, user_limit, c);
     }
     return rc;
 }
@@ -571,5 +589,6 @@ int ecom__lmdb_inventory_check(ecom__lmdb *be, MDB_txn *txn, ecom_check_sink *si
     ecom__inv_tally_free(&c.refs);
     ecom__inv_tally_free(&c.sales);
     ecom__inv_tally_free(&c.users);
+    ecom__inv_tally_free(&c.keys);
     return rc;
 }

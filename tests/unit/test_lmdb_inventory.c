@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "../../backends/lmdb/lmdb_backend.h"
+#include "../../backends/lmdb/lmdb_internal.h"
 #include "internal.h"
 
 #define T0 INT64_C(1700000000000)
@@ -960,6 +961,247 @@ static void test_lmdb_inventory__check_finds_corruption(void **state)
     expect(r, "is held but is not in the expiry index");
 }
 
+/* ---- the in-memory claim index: other processes, aborted txns, reopening ---- */
+
+static uint64_t rebuilds(ecom_backend *be)
+{
+    return ((ecom__lmdb *)be)->claim_rebuilds;
+}
+
+/* Runs fn in a child process with its own backend on the same store, while this
+ * process keeps its own open (and its index warm). fn returns 0 when all went as
+ * expected. */
+static void in_child(fixture *f, int (*fn)(ecom_backend *be))
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        fixture child = *f;
+        if (open_be(&child) != ECOM_OK)
+            _exit(2);
+        int rc = fn(child.be);
+        child.be->close(child.be);
+        _exit(rc);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static int child_claim(ecom_backend *be, const char *user, const char *key, int64_t qty)
+{
+    ecom_inventory_op op = claim_op("s1", user, key, qty);
+    return be->inventory_apply(be, &op, 1, T0) == ECOM_OK &&
+           op.claim.outcome == ECOM_CLAIM_ADMITTED && !op.existing;
+}
+
+/* u1 takes the rest of its limit (tickets 2, 3), u2 claims once (ticket 4). */
+static int child_claims(ecom_backend *be)
+{
+    return child_claim(be, "u1", "k2", 1) && child_claim(be, "u1", "k3", 1) &&
+                   child_claim(be, "u2", "kx", 1)
+               ? 0
+               : 1;
+}
+
+static int child_releases(ecom_backend *be)
+{
+    ecom_inventory_op op = op_of(ECOM_INV_FLASH_RELEASE, "s1");
+    op.ticket = 2;
+    return be->inventory_apply(be, &op, 1, T0) == ECOM_OK && op.result == ECOM_OK ? 0 : 1;
+}
+
+static void test_lmdb_inventory__claims_of_another_process(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(adjust(f->be, "sku-a", "default", ECOM_ADJUST_RECEIVE, 50), ECOM_OK);
+    ecom_flash_options o = ECOM_FLASH_OPTIONS_INIT;
+    o.per_user_limit = 3;
+    assert_int_equal(flash_open(f->be, "s1", "sku-a", 20, &o, T0), ECOM_OK);
+    int existing;
+    ecom_claim_result c = claim(f->be, "s1", "u1", "k1", 1, T0, &existing);
+    assert_int_equal(c.outcome, ECOM_CLAIM_ADMITTED);
+    assert_int_equal(rebuilds(f->be), 1); /* built at the first claim */
+
+    in_child(f, child_claims);
+    /* this process learns of them from the log: a retry, and the limit reached */
+    c = claim(f->be, "s1", "u2", "kx", 1, T0, &existing);
+    assert_int_equal(existing, 1);
+    assert_string_equal(c.claim_id, "s1:4");
+    c = claim(f->be, "s1", "u1", "k4", 1, T0, &existing);
+    assert_int_equal(c.outcome, ECOM_CLAIM_LIMIT);
+    c = claim(f->be, "s1", "u1", "k3", 1, T0, &existing);
+    assert_int_equal(existing, 1);
+    assert_string_equal(c.claim_id, "s1:3");
+
+    in_child(f, child_releases); /* u1 gets one unit of room back */
+    c = claim(f->be, "s1", "u1", "k4", 2, T0, &existing);
+    assert_int_equal(c.outcome, ECOM_CLAIM_LIMIT);
+    c = claim(f->be, "s1", "u1", "k4", 1, T0, &existing);
+    assert_int_equal(c.outcome, ECOM_CLAIM_ADMITTED);
+    assert_int_equal(existing, 0);
+    assert_string_equal(c.claim_id, "s1:5");
+    assert_int_equal(rebuilds(f->be), 1); /* caught up by replay, never rebuilt */
+    assert_clean(f->be);
+}
+
+static void test_lmdb_inventory__claim_index_after_abort(void **state)
+{
+    (void)state;
+    enum { BATCH = 400 };
+    fixture f = {0};
+    make_dir(&f);
+    map_size = 64 << 10;
+    assert_int_equal(open_be(&f), ECOM_OK);
+    map_size = 0;
+    add_product(f.be, "pa", "sku-a");
+    assert_int_equal(adjust(f.be, "sku-a", "default", ECOM_ADJUST_RECEIVE, 1000), ECOM_OK);
+    ecom_flash_options o = ECOM_FLASH_OPTIONS_INIT;
+    o.per_user_limit = 2;
+    assert_int_equal(flash_open(f.be, "s1", "sku-a", 1000, &o, T0), ECOM_OK);
+    claim(f.be, "s1", "ux", "k0", 1, T0, NULL);
+    /* a batch too big for the map: it fails part way, the map grows, and it runs
+     * again; the index must not keep what the failed run did */
+    static ecom_inventory_op ops[BATCH];
+    static char users[BATCH][64], keys[BATCH][64];
+    for (int i = 0; i < BATCH; i++) {
+        snprintf(users[i], sizeof users[i], "user-with-a-long-name-to-fill-pages-%04d", i);
+        snprintf(keys[i], sizeof keys[i], "key-with-a-long-name-to-fill-pages-%04d", i);
+        ops[i] = claim_op("s1", users[i], keys[i], 1);
+    }
+    ops[BATCH - 3] = claim_op("s1", "ux", "k0", 1); /* a retry */
+    ops[BATCH - 2] = claim_op("s1", "ux", "k1", 1); /* the limit's last unit */
+    ops[BATCH - 1] = claim_op("s1", "ux", "k2", 1); /* over it */
+    uint64_t drops = ((ecom__lmdb *)f.be)->claim_drops;
+    assert_int_equal(f.be->inventory_apply(f.be, ops, BATCH, T0), ECOM_OK);
+    assert_true(((ecom__lmdb *)f.be)->claim_drops > drops);
+    MDB_envinfo info;
+    mdb_env_info(((ecom__lmdb *)f.be)->env, &info);
+    assert_true(info.me_mapsize > (64 << 10));
+    for (int i = 0; i < BATCH - 3; i++) {
+        assert_int_equal(ops[i].claim.outcome, ECOM_CLAIM_ADMITTED);
+        assert_int_equal(ops[i].existing, 0);
+    }
+    assert_int_equal(ops[BATCH - 3].existing, 1);
+    assert_string_equal(ops[BATCH - 3].claim.claim_id, "s1:1");
+    assert_int_equal(ops[BATCH - 2].claim.outcome, ECOM_CLAIM_ADMITTED);
+    assert_int_equal(ops[BATCH - 1].claim.outcome, ECOM_CLAIM_LIMIT);
+    /* and exact afterwards */
+    int existing;
+    ecom_claim_result c = claim(f.be, "s1", users[7], keys[7], 1, T0, &existing);
+    assert_int_equal(existing, 1);
+    assert_string_equal(c.claim_id, "s1:9");
+    c = claim(f.be, "s1", "ux", "k3", 1, T0, &existing);
+    assert_int_equal(c.outcome, ECOM_CLAIM_LIMIT);
+    assert_int_equal(sale_status(f.be, "s1").claims, BATCH - 1);
+    assert_clean(f.be);
+    f.be->close(f.be);
+    remove_dir(f.dir);
+}
+
+static void test_lmdb_inventory__claim_index_after_reopen(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(adjust(f->be, "sku-a", "default", ECOM_ADJUST_RECEIVE, 50), ECOM_OK);
+    ecom_flash_options o = ECOM_FLASH_OPTIONS_INIT;
+    o.per_user_limit = 2;
+    assert_int_equal(flash_open(f->be, "s1", "sku-a", 20, &o, T0), ECOM_OK);
+    claim(f->be, "s1", "u1", "k1", 1, T0, NULL);
+    claim(f->be, "s1", "u1", "k2", 1, T0, NULL);
+    claim(f->be, "s1", "u2", "k1", 2, T0, NULL);
+    assert_int_equal(claim_end(f->be, ECOM_INV_FLASH_RELEASE, "s1", 3, T0), ECOM_OK);
+    assert_int_equal(claim_end(f->be, ECOM_INV_FLASH_COMMIT, "s1", 1, T0), ECOM_OK);
+    f->be->close(f->be);
+    assert_int_equal(open_be(f), ECOM_OK);
+    assert_int_equal(rebuilds(f->be), 0);
+    int existing;
+    ecom_claim_result c = claim(f->be, "s1", "u1", "k2", 1, T0, &existing);
+    assert_int_equal(existing, 1);
+    assert_string_equal(c.claim_id, "s1:2");
+    assert_int_equal(rebuilds(f->be), 1);
+    c = claim(f->be, "s1", "u1", "k3", 1, T0, &existing); /* committed + held = 2 */
+    assert_int_equal(c.outcome, ECOM_CLAIM_LIMIT);
+    c = claim(f->be, "s1", "u2", "k1", 2, T0, &existing); /* released, still its key */
+    assert_int_equal(existing, 1);
+    assert_int_equal(c.outcome, ECOM_CLAIM_RELEASED);
+    c = claim(f->be, "s1", "u2", "k2", 2, T0, &existing); /* released units are room */
+    assert_int_equal(c.outcome, ECOM_CLAIM_ADMITTED);
+    assert_int_equal(existing, 0);
+    /* a closed sale forgets its index; a retry there still finds its claim */
+    ecom_inventory_op close = op_of(ECOM_INV_FLASH_CLOSE, "s1");
+    assert_int_equal(apply1(f->be, &close, T0), ECOM_OK);
+    c = claim(f->be, "s1", "u1", "k2", 1, T0, &existing);
+    assert_int_equal(existing, 1);
+    assert_string_equal(c.claim_id, "s1:2");
+    c = claim(f->be, "s1", "u3", "k1", 1, T0, &existing);
+    assert_int_equal(c.outcome, ECOM_CLAIM_ENDED);
+    assert_int_equal(rebuilds(f->be), 2);
+    assert_clean(f->be);
+}
+
+/* ---- check against broken claims ---- */
+
+static void claim_key_raw(unsigned char key[16], uint64_t ticket)
+{
+    memcpy(key, "s1", 3);
+    for (int i = 0; i < 8; i++)
+        key[3 + i] = (unsigned char)(ticket >> (56 - 8 * i));
+}
+
+/* Copies claim 1 as claim 3 (a second claim of its key) and as claim 4 with the
+ * key's last letter changed (the same user over its limit). */
+static void copy_claims(MDB_txn *txn)
+{
+    MDB_dbi dbi = open_dbi(txn, "claims");
+    unsigned char key[16], buf[256];
+    claim_key_raw(key, 1);
+    MDB_val k = {11, key}, v;
+    assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+    size_t len = v.mv_size;
+    memcpy(buf, v.mv_data, len);
+    claim_key_raw(key, 3);
+    v = (MDB_val){len, buf};
+    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+    buf[len - 2] = 'z'; /* the key's last letter, before its NUL */
+    claim_key_raw(key, 4);
+    v = (MDB_val){len, buf};
+    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+}
+
+static void drop_log_entry(MDB_txn *txn)
+{
+    unsigned char key[16];
+    claim_key_raw(key, 2);
+    MDB_val k = {11, key};
+    assert_int_equal(mdb_del(txn, open_dbi(txn, "claimlog"), &k, NULL), 0);
+}
+
+static void test_lmdb_inventory__check_finds_broken_claims(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(adjust(f->be, "sku-a", "default", ECOM_ADJUST_RECEIVE, 10), ECOM_OK);
+    ecom_flash_options o = ECOM_FLASH_OPTIONS_INIT;
+    o.per_user_limit = 3;
+    assert_int_equal(flash_open(f->be, "s1", "sku-a", 10, &o, T0), ECOM_OK);
+    claim(f->be, "s1", "u1", "k1", 2, T0, NULL);
+    claim(f->be, "s1", "u2", "k1", 1, T0, NULL);
+    assert_clean(f->be);
+
+    raw_edit(f, copy_claims);
+    reports *r = run_check(f->be);
+    expect(r, "claim 's1':3 repeats user 'u1' key 'k1' of claim 1");
+    expect(r, "sale 's1' user 'u1': claims hold or bought 6 units, over the limit of 3");
+    expect(r, "sale 's1': 2 claim changes but 4 claims, 0 of them ended");
+    /* the index will not build over a repeated key */
+    ecom_inventory_op op = claim_op("s1", "u3", "k1", 1);
+    assert_int_equal(f->be->inventory_apply(f->be, &op, 1, T0), ECOM_ECORRUPT);
+
+    raw_edit(f, drop_log_entry);
+    r = run_check(f->be);
+    expect(r, "sale 's1': 2 claim changes but 1 claim log entries (last 1)");
+}
+
 /* ---- threads and processes: never oversell ---- */
 
 typedef struct hammer {
@@ -1152,7 +1394,11 @@ int main(void)
         T(threads_never_oversell),
         T(processes_never_oversell),
         T(claim_batch),
+        T(claims_of_another_process),
+        T(claim_index_after_reopen),
+        T(check_finds_broken_claims),
         cmocka_unit_test(test_lmdb_inventory__large_reservation_and_growth),
+        cmocka_unit_test(test_lmdb_inventory__claim_index_after_abort),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
