@@ -1,6 +1,7 @@
 #!/bin/sh
 # The demo behind `make run`: a fresh store in ./var/demo-store, 10,000 generated
-# products imported with the ecom CLI, then a narrated tour of its commands.
+# products imported with the ecom CLI, then a narrated tour of its commands: the
+# catalog, then stock, a reservation and a flash sale.
 # Usage: scripts/walkthrough.sh BUILD_DIR
 set -eu
 
@@ -29,6 +30,14 @@ say() { printf '\n== %s\n' "$*"; }
 show() {
     printf '$ %s\n' "$*"
     "$@"
+}
+
+# Like show, for a command that is meant to be refused: its exit code goes in $rc.
+refused() {
+    set +e
+    show "$@"
+    rc=$?
+    set -e
 }
 
 rm -rf "$VAR/demo-store"
@@ -66,10 +75,7 @@ say "An update that names the version it read ($VERSION): accepted"
 show ecom product put demo-product.json --expect-version "$VERSION"
 
 say "The same update again: version $VERSION is stale now, so it is refused (exit 4)"
-set +e
-show ecom product put demo-product.json --expect-version "$VERSION"
-rc=$?
-set -e
+refused ecom product put demo-product.json --expect-version "$VERSION"
 echo "(exit code $rc: reload the product and try again)"
 
 say "Archiving it"
@@ -79,7 +85,27 @@ ecom product get "$ID" | grep -E '^(status|version):'
 say "The last 5 events: every change is logged in the same transaction"
 show ecom events tail --max 5
 
-say "A consistency check of the whole store"
+SKU=$(ecom product list --category "$CATEGORY" --limit 2 | awk 'NR == 2 { print $1 }')-1
+say "Inventory: receiving 5 units of $SKU"
+show ecom stock adjust "$SKU" receive 5 --reference PO-1001
+
+say "A buyer's cart holds 2 of them for 15 minutes (all lines of a cart, or none)"
+show ecom reserve --id cart-1 "$SKU:2"
+
+say "Checkout commits the reservation: the 2 units are sold"
+show ecom reservation commit cart-1
+show ecom stock get "$SKU"
+
+say "A flash sale of the 3 units left, one per buyer; four buyers claim"
+show ecom flash open drop-1 --sku "$SKU" --units 3 --per-user-limit 1
+for buyer in ana ben cy; do
+    show ecom flash claim drop-1 --user "$buyer" --key "$buyer-1"
+done
+refused ecom flash claim drop-1 --user dee --key dee-1
+echo "(exit code $rc: sold out, and nothing was oversold)"
+show ecom flash status drop-1
+
+say "A consistency check of the whole store (catalog, stock, holds and ledger)"
 show ecom check
 
 say "Done. Try it yourself:"

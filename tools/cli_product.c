@@ -210,19 +210,7 @@ static int change_product(cli *c, int (*change)(ecom_store *, const char *, uint
 {
     const char *id = c->args.pos[0];
     int rc = change(c->store, id, expected_version(c));
-    if (rc != ECOM_OK)
-        return cli_fail(c, rc);
-    if (!c->args.json) {
-        printf("%s %s\n", done, id);
-        return CLI_OK;
-    }
-    cJSON *obj = cJSON_CreateObject();
-    if (obj && (!cJSON_AddStringToObject(obj, "id", id) ||
-                !cJSON_AddStringToObject(obj, "result", done))) {
-        cJSON_Delete(obj);
-        obj = NULL;
-    }
-    return cli_print_json(obj);
+    return rc == ECOM_OK ? cli_print_result(c, id, done) : cli_fail(c, rc);
 }
 
 int cmd_product_delete(cli *c)

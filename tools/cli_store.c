@@ -225,7 +225,7 @@ static int print_event(const cli *c, const ecom_events *ev, size_t i, cJSON *arr
         return cli_print_json(event_json(ev, i));
     char when[40];
     cli_format_time(when, sizeof when, ecom_events_time(ev, i));
-    printf("%8" PRIu64 "  %s  %-16s %-20s v%" PRIu64 "\n", ecom_events_seq(ev, i), when,
+    printf("%8" PRIu64 "  %s  %-21s %-20s v%" PRIu64 "\n", ecom_events_seq(ev, i), when,
            ecom_events_type(ev, i), ecom_events_key(ev, i), ecom_events_version(ev, i));
     return CLI_OK;
 }

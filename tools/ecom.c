@@ -1,10 +1,11 @@
 /*
  * The ecom command-line tool: the command table, argument parsing, help, opening
  * the store, and the error and output helpers every command shares. The commands
- * themselves live in cli_product.c and cli_store.c.
+ * themselves live in cli_product.c, cli_store.c, cli_inventory.c and cli_flash.c.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,8 @@
 
 #define EXIT_CODES_HELP                                                              \
     "Exit codes: 0 ok, 1 failure, 2 usage error, 3 not found,\n"                     \
-    "            4 conflict (stale version, id exists, SKU taken), 5 invalid input.\n"
+    "            4 conflict (stale version, id exists, SKU taken, retry later),\n"   \
+    "            5 invalid input, 6 not enough stock, 7 already ended or expired.\n"
 
 enum store_mode { STORE_NONE, STORE_READ, STORE_WRITE };
 
@@ -99,6 +101,158 @@ static const cli_command commands[] = {
      "  --json        print {\"events\":[...],\"last_seq\":N}; with --follow, one\n"
      "                JSON object per event and line\n\n"
      "Example: ecom events tail --after 1200 --follow\n"},
+    {"stock", "get", cmd_stock_get, STORE_READ, OPT_LOCATION, 1, 1, "SKU [--location L]",
+     "show a SKU's stock at a location",
+     "Shows on_hand, reserved, available (on_hand - reserved), safety, sellable\n"
+     "(available - safety, never below 0) and the backorder policy. A SKU never\n"
+     "stocked at the location shows zeros. Exit 3 if no product has the SKU.\n\n"
+     "  --location L   the stock location (default: \"default\")\n"
+     "  --json         print {\"sku\",\"location\",\"on_hand\",\"reserved\",\"available\",\n"
+     "                 \"safety\",\"sellable\",\"backorder\":\"deny\"|\"allow\"}\n\n"
+     "Example: ecom stock get p0000042-1 --json\n"},
+    {"stock", "set", cmd_stock_set, STORE_WRITE, OPT_LOCATION | OPT_REASON, 2, 2,
+     "SKU N [--location L] [--reason R]", "set on_hand to an absolute count",
+     "Logs the difference as a correction. Refused (exit 6) below what is reserved.\n"
+     "Then shows the stock as 'stock get' does.\n\n"
+     "  --location L   the stock location (default: \"default\")\n"
+     "  --reason R     free text kept in the ledger (up to 256 bytes)\n\n"
+     "Example: ecom stock set p0000042-1 120 --reason \"stocktake 2024-05\"\n"},
+    {"stock", "adjust", cmd_stock_adjust, STORE_WRITE, OPT_LOCATION | OPT_REASON | OPT_REFERENCE,
+     3, 3, "SKU receive|correct|damage|return QTY [OPTIONS]",
+     "change on_hand by a quantity",
+     "receive and return add QTY, damage subtracts it; QTY is 1..1000000000.\n"
+     "correct adds a signed QTY (-5 takes five away). Refused (exit 6) if on_hand\n"
+     "would go below what is reserved. Then shows the stock as 'stock get' does.\n\n"
+     "  --location L      the stock location (default: \"default\")\n"
+     "  --reason R        free text kept in the ledger (up to 256 bytes)\n"
+     "  --reference REF   e.g. a delivery note or RMA number (up to 256 bytes)\n"
+     "  --json            print the stock as 'stock get --json' does\n\n"
+     "Example: ecom stock adjust p0000042-1 receive 50 --reference PO-1187\n"
+     "         ecom stock adjust p0000042-1 correct -2 --reason \"count\"\n"},
+    {"stock", "safety", cmd_stock_safety, STORE_WRITE, OPT_LOCATION, 2, 2,
+     "SKU N [--location L]", "set the safety stock held back from sale",
+     "Then shows the stock as 'stock get' does.\n\n"
+     "  --location L   the stock location (default: \"default\")\n\n"
+     "Example: ecom stock safety p0000042-1 5\n"},
+    {"stock", "backorder", cmd_stock_backorder, STORE_WRITE, 0, 2, 2, "SKU allow|deny",
+     "let reservations exceed stock, or not",
+     "Applies to the SKU at every location; deny (never oversell) is the default.\n"
+     "Then shows the stock at the default location as 'stock get' does.\n\n"
+     "Example: ecom stock backorder p0000042-1 allow\n"},
+    {"location", "add", cmd_location_add, STORE_WRITE, 0, 1, 2, "CODE [NAME]",
+     "add a stock location",
+     "CODE is 1..64 characters of [A-Za-z0-9._-]; NAME is up to 128 bytes of UTF-8.\n"
+     "Exit 4 if the location exists. Prints \"added CODE\".\n\n"
+     "  --json   print {\"id\":\"CODE\",\"result\":\"added\"}\n\n"
+     "Example: ecom location add wh-east \"East warehouse\"\n"},
+    {"location", "list", cmd_location_list, STORE_READ, 0, 0, 0, "", "list stock locations",
+     "  --json   print {\"locations\":[{\"code\",\"name\"}...]}\n"},
+    {NULL, "reserve", cmd_reserve, STORE_WRITE, OPT_ID | OPT_TTL | OPT_LOCATION, 1,
+     CLI_MAX_POSITIONAL, "--id ID [--ttl SECONDS] [--location L] SKU:QTY...",
+     "hold stock for a buyer: all lines or none",
+     "Lines of the same SKU are added up. If any SKU is short, nothing is held and\n"
+     "the exit code is 6. A retry with the same ID and lines is answered with the\n"
+     "same reservation (exit 0); the same ID with other lines exits 4. Then shows\n"
+     "the reservation as 'reservation get' does.\n\n"
+     "  --id ID         the reservation's id, chosen by the caller (required)\n"
+     "  --ttl SECONDS   how long the hold lasts, up to 30 days (default 900)\n"
+     "  --location L    the stock location (default: \"default\")\n\n"
+     "Example: ecom reserve --id cart-8812 p0000042-1:2 p0000107-3:1\n"},
+    {"reservation", "get", cmd_reservation_get, STORE_READ, 0, 1, 1, "ID",
+     "show a reservation",
+     "Its state is held, committed, released or expired (a hold past its expiry\n"
+     "reads as expired even before 'ecom expire' runs).\n\n"
+     "  --json   print {\"id\",\"location\",\"state\",\"created_at\",\"expires_at\",\n"
+     "           \"lines\":[{\"sku\",\"quantity\"}...]} (times in ms since the epoch)\n\n"
+     "Example: ecom reservation get cart-8812\n"},
+    {"reservation", "commit", cmd_reservation_commit, STORE_WRITE, 0, 1, 1, "ID",
+     "sell a held reservation",
+     "on_hand and reserved go down. A reservation ends once: exit 7 if it has\n"
+     "already been committed, released or has expired.\n\n"
+     "  --json   print {\"id\":\"ID\",\"result\":\"committed\"}\n\n"
+     "Example: ecom reservation commit cart-8812\n"},
+    {"reservation", "release", cmd_reservation_release, STORE_WRITE, 0, 1, 1, "ID",
+     "give a held reservation's stock back",
+     "A reservation ends once: exit 7 if it has already ended.\n\n"
+     "  --json   print {\"id\":\"ID\",\"result\":\"released\"}\n\n"
+     "Example: ecom reservation release cart-8812\n"},
+    {"reservation", "extend", cmd_reservation_extend, STORE_WRITE, OPT_TTL, 1, 1,
+     "ID --ttl SECONDS", "move a held reservation's expiry to now + SECONDS",
+     "Exit 7 if it has already ended or expired. Then shows the reservation as\n"
+     "'reservation get' does.\n\n"
+     "  --ttl SECONDS   the new time to live, up to 30 days (required)\n\n"
+     "Example: ecom reservation extend cart-8812 --ttl 600\n"},
+    {NULL, "expire", cmd_expire, STORE_WRITE, OPT_NOW, 0, 0, "[--now MS]",
+     "end the holds past their expiry",
+     "Ends every reservation and flash-sale claim whose expiry has come, returns\n"
+     "their stock and prints \"expired N\". Expiry is also enforced when stock is\n"
+     "next judged, so this only tidies up; run it every few seconds.\n\n"
+     "  --now MS   judge expiry as of this time, in ms since the epoch\n"
+     "             (default: the store's clock)\n"
+     "  --json     print {\"expired\":N,\"now\":MS}\n\n"
+     "Example: ecom expire\n"},
+    {"flash", "open", cmd_flash_open, STORE_WRITE,
+     OPT_SKU | OPT_UNITS | OPT_LOCATION | OPT_STARTS | OPT_ENDS | OPT_USER_LIMIT |
+         OPT_CLAIM_TTL | OPT_ADMIT,
+     1, 1,
+     "SALE --sku SKU --units N [OPTIONS]",
+     "open a flash sale of N units of one SKU",
+     "Moves N sellable units into the sale's pool (exit 6 if there are fewer).\n"
+     "Then shows the sale as 'flash status' does.\n\n"
+     "  --sku SKU                the SKU on sale (required)\n"
+     "  --units N                units in the pool, 1..1000000000 (required)\n"
+     "  --location L             the stock location (default: \"default\")\n"
+     "  --starts-at MS           start, in ms since the epoch (default: now)\n"
+     "  --ends-at MS             end, in ms since the epoch (default: never)\n"
+     "  --per-user-limit N       units one user may claim over the sale (default:\n"
+     "                           no limit)\n"
+     "  --claim-ttl SECONDS      how long an admitted claim holds its units\n"
+     "                           (default 600)\n"
+     "  --admit-per-second N     claims checkout can take per second; faster claims\n"
+     "                           are queued, FIFO (default: no queue)\n\n"
+     "Example: ecom flash open drop-42 --sku p0000042-1 --units 100 --per-user-limit 2\n"},
+    {"flash", "claim", cmd_flash_claim, STORE_WRITE, OPT_USER | OPT_KEY | OPT_QTY, 1, 1,
+     "SALE --user U --key K [--qty N]", "claim units of a flash sale",
+     "Prints the outcome: admitted (the units are held until the claim expires),\n"
+     "queued (held, waiting its turn: position and estimated wait), sold_out,\n"
+     "limit (over the per-user limit), not_started or ended. A retry with the same\n"
+     "user and key returns the same claim as it stands (committed, released or\n"
+     "expired once it has ended). Exit 0 when the claim holds units, 6 when sold\n"
+     "out or over the limit, 7 when the sale has not started or has ended, or the\n"
+     "claim has.\n\n"
+     "  --user U   the buyer (required)\n"
+     "  --key K    an idempotency key, unique per attempt (required)\n"
+     "  --qty N    units to claim (default 1)\n"
+     "  --json     print {\"outcome\",\"claim_id\"(null without units),\"quantity\",\n"
+     "             \"position\",\"wait_ms\",\"admit_at\",\"expires_at\"}\n\n"
+     "Example: ecom flash claim drop-42 --user u123 --key 7f3a --qty 2\n"},
+    {"flash", "poll", cmd_flash_poll, STORE_READ, 0, 1, 1, "CLAIM_ID",
+     "show a claim's state now",
+     "A queued claim reads admitted once its turn has come; an ended one reads\n"
+     "expired, released or committed. Exit 0 whatever the state.\n\n"
+     "  --json   print the same object as 'flash claim --json'\n\n"
+     "Example: ecom flash poll drop-42:17\n"},
+    {"flash", "release", cmd_flash_release, STORE_WRITE, 0, 1, 1, "CLAIM_ID",
+     "give a claim's units back to the sale",
+     "Exit 7 if the claim has already ended.\n\n"
+     "  --json   print {\"id\":\"CLAIM_ID\",\"result\":\"released\"}\n\n"
+     "Example: ecom flash release drop-42:17\n"},
+    {"flash", "commit", cmd_flash_commit, STORE_WRITE, 0, 1, 1, "CLAIM_ID",
+     "sell a claim's units",
+     "Exit 7 if the claim has already ended or expired, 4 if it is still queued\n"
+     "(poll until it is admitted).\n\n"
+     "  --json   print {\"id\":\"CLAIM_ID\",\"result\":\"committed\"}\n\n"
+     "Example: ecom flash commit drop-42:17\n"},
+    {"flash", "status", cmd_flash_status, STORE_READ, 0, 1, 1, "SALE", "show a sale's figures",
+     "  --json   print {\"sale\",\"sku\",\"location\",\"open\",\"units\",\"remaining\",\"held\",\n"
+     "           \"sold\",\"claims\",\"starts_at\",\"ends_at\",\"per_user_limit\",\n"
+     "           \"claim_ttl_ms\",\"admit_per_second\"}\n\n"
+     "Example: ecom flash status drop-42\n"},
+    {"flash", "close", cmd_flash_close, STORE_WRITE, 0, 1, 1, "SALE", "close a flash sale",
+     "What is left in the pool goes back to stock; live claims stay valid until\n"
+     "they end.\n\n"
+     "  --json   print {\"id\":\"SALE\",\"result\":\"closed\"}\n\n"
+     "Example: ecom flash close drop-42\n"},
     {NULL, "check", cmd_check, STORE_READ, 0, 0, 0, "",
      "check consistency; exit 1 on any violation",
      "Prints each violation found, one per line.\n\n"
@@ -107,7 +261,7 @@ static const cli_command commands[] = {
      "print the tool's and the library's versions", ""},
 };
 
-typedef enum opt_kind { KIND_FLAG, KIND_U64, KIND_STR } opt_kind;
+typedef enum opt_kind { KIND_FLAG, KIND_U64, KIND_I64, KIND_STR } opt_kind;
 
 typedef struct cli_option {
     const char *name;
@@ -130,6 +284,22 @@ static const cli_option options[] = {
     {"--max", OPT_MAX, KIND_U64, offsetof(cli_args, max)},
     {"--follow", OPT_FOLLOW, KIND_FLAG, 0},
     {"--strict", OPT_STRICT, KIND_FLAG, 0},
+    {"--location", OPT_LOCATION, KIND_STR, offsetof(cli_args, location)},
+    {"--reason", OPT_REASON, KIND_STR, offsetof(cli_args, reason)},
+    {"--reference", OPT_REFERENCE, KIND_STR, offsetof(cli_args, reference)},
+    {"--id", OPT_ID, KIND_STR, offsetof(cli_args, id)},
+    {"--ttl", OPT_TTL, KIND_I64, offsetof(cli_args, ttl)},
+    {"--now", OPT_NOW, KIND_I64, offsetof(cli_args, now)},
+    {"--sku", OPT_SKU, KIND_STR, offsetof(cli_args, sku)},
+    {"--units", OPT_UNITS, KIND_I64, offsetof(cli_args, units)},
+    {"--starts-at", OPT_STARTS, KIND_I64, offsetof(cli_args, starts_at)},
+    {"--ends-at", OPT_ENDS, KIND_I64, offsetof(cli_args, ends_at)},
+    {"--per-user-limit", OPT_USER_LIMIT, KIND_I64, offsetof(cli_args, per_user_limit)},
+    {"--claim-ttl", OPT_CLAIM_TTL, KIND_I64, offsetof(cli_args, claim_ttl)},
+    {"--admit-per-second", OPT_ADMIT, KIND_I64, offsetof(cli_args, admit_per_second)},
+    {"--user", OPT_USER, KIND_STR, offsetof(cli_args, user)},
+    {"--key", OPT_KEY, KIND_STR, offsetof(cli_args, key)},
+    {"--qty", OPT_QTY, KIND_I64, offsetof(cli_args, qty)},
 };
 
 #define GLOBAL_OPTS (OPT_JSON | OPT_STORE | OPT_HELP)
@@ -158,7 +328,18 @@ int cli_exit_code(int err)
     case ECOM_EURI:
     case ECOM_EUNSUPPORTED:
         return CLI_USAGE;
+    case ECOM_EBUSY:
+        return CLI_CONFLICT; /* retryable: a claim still queued, a record kept changing */
+    case ECOM_ESKU:
+    case ECOM_ELOCATION:
+        return CLI_NOTFOUND;
+    case ECOM_EINSUFFICIENT:
+        return CLI_INSUFFICIENT;
+    case ECOM_EENDED:
+    case ECOM_EEXPIRED:
+        return CLI_ENDED;
     case ECOM_EINVAL:
+    case ECOM_EQUANTITY:
     case ECOM_EJSON:
     case ECOM_EUTF8:
     case ECOM_EPRICE:
@@ -261,6 +442,27 @@ void cli_format_money(char *buf, size_t size, int64_t amount, const char *curren
                  amount % scale, currency);
 }
 
+int cli_print_result(const cli *c, const char *id, const char *result)
+{
+    if (!c->args.json) {
+        printf("%s %s\n", result, id);
+        return CLI_OK;
+    }
+    cJSON *obj = cJSON_CreateObject();
+    if (obj && (!cJSON_AddStringToObject(obj, "id", id) ||
+                !cJSON_AddStringToObject(obj, "result", result))) {
+        cJSON_Delete(obj);
+        obj = NULL;
+    }
+    return cli_print_json(obj);
+}
+
+int cli_apply(cli *c, int (*fn)(ecom_store *, const char *), const char *result)
+{
+    int rc = fn(c->store, c->args.pos[0]);
+    return rc == ECOM_OK ? cli_print_result(c, c->args.pos[0], result) : cli_fail(c, rc);
+}
+
 const char *cli_status_name(ecom_product_status status)
 {
     switch (status) {
@@ -282,7 +484,7 @@ static void print_command_line(FILE *f, const cli_command *cmd)
     snprintf(name, sizeof name, "%s%s%s %s", cmd->group ? cmd->group : "",
              cmd->group ? " " : "", cmd->name, cmd->synopsis);
     /* A long synopsis gets a line of its own rather than pushing the summary off. */
-    if (strlen(name) > 30)
+    if (strlen(name) >= 30)
         fprintf(f, "  %s\n  %-30s %s\n", name, "", cmd->summary);
     else
         fprintf(f, "  %-30s %s\n", name, cmd->summary);
@@ -336,6 +538,50 @@ static int parse_u64(const char *s, uint64_t *v)
     return 0;
 }
 
+int cli_parse_i64(const char *s, const char *what, int64_t *v)
+{
+    char *end;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    int digits = s[0] == '-' ? s[1] >= '0' && s[1] <= '9' : s[0] >= '0' && s[0] <= '9';
+    if (errno || !digits || *end) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "%s must be %s, not '%.60s'", what,
+                 digits && errno == ERANGE ? "a 64-bit integer" : "a whole number", s);
+        return cli_usage_error(msg);
+    }
+    *v = x;
+    return CLI_OK;
+}
+
+int cli_seconds_to_ms(int64_t seconds, const char *opt, int64_t *ms)
+{
+    if (seconds > INT64_MAX / 1000) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s %" PRId64 ": too many seconds", opt, seconds);
+        return cli_usage_error(msg);
+    }
+    *ms = seconds * 1000;
+    return CLI_OK;
+}
+
+/* Stores a KIND_U64 or KIND_I64 option's value at field. Returns 0 or -1. */
+static int parse_number_option(const cli_option *opt, const char *value, char *field)
+{
+    uint64_t v;
+    if (parse_u64(value, &v) != 0)
+        return -1;
+    if (opt->kind == KIND_U64) {
+        memcpy(field, &v, sizeof v);
+        return 0;
+    }
+    if (v > INT64_MAX)
+        return -1;
+    int64_t i = (int64_t)v;
+    memcpy(field, &i, sizeof i);
+    return 0;
+}
+
 static const cli_option *find_option(const char *arg, size_t len)
 {
     for (size_t i = 0; i < ARRAY_LEN(options); i++) {
@@ -370,10 +616,14 @@ static int parse_option(parsed *p, int argc, char **argv, int *i)
         memcpy(field, &value, sizeof value);
         return CLI_OK;
     }
-    if (value && parse_u64(value, (uint64_t *)(void *)field) == 0)
+    if (value && parse_number_option(opt, value, field) == 0)
         return CLI_OK;
-    snprintf(msg, sizeof msg, "%s needs %s", opt->name,
-             opt->kind == KIND_U64 ? "a non-negative integer" : "a value");
+    if (value == NULL)
+        snprintf(msg, sizeof msg, "%s needs %s", opt->name,
+                 opt->kind == KIND_STR ? "a value" : "a non-negative integer");
+    else
+        snprintf(msg, sizeof msg, "%s needs a non-negative integer up to %" PRIu64 ", not '%.60s'",
+                 opt->name, opt->kind == KIND_U64 ? UINT64_MAX : (uint64_t)INT64_MAX, value);
     return cli_usage_error(msg);
 }
 
@@ -381,7 +631,8 @@ static int parse_command_line(parsed *p, int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
-        if (arg[0] == '-' && arg[1] != '\0') {
+        /* "-3" is a word: a negative quantity (stock adjust SKU correct -3). */
+        if (arg[0] == '-' && arg[1] != '\0' && !(arg[1] >= '0' && arg[1] <= '9')) {
             int rc = parse_option(p, argc, argv, &i);
             if (rc != CLI_OK)
                 return rc;

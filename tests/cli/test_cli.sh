@@ -1,6 +1,7 @@
 #!/bin/sh
 # End-to-end test of the ecom CLI: generate, import, export, read, write with
-# versions, paginate, events, check, rejected lines, usage errors, help and JSON.
+# versions, paginate, events, check, rejected lines, usage errors, help and JSON;
+# then stock, reservations, locations, expiry and a flash sale.
 # Run by ctest as: test_cli.sh <ecom binary> <ecom-gen-catalog binary> <tmpdir>
 set -eu
 
@@ -71,6 +72,13 @@ is_json() {
 # py EXPR: evaluates a Python expression over the last stdout parsed as JSON (j).
 py() {
     python3 -c "import json,sys; j=json.load(sys.stdin); print(($1))" <"$TMP/out"
+}
+
+# json_is EXPR WANT: EXPR over the last stdout parsed as JSON (j) must print WANT.
+json_is() {
+    is_json
+    got=$(py "$1")
+    [ "$got" = "$2" ] || fail "$1: got $got, want $2 (output: $(head -c 300 "$TMP/out"))"
 }
 
 stdout_has() { grep -q -- "$1" "$TMP/out" || fail "stdout lacks '$1': $(head -c 300 "$TMP/out")"; }
@@ -369,7 +377,11 @@ stdout_has "Exit codes"
 ok help
 for cmd in import export "product get" "product put" "product delete" "product archive" \
     "product list" "sku get" "category tree" "events tail" check version \
-    product sku category events "help product get"; do
+    "stock get" "stock set" "stock adjust" "stock safety" "stock backorder" \
+    "location add" "location list" reserve "reservation get" "reservation commit" \
+    "reservation release" "reservation extend" expire "flash open" "flash claim" \
+    "flash poll" "flash release" "flash commit" "flash status" "flash close" \
+    product sku category events stock location reservation flash "help product get"; do
     # shellcheck disable=SC2086 # the command's words must split
     ok $cmd --help
     stdout_has "usage: ecom"
@@ -380,3 +392,194 @@ ok version
 stdout_has "libecom"
 ok version --json
 is_json
+
+# ---------------------------------------------------------------------------
+# Inventory. A and B are SKUs of the generated catalog, never stocked so far.
+A=p0000010-1
+B=p0000011-1
+STOCK='j["on_hand"], j["reserved"], j["available"], j["safety"], j["sellable"], j["backorder"]'
+
+step "stock: receive, adjust, set, safety, get"
+ok stock get $A --json
+json_is "$STOCK" "(0, 0, 0, 0, 0, 'deny')"
+ok stock adjust $A receive 10 --reference PO-1
+stdout_has "on hand: *10"
+ok stock adjust $B receive 3 --json
+json_is 'j["sku"], j["location"], j["on_hand"], j["sellable"]' "('$B', 'default', 3, 3)"
+ok stock adjust $A correct -2 --reason "count"
+ok stock adjust $A damage 1
+ok stock adjust $A return 1 --json
+json_is 'j["on_hand"]' 8
+ok stock set $A 10 --reason stocktake
+ok stock safety $A 2
+ok stock get $A --json
+json_is "$STOCK" "(10, 0, 10, 2, 8, 'deny')"
+ok stock backorder $A deny --json
+json_is 'j["backorder"]' deny
+expect 3 stock get nosuch-9
+expect 5 stock adjust $A receive 0
+expect 5 stock adjust $A damage -1
+expect 6 stock adjust $A damage 11
+expect 2 stock adjust $A steal 1
+expect 2 stock adjust $A receive 1x
+expect 2 stock set $A 99999999999999999999
+stderr_has "N must be"
+expect 2 stock set $A +5
+expect 2 stock safety $A ""
+expect 2 stock backorder $A sometimes
+
+step "reserve: all or nothing, then an idempotent retry"
+expect 6 reserve --id r1 $A:2 $B:4
+stderr_has "$B"
+expect 3 reservation get r1
+ok stock get $B --json
+json_is 'j["reserved"]' 0
+ok stock get $A --json
+json_is 'j["reserved"]' 0
+ok reserve --id r1 $A:2 $B:1 $A:1 --json
+json_is 'j["id"], j["state"], j["location"]' "('r1', 'held', 'default')"
+json_is "sum(l['quantity'] for l in j['lines'] if l['sku'] == '$A')" 3
+ok stock get $A --json
+json_is "$STOCK" "(10, 3, 7, 2, 5, 'deny')"
+ok reserve --id r1 $A:2 $B:1 $A:1
+stdout_has "state: *held"
+ok stock get $A --json
+json_is 'j["reserved"]' 3
+expect 4 reserve --id r1 $A:1
+expect 2 reserve --id r2 $A
+expect 2 reserve $A:1
+expect 2 reserve --id r2 $A:x
+expect 2 reserve --id r2 --ttl 10s $A:1
+expect 5 reserve --id r2 $A:0
+expect 5 reserve --id r2 --ttl 0 $A:1
+expect 3 reserve --id r2 nosuch-9:1
+
+step "reservation commit; a second commit or release exits 7"
+ok reservation commit r1 --json
+json_is 'j["id"], j["result"]' "('r1', 'committed')"
+ok stock get $A --json
+json_is 'j["on_hand"], j["reserved"]' "(7, 0)"
+expect 7 reservation commit r1
+expect 7 reservation release r1
+ok reservation get r1 --json
+json_is 'j["state"]' committed
+ok reserve --id r2 --ttl 60 $B:1
+ok reservation release r2
+stdout_has "released r2"
+expect 7 reservation release r2
+expect 3 reservation release nosuch
+
+step "reservation extend; expire --now in the future ends the hold"
+ok reserve --id r3 --ttl 60 $A:1 --json
+first=$(py 'j["expires_at"]')
+ok reservation extend r3 --ttl 3600 --json
+json_is "j['state'], j['expires_at'] >= $first + 3540000" "('held', True)"
+later=$(py 'j["expires_at"]')
+expect 2 reservation extend r3
+ok expire --json
+json_is 'j["expired"]' 0
+ok expire --now "$later" --json
+json_is 'j["expired"], j["now"]' "(1, $later)"
+ok reservation get r3 --json
+json_is 'j["state"]' expired
+expect 7 reservation commit r3
+expect 7 reservation extend r3 --ttl 60
+ok stock get $A --json
+json_is 'j["reserved"]' 0
+expect 2 expire --now -1
+
+step "locations"
+ok location add wh-east "East warehouse"
+stdout_has "added wh-east"
+expect 4 location add wh-east
+expect 5 location add "bad code!"
+ok location list --json
+json_is '[(l["code"], l["name"]) for l in j["locations"]][1]' "('wh-east', 'East warehouse')"
+json_is '[l["code"] for l in j["locations"]]' "['default', 'wh-east']"
+ok location list
+stdout_has "East warehouse"
+ok stock adjust $A receive 4 --location wh-east
+ok stock get $A --location wh-east --json
+json_is 'j["location"], j["on_hand"]' "('wh-east', 4)"
+ok stock get $A --json
+json_is 'j["on_hand"]' 7
+expect 3 stock get $A --location nowhere
+ok reserve --id r4 --location wh-east $A:4
+expect 6 reserve --id r5 --location wh-east $A:1
+ok reservation release r4
+
+step "flash sale: claims until sold out, per-user limit"
+ok flash open s1 --sku $A --units 3 --per-user-limit 2 --json
+json_is 'j["sale"], j["sku"], j["open"], j["units"], j["remaining"], j["per_user_limit"]' \
+    "('s1', '$A', True, 3, 3, 2)"
+ok stock get $A --json
+json_is 'j["reserved"]' 3
+expect 4 flash open s1 --sku $A --units 1
+expect 6 flash open s2 --sku $A --units 100
+expect 2 flash open s2 --units 1
+ok flash claim s1 --user u1 --key k1 --json
+json_is 'j["outcome"], j["quantity"]' "('admitted', 1)"
+c1=$(py 'j["claim_id"]')
+ok flash claim s1 --user u1 --key k1 --json
+json_is 'j["claim_id"]' "$c1"
+ok flash claim s1 --user u1 --key k2
+stdout_has "outcome: *admitted"
+expect 6 flash claim s1 --user u1 --key k3 --json
+json_is 'j["outcome"], j["claim_id"]' "('limit', None)"
+ok flash claim s1 --user u2 --key k1 --json
+c3=$(py 'j["claim_id"]')
+expect 6 flash claim s1 --user u3 --key k1 --json
+json_is 'j["outcome"]' sold_out
+expect 2 flash claim s1 --user u3
+expect 2 flash claim s1 --user u3 --key k1 --qty 1.5
+expect 5 flash claim s1 --user u3 --key k1 --qty 0
+expect 3 flash claim nosale --user u3 --key k1
+
+step "flash poll, release, commit, status, close"
+ok flash poll "$c1" --json
+json_is 'j["outcome"], j["claim_id"]' "('admitted', '$c1')"
+ok flash release "$c1" --json
+json_is 'j["result"]' released
+expect 7 flash release "$c1"
+ok flash poll "$c1"
+stdout_has "outcome: *released"
+ok flash claim s1 --user u3 --key k2 --json
+json_is 'j["outcome"]' admitted
+ok flash commit "$c3"
+stdout_has "committed $c3"
+expect 7 flash commit "$c3"
+expect 3 flash poll s1:999
+expect 5 flash poll bogus
+ok flash status s1 --json
+json_is 'j["units"], j["remaining"], j["held"], j["sold"], j["claims"]' "(3, 0, 2, 1, 4)"
+ok flash status s1
+stdout_has "(open)"
+expect 3 flash status nosale
+ok flash close s1 --json
+json_is 'j["id"], j["result"]' "('s1', 'closed')"
+ok flash status s1 --json
+json_is 'j["open"]' False
+expect 7 flash claim s1 --user u4 --key k1 --json
+json_is 'j["outcome"]' ended
+
+step "flash queue: claims beyond the admission rate wait their turn"
+# One admission a second: the third claim waits unless two seconds pass meanwhile.
+ok stock adjust $B receive 5
+ok flash open s3 --sku $B --units 3 --admit-per-second 1
+ok flash claim s3 --user q1 --key k
+ok flash claim s3 --user q2 --key k
+ok flash claim s3 --user q3 --key k --json
+json_is 'j["outcome"], j["position"] >= 1, j["wait_ms"] > 0' "('queued', True, True)"
+queued=$(py 'j["claim_id"]')
+expect 4 flash commit "$queued"
+stderr_has "queued"
+ok flash close s3
+
+step "every hold expires; the store stays consistent"
+ok expire --now 9000000000000 --json
+ok stock get $A --json
+json_is 'j["reserved"]' 0
+ok stock get $B --json
+json_is 'j["reserved"]' 0
+ok check --json
+json_is 'j["violations"], j["messages"]' "(0, [])"
