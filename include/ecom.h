@@ -684,6 +684,46 @@ typedef struct ecom_claim_result {
 ECOM_EXTERN int ecom_flash_claim(ecom_claim_result *out, ecom_store *store, const char *sale,
                                  const char *user, int64_t qty, const char *key);
 
+/*
+ * Claims without blocking, for hosts with an event loop (or a few threads carrying
+ * many buyers each): submit the request and get its answer in a callback. A server
+ * thread can keep thousands of claims in flight; they are committed in large batches
+ * (one fsync each) without a thread sleeping and waking per buyer.
+ *
+ * The request is the caller's memory and stays untouched by the caller from submit
+ * until `done` is called: no allocation happens per claim. `done` is called exactly
+ * once, on a library thread (or on the calling thread, before submit returns, when
+ * the answer comes from memory: sold out); it must not block for long. Closing the
+ * store completes every submitted request first.
+ */
+typedef struct ecom_claim_request ecom_claim_request;
+typedef void (*ecom_claim_done_fn)(ecom_claim_request *request);
+
+struct ecom_claim_request {
+    int version;            /* ECOM_CLAIM_REQUEST_VERSION */
+    /* in: valid until done is called */
+    const char *sale;
+    const char *user;
+    const char *key;
+    int64_t quantity;
+    ecom_claim_done_fn done;
+    void *data;             /* the caller's */
+    /* out, when done is called */
+    int status;             /* ECOM_OK, or an error (as ecom_flash_claim returns) */
+    ecom_claim_result result;
+    /* the library's */
+    void *internal[72];
+};
+#define ECOM_CLAIM_REQUEST_VERSION 1
+
+/*
+ * Submits a claim. Returns ECOM_OK if the request was taken (done will be called),
+ * or an error at once for a malformed request (done is not called): ECOM_EQUANTITY,
+ * ECOM_EBADID, ECOM_EVERSION, ECOM_EINVAL. Errors found later (no such sale, backend
+ * failure) arrive in request->status.
+ */
+ECOM_EXTERN int ecom_flash_claim_submit(ecom_store *store, ecom_claim_request *request);
+
 /* The current state of a claim (QUEUED turns ADMITTED when its turn comes).
  * Errors: ECOM_ENOTFOUND, ECOM_EINVAL (malformed claim id). */
 ECOM_EXTERN int ecom_flash_poll(ecom_claim_result *out, ecom_store *store, const char *claim_id);

@@ -128,10 +128,10 @@ typedef enum ecom_inventory_op_kind {
                                   on_hand, text = reason, reference */
     ECOM_INV_SET_SAFETY = 2,   /* sku, location, quantity = safety stock (>= 0) */
     ECOM_INV_SET_BACKORDER = 3, /* sku, quantity = ecom_backorder_policy */
-    ECOM_INV_RESERVE = 4,      /* id, location, lines, fingerprint, expires_at */
+    ECOM_INV_RESERVE = 4,      /* id, location, lines, fingerprint, ttl_ms */
     ECOM_INV_COMMIT = 5,       /* id */
     ECOM_INV_RELEASE = 6,      /* id */
-    ECOM_INV_EXTEND = 7,       /* id, expires_at */
+    ECOM_INV_EXTEND = 7,       /* id, ttl_ms */
     ECOM_INV_EXPIRE = 8,       /* ends up to `limit` holds due at `now`; out: count */
     ECOM_INV_FLASH_OPEN = 9,   /* id = sale, sku, location, flash */
     ECOM_INV_FLASH_CLOSE = 10, /* id = sale */
@@ -163,7 +163,9 @@ typedef struct ecom_inventory_op {
     const int64_t *line_quantities;
     uint64_t fingerprint;      /* RESERVE: a hash of (location, lines): same id with
                                   another fingerprint is ECOM_ECONFLICT */
-    int64_t expires_at;        /* RESERVE, EXTEND */
+    int64_t ttl_ms;            /* RESERVE, EXTEND: the hold lasts until now + ttl_ms, now
+                                  being the unit's own time (not the submitter's: an
+                                  operation may wait in group commit) */
     const ecom_flash_options *flash; /* FLASH_OPEN: starts_at resolved, ttl defaulted */
     const char *user;          /* FLASH_CLAIM */
     const char *key;           /* FLASH_CLAIM: idempotency key, per sale */

@@ -9,6 +9,11 @@
  * inter-processor interrupt, and under virtualization a VM exit), so each waiter
  * sleeps on its own word and is woken exactly once, outside the queue's lock, and
  * never has to take the lock again on its way out.
+ *
+ * Asynchronous jobs (ecom_flash_claim_submit) have no thread waiting: they carry a
+ * completion function, and a committer thread, started on first use, leads while
+ * only they are queued. A sync leader that finds one at the head of the queue hands
+ * the lead to that thread instead.
  */
 #ifdef __linux__
 #define _DEFAULT_SOURCE /* syscall() */
@@ -58,14 +63,26 @@ int ecom__committer_init(ecom__committer *c)
     memset(c, 0, sizeof *c);
     if (pthread_mutex_init(&c->lock, NULL) != 0)
         return ECOM_ENOMEM;
+    if (pthread_cond_init(&c->work, NULL) != 0) {
+        pthread_mutex_destroy(&c->lock);
+        return ECOM_ENOMEM;
+    }
     c->ready = true;
     return ECOM_OK;
 }
 
-void ecom__committer_destroy(ecom__committer *c)
+void ecom__committer_destroy(ecom_store *store)
 {
+    ecom__committer *c = &store->committer;
     if (!c->ready)
         return;
+    pthread_mutex_lock(&c->lock);
+    c->stopping = true;
+    pthread_cond_signal(&c->work);
+    pthread_mutex_unlock(&c->lock);
+    if (c->thread_started)
+        pthread_join(c->thread, NULL); /* it completes what is queued first */
+    pthread_cond_destroy(&c->work);
     pthread_mutex_destroy(&c->lock);
     ecom__free(c->scratch);
     c->ready = false;
@@ -118,7 +135,27 @@ static void run_batch(ecom_store *store, ecom__committer *c, ecom__job *jobs, si
     }
 }
 
-/* Leads batches until this thread's own job is done, then hands the lead on. */
+/* Tells every job of a finished batch. A job's memory belongs to its owner again as
+ * soon as it is told, so the next pointer is read first. */
+static void complete_batch(ecom__job *batch, ecom__job *self)
+{
+    for (ecom__job *j = batch, *after; j; j = after) {
+        after = j->next;
+        if (j == self)
+            atomic_store_explicit(&self->state, JOB_DONE, memory_order_relaxed);
+        else if (j->complete)
+            j->complete(j);
+        else
+            job_wake(j, JOB_DONE);
+    }
+}
+
+/*
+ * Leads batches: a thread with a job of its own (self) until that job is done, then
+ * hands the lead to the next queued job's thread, or to the committer thread if that
+ * job is asynchronous; the committer thread (self NULL) until the queue is empty.
+ * Called with c->leading set by the caller.
+ */
 static void lead(ecom_store *store, ecom__committer *c, ecom__job *self)
 {
     for (;;) {
@@ -126,32 +163,84 @@ static void lead(ecom_store *store, ecom__committer *c, ecom__job *self)
         pthread_mutex_lock(&c->lock);
         ecom__job *batch = take_batch(c, &n);
         pthread_mutex_unlock(&c->lock);
-        run_batch(store, c, batch, n);
+        if (n)
+            run_batch(store, c, batch, n);
 
         pthread_mutex_lock(&c->lock);
-        c->batches++;
+        c->batches += n != 0;
         c->batched_ops += n;
-        bool mine = atomic_load_explicit(&self->state, memory_order_relaxed) == JOB_DONE;
+        bool mine = self == NULL ||
+                    atomic_load_explicit(&self->state, memory_order_relaxed) == JOB_DONE;
         for (ecom__job *j = batch; j && !mine; j = j->next)
             mine = j == self;
-        ecom__job *next = mine ? c->head : NULL;
-        if (mine && next == NULL)
-            c->leading = false;
+        ecom__job *next = NULL;
+        bool go_on = !mine || (self == NULL && c->head != NULL);
+        if (!go_on) {
+            next = c->head && c->head->complete == NULL ? c->head : NULL;
+            c->leading = next != NULL; /* a sync successor inherits the lead */
+            if (c->head && next == NULL)
+                pthread_cond_signal(&c->work); /* async work left: the thread leads */
+        }
         pthread_mutex_unlock(&c->lock);
 
-        for (ecom__job *j = batch, *after; j; j = after) {
-            after = j->next; /* read before the wake: j may vanish right after it */
-            if (j == self)
-                atomic_store_explicit(&self->state, JOB_DONE, memory_order_relaxed);
-            else
-                job_wake(j, JOB_DONE);
-        }
-        if (!mine)
-            continue; /* more than a batch was queued ahead of us: lead again */
+        complete_batch(batch, self);
+        if (go_on)
+            continue;
         if (next)
             job_wake(next, JOB_LEAD); /* it is still queued, so still alive */
         return;
     }
+}
+
+/* The committer thread: leads whenever asynchronous jobs wait and nobody leads. */
+static void *committer_main(void *arg)
+{
+    ecom_store *store = arg;
+    ecom__committer *c = &store->committer;
+    pthread_mutex_lock(&c->lock);
+    for (;;) {
+        if (c->head && !c->leading) {
+            c->leading = true;
+            pthread_mutex_unlock(&c->lock);
+            lead(store, c, NULL);
+            pthread_mutex_lock(&c->lock);
+            continue;
+        }
+        if (c->stopping && c->head == NULL && !c->leading)
+            break;
+        pthread_cond_wait(&c->work, &c->lock);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+static void enqueue(ecom__committer *c, ecom__job *job)
+{
+    job->next = NULL;
+    if (c->tail)
+        c->tail->next = job;
+    else
+        c->head = job;
+    c->tail = job;
+}
+
+int ecom__committer_submit_async(ecom_store *store, ecom__job *job)
+{
+    ecom__committer *c = &store->committer;
+    atomic_init(&job->state, JOB_WAITING);
+    pthread_mutex_lock(&c->lock);
+    if (!c->thread_started) {
+        if (pthread_create(&c->thread, NULL, committer_main, store) != 0) {
+            pthread_mutex_unlock(&c->lock);
+            return ECOM_ENOMEM;
+        }
+        c->thread_started = true;
+    }
+    enqueue(c, job);
+    if (!c->leading)
+        pthread_cond_signal(&c->work);
+    pthread_mutex_unlock(&c->lock);
+    return ECOM_OK;
 }
 
 int ecom__committer_submit(ecom_store *store, ecom_inventory_op *op)
@@ -160,11 +249,7 @@ int ecom__committer_submit(ecom_store *store, ecom_inventory_op *op)
     ecom__job job = {.op = op};
     atomic_init(&job.state, JOB_WAITING);
     pthread_mutex_lock(&c->lock);
-    if (c->tail)
-        c->tail->next = &job;
-    else
-        c->head = &job;
-    c->tail = &job;
+    enqueue(c, &job);
     bool leader = !c->leading;
     c->leading = true;
     pthread_mutex_unlock(&c->lock);

@@ -231,6 +231,40 @@ static int check_result_version(ecom_store *store, const ecom_claim_result *out)
     return ECOM_OK;
 }
 
+static int check_claim(ecom_store *store, const char *sale, const char *user, int64_t qty,
+                       const char *key)
+{
+    int rc = ecom__check_id_arg(store, sale, "sale");
+    if (rc == ECOM_OK)
+        rc = ecom__check_id_arg(store, user, "user");
+    if (rc == ECOM_OK)
+        rc = ecom__check_id_arg(store, key, "key");
+    if (rc == ECOM_OK)
+        rc = ecom__check_quantity(store, qty, "quantity");
+    return rc;
+}
+
+static void claim_op(ecom_inventory_op *op, const char *sale, const char *user, int64_t qty,
+                     const char *key)
+{
+    *op = (ecom_inventory_op){.kind = ECOM_INV_FLASH_CLAIM, .id = sale, .user = user,
+                              .key = key, .quantity = qty, .location = ECOM_LOCATION_DEFAULT};
+    op->claim.version = ECOM_CLAIM_RESULT_VERSION;
+}
+
+/* After a claim's answer: learn that the pool ran dry, or that units came back. */
+static void learn(ecom_store *store, sale_entry *e, const ecom_claim_result *answer)
+{
+    if (e == NULL)
+        return;
+    snapshot *s = atomic_load_explicit(&e->snap, memory_order_acquire);
+    bool sold_out = answer->outcome == ECOM_CLAIM_SOLD_OUT;
+    if ((sold_out || (s && s->sold_out)) && !atomic_flag_test_and_set(&e->refreshing)) {
+        refresh(store, e, ecom__now(store));
+        atomic_flag_clear(&e->refreshing);
+    }
+}
+
 int ecom_flash_claim(ecom_claim_result *out, ecom_store *store, const char *sale,
                      const char *user, int64_t qty, const char *key)
 {
@@ -238,35 +272,73 @@ int ecom_flash_claim(ecom_claim_result *out, ecom_store *store, const char *sale
     if (rc == ECOM_OK)
         rc = check_result_version(store, out);
     if (rc == ECOM_OK)
-        rc = ecom__check_id_arg(store, sale, "sale");
-    if (rc == ECOM_OK)
-        rc = ecom__check_id_arg(store, user, "user");
-    if (rc == ECOM_OK)
-        rc = ecom__check_id_arg(store, key, "key");
-    if (rc == ECOM_OK)
-        rc = ecom__check_quantity(store, qty, "quantity");
+        rc = check_claim(store, sale, user, qty, key);
     if (rc != ECOM_OK)
         return rc;
     sale_entry *e = find_entry(store->flash_cache, sale, true);
     if (e && answer_from_memory(out, store, e, key, qty))
         return ECOM_OK;
-
-    ecom_inventory_op op = {.kind = ECOM_INV_FLASH_CLAIM, .id = sale, .user = user, .key = key,
-                            .quantity = qty, .location = ECOM_LOCATION_DEFAULT};
-    op.claim.version = ECOM_CLAIM_RESULT_VERSION;
+    ecom_inventory_op op;
+    claim_op(&op, sale, user, qty, key);
     rc = ecom__inv_run(store, &op);
     if (rc != ECOM_OK)
         return rc;
     *out = op.claim;
     out->version = ECOM_CLAIM_RESULT_VERSION;
-    bool sold_out = out->outcome == ECOM_CLAIM_SOLD_OUT;
-    snapshot *s = e ? atomic_load_explicit(&e->snap, memory_order_acquire) : NULL;
-    /* Learn that the pool ran dry, or that units came back. */
-    if (e && (sold_out || (s && s->sold_out)) && !atomic_flag_test_and_set(&e->refreshing)) {
-        refresh(store, e, ecom__now(store));
-        atomic_flag_clear(&e->refreshing);
-    }
+    learn(store, e, out);
     return ECOM_OK;
+}
+
+/* What a submitted request keeps in its `internal` space while in flight. */
+typedef struct async_claim {
+    ecom__job job; /* first: the committer hands this back */
+    ecom_inventory_op op;
+    ecom_store *store;
+    sale_entry *entry;
+    ecom_claim_request *request;
+} async_claim;
+
+_Static_assert(sizeof(async_claim) <= sizeof(((ecom_claim_request *)0)->internal),
+               "ecom_claim_request.internal is too small");
+
+static void async_claim_done(ecom__job *job)
+{
+    async_claim *a = (async_claim *)job;
+    ecom_claim_request *req = a->request;
+    req->status = a->op.result;
+    req->result = a->op.claim;
+    req->result.version = ECOM_CLAIM_RESULT_VERSION;
+    if (req->status == ECOM_OK)
+        learn(a->store, a->entry, &req->result);
+    req->done(req); /* last: the request is the caller's again */
+}
+
+int ecom_flash_claim_submit(ecom_store *store, ecom_claim_request *req)
+{
+    int rc = ecom__inv_enter(store);
+    if (rc == ECOM_OK && (req == NULL || req->done == NULL))
+        rc = ecom__fail(store, ECOM_EINVAL, "request: NULL or without a done callback");
+    if (rc == ECOM_OK && req->version != ECOM_CLAIM_REQUEST_VERSION)
+        rc = ecom__fail(store, ECOM_EVERSION, "ecom_claim_request version %d; expected %d",
+                        req->version, ECOM_CLAIM_REQUEST_VERSION);
+    if (rc == ECOM_OK)
+        rc = check_claim(store, req->sale, req->user, req->quantity, req->key);
+    if (rc != ECOM_OK)
+        return rc;
+    sale_entry *e = find_entry(store->flash_cache, req->sale, true);
+    if (e && answer_from_memory(&req->result, store, e, req->key, req->quantity)) {
+        req->status = ECOM_OK;
+        req->done(req);
+        return ECOM_OK;
+    }
+    async_claim *a = (async_claim *)(void *)req->internal;
+    claim_op(&a->op, req->sale, req->user, req->quantity, req->key);
+    a->job = (ecom__job){.op = &a->op, .complete = async_claim_done};
+    a->store = store;
+    a->entry = e;
+    a->request = req;
+    rc = ecom__committer_submit_async(store, &a->job);
+    return rc == ECOM_OK ? rc : ecom__fail(store, rc, "cannot start the committer thread");
 }
 
 /* Splits "sale:ticket". */

@@ -57,6 +57,8 @@ typedef struct ecom__job {
     struct ecom__job *next;
     ecom_inventory_op *op;
     _Atomic uint32_t state; /* waiting, done, or lead (committer.c) */
+    /* NULL: a thread sleeps on state. Else called once the op is done (async). */
+    void (*complete)(struct ecom__job *job);
 } ecom__job;
 
 typedef struct ecom__committer {
@@ -64,15 +66,22 @@ typedef struct ecom__committer {
     ecom__job *head, *tail; /* queued, oldest first */
     bool leading;           /* a thread is running a batch */
     bool ready;
+    pthread_t thread;       /* runs batches of asynchronous jobs; made on first use */
+    bool thread_started, stopping;
+    pthread_cond_t work;    /* the thread's: async jobs wait and nobody leads */
     ecom_inventory_op *scratch; /* the leader's contiguous copy of a batch */
     size_t scratch_cap;
     uint64_t batches, batched_ops, apply_ns; /* for tuning */
 } ecom__committer;
 
 int ecom__committer_init(ecom__committer *c);
-void ecom__committer_destroy(ecom__committer *c);
+/* Completes every queued job, stops the thread, frees. Before the backend closes. */
+void ecom__committer_destroy(ecom_store *store);
 /* Runs op in the next batch; returns op->result. */
 int ecom__committer_submit(ecom_store *store, ecom_inventory_op *op);
+/* Queues job (job->op, job->complete set) and returns at once; job->complete is
+ * called from the thread that runs its batch. Errors: ECOM_ENOMEM (no thread). */
+int ecom__committer_submit_async(ecom_store *store, ecom__job *job);
 
 typedef struct ecom__flash_cache ecom__flash_cache; /* flash.c */
 ecom__flash_cache *ecom__flash_cache_new(void);

@@ -357,12 +357,12 @@ int ecom_reserve(ecom_store *store, const char *id, const char *const *skus,
     ecom_inventory_op op = {.kind = ECOM_INV_RESERVE, .id = id, .location = location,
                             .line_count = n, .line_skus = line_skus,
                             .line_quantities = line_quantities, .fingerprint = fingerprint,
-                            .expires_at = ecom__now(store) + ttl_ms};
+                            .ttl_ms = ttl_ms};
     return ecom__inv_run(store, &op);
 }
 
 static int end_reservation(ecom_store *store, ecom_inventory_op_kind kind, const char *id,
-                           int64_t expires_at)
+                           int64_t ttl_ms)
 {
     int rc = ecom__inv_enter(store);
     if (rc == ECOM_OK)
@@ -370,7 +370,7 @@ static int end_reservation(ecom_store *store, ecom_inventory_op_kind kind, const
     if (rc != ECOM_OK)
         return rc;
     ecom_inventory_op op = {.kind = kind, .id = id, .location = ECOM_LOCATION_DEFAULT,
-                            .expires_at = expires_at};
+                            .ttl_ms = ttl_ms};
     return ecom__inv_run(store, &op);
 }
 
@@ -389,7 +389,7 @@ int ecom_reservation_extend(ecom_store *store, const char *id, int64_t ttl_ms)
     if (store && store->be && (ttl_ms < 1 || ttl_ms > ECOM__TTL_MAX))
         return ecom__fail(store, ECOM_EINVAL, "ttl_ms: %lld is not in 1..%lld", (long long)ttl_ms,
                           (long long)ECOM__TTL_MAX);
-    return end_reservation(store, ECOM_INV_EXTEND, id, ecom__now(store) + ttl_ms);
+    return end_reservation(store, ECOM_INV_EXTEND, id, ttl_ms);
 }
 
 /* The sweeper: ends due holds a bounded batch at a time, so one call never holds the
@@ -405,7 +405,7 @@ int ecom_inventory_expire(uint64_t *expired, ecom_store *store, int64_t now)
         return rc;
     for (;;) {
         ecom_inventory_op op = {.kind = ECOM_INV_EXPIRE, .limit = ECOM__EXPIRE_BATCH,
-                                .location = ECOM_LOCATION_DEFAULT, .expires_at = now};
+                                .location = ECOM_LOCATION_DEFAULT};
         /* Not through group commit: the sweep's own `now` is what decides. */
         rc = store->be->inventory_apply(store->be, &op, 1, now);
         if (rc == ECOM_OK)

@@ -150,9 +150,9 @@ void ecom_store_close(ecom_store *store)
 {
     if (store == NULL)
         return;
+    ecom__committer_destroy(store); /* completes queued claims: needs the backend */
     if (store->be)
         store->be->close(store->be);
-    ecom__committer_destroy(&store->committer);
     ecom__flash_cache_free(store->flash_cache);
     pthread_key_delete(store->err_key);
     for (ecom__errslot *s = store->err_slots, *next; s; s = next) {

@@ -158,7 +158,8 @@ static int reserve_apply(inv_ctx *c, ecom_inventory_op *op)
                                   op->line_quantities[i], op->id, NULL);
     if (rc != ECOM_OK)
         return rc;
-    inv_resv r = {ECOM_RESERVATION_HELD, c->now, op->expires_at, 0, op->fingerprint,
+    int64_t expires_at = c->now + op->ttl_ms;
+    inv_resv r = {ECOM_RESERVATION_HELD, c->now, expires_at, 0, op->fingerprint,
                   op->location, 0, NULL, NULL, NULL};
     size_t size = ecom__inv_resv_size(op->location, op->line_count, op->line_skus);
     if (size == 0)
@@ -167,7 +168,7 @@ static int reserve_apply(inv_ctx *c, ecom_inventory_op *op)
     if ((rc = mdb_put(c->txn, c->be->resv, &k, &v, MDB_RESERVE)) != 0)
         return ecom__lmdb_mdb(c->be, "mdb_put (resv)", rc);
     ecom__inv_resv_encode(v.mv_data, &r, op->line_count, op->line_skus, op->line_quantities);
-    rc = ecom__inv_expiry_put(c, op->expires_at, INV_EXPIRY_RESV, op->id, 0);
+    rc = ecom__inv_expiry_put(c, expires_at, INV_EXPIRY_RESV, op->id, 0);
     return rc ? rc : ecom__inv_event(c, "reservation.created", op->id);
 }
 
@@ -264,10 +265,10 @@ static int extend_apply(inv_ctx *c, ecom_inventory_op *op, loaded *l)
 {
     int rc = ecom__inv_expiry_del(c, l->r.expires_at, INV_EXPIRY_RESV, op->id, 0);
     if (rc == ECOM_OK)
-        rc = ecom__inv_expiry_put(c, op->expires_at, INV_EXPIRY_RESV, op->id, 0);
+        rc = ecom__inv_expiry_put(c, c->now + op->ttl_ms, INV_EXPIRY_RESV, op->id, 0);
     if (rc != ECOM_OK)
         return rc;
-    ecom__inv_resv_patch(l->val.mv_data, ECOM_RESERVATION_HELD, op->expires_at, 0);
+    ecom__inv_resv_patch(l->val.mv_data, ECOM_RESERVATION_HELD, c->now + op->ttl_ms, 0);
     MDB_val k = {strlen(op->id) + 1, (void *)op->id}, v = l->val;
     if ((rc = mdb_put(c->txn, c->be->resv, &k, &v, 0)) != 0)
         return ecom__lmdb_mdb(c->be, "mdb_put (resv)", rc);

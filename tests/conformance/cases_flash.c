@@ -1,6 +1,8 @@
 /* Flash sales: pools, claims, limits, queueing, sold-out answers from memory. */
 #include <stdio.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include "conformance.h"
 
@@ -202,6 +204,110 @@ static void test_flash__bad_requests(void **state)
     assert_int_equal(ecom_flash_close(s, "none"), ECOM_ENOTFOUND);
 }
 
+typedef struct tally {
+    _Atomic int done, admitted, sold_out, not_found;
+} tally;
+
+static void count_done(ecom_claim_request *req)
+{
+    tally *t = req->data;
+    if (req->status == ECOM_ENOTFOUND)
+        atomic_fetch_add(&t->not_found, 1);
+    else if (req->result.outcome == ECOM_CLAIM_ADMITTED)
+        atomic_fetch_add(&t->admitted, 1);
+    else if (req->result.outcome == ECOM_CLAIM_SOLD_OUT)
+        atomic_fetch_add(&t->sold_out, 1);
+    atomic_fetch_add(&t->done, 1);
+}
+
+static void wait_for(tally *t, int n)
+{
+    struct timespec nap = {0, 1000000};
+    for (int i = 0; i < 10000 && atomic_load(&t->done) < n; i++)
+        nanosleep(&nap, NULL);
+    nanosleep(&nap, NULL); /* and no callback comes twice */
+    assert_int_equal(atomic_load(&t->done), n);
+}
+
+#define REQUESTS 200
+
+static void test_flash__submitted_claims_complete_exactly_once(void **state)
+{
+    ecom_store *s = *state;
+    conf_stock(s, "tv", 100);
+    open_sale(s, "bf", "tv", 50, 0, 0);
+    static ecom_claim_request req[REQUESTS];
+    static char users[REQUESTS][16];
+    tally t = {0};
+    for (int i = 0; i < REQUESTS; i++) {
+        snprintf(users[i], sizeof users[i], "u%03d", i);
+        req[i] = (ecom_claim_request){.version = ECOM_CLAIM_REQUEST_VERSION, .sale = "bf",
+                                      .user = users[i], .key = users[i], .quantity = 1,
+                                      .done = count_done, .data = &t};
+        assert_int_equal(ecom_flash_claim_submit(s, &req[i]), ECOM_OK);
+    }
+    wait_for(&t, REQUESTS);
+    assert_int_equal(atomic_load(&t.admitted), 50);
+    assert_int_equal(atomic_load(&t.sold_out), REQUESTS - 50);
+
+    /* A retry of an admitted claim finds it, though the sale is sold out. */
+    int first = 0;
+    while (req[first].result.outcome != ECOM_CLAIM_ADMITTED)
+        first++;
+    char claim_id[96];
+    snprintf(claim_id, sizeof claim_id, "%s", req[first].result.claim_id);
+    ecom_claim_request retry = req[first];
+    retry.result = (ecom_claim_result)ECOM_CLAIM_RESULT_INIT;
+    assert_int_equal(ecom_flash_claim_submit(s, &retry), ECOM_OK);
+    wait_for(&t, REQUESTS + 1);
+    assert_string_equal(retry.result.claim_id, claim_id);
+
+    /* Malformed requests are refused at once; unknown sales answer in the callback. */
+    ecom_claim_request bad = req[0];
+    bad.quantity = 0;
+    assert_int_equal(ecom_flash_claim_submit(s, &bad), ECOM_EQUANTITY);
+    bad.quantity = 1;
+    bad.version = 9;
+    assert_int_equal(ecom_flash_claim_submit(s, &bad), ECOM_EVERSION);
+    bad.version = ECOM_CLAIM_REQUEST_VERSION;
+    bad.done = NULL;
+    assert_int_equal(ecom_flash_claim_submit(s, &bad), ECOM_EINVAL);
+    bad.done = count_done;
+    bad.sale = "nope";
+    assert_int_equal(ecom_flash_claim_submit(s, &bad), ECOM_OK);
+    wait_for(&t, REQUESTS + 2);
+    assert_int_equal(atomic_load(&t.not_found), 1);
+    conf_assert_clean(s);
+}
+
+static void test_flash__closing_completes_claims_in_flight(void **state)
+{
+    (void)state;
+    char uri[512];
+    snprintf(uri, sizeof uri, "%s", conf_fresh_uri());
+    ecom_store *s = conf_open(uri);
+    conf_stock(s, "tv", 100);
+    open_sale(s, "bf", "tv", 100, 0, 0);
+    static ecom_claim_request req[REQUESTS];
+    static char users[REQUESTS][16];
+    tally t = {0};
+    for (int i = 0; i < REQUESTS; i++) {
+        snprintf(users[i], sizeof users[i], "c%03d", i);
+        req[i] = (ecom_claim_request){.version = ECOM_CLAIM_REQUEST_VERSION, .sale = "bf",
+                                      .user = users[i], .key = users[i], .quantity = 1,
+                                      .done = count_done, .data = &t};
+        assert_int_equal(ecom_flash_claim_submit(s, &req[i]), ECOM_OK);
+    }
+    ecom_store_close(s); /* returns only once every request is done */
+    assert_int_equal(atomic_load(&t.done), REQUESTS);
+    assert_int_equal(atomic_load(&t.admitted), 100);
+    s = conf_open(uri);
+    ecom_flash_status st = status(s, "bf");
+    assert_int_equal(st.held, 100);
+    conf_assert_clean(s);
+    ecom_store_close(s);
+}
+
 #define CASE(name) cmocka_unit_test_setup_teardown(name, conf_setup, conf_teardown)
 
 int conf_run_flash(void)
@@ -213,6 +319,8 @@ int conf_run_flash(void)
         CASE(test_flash__claims_beyond_capacity_queue_in_order),
         CASE(test_flash__sale_window_and_close),
         CASE(test_flash__bad_requests),
+        CASE(test_flash__submitted_claims_complete_exactly_once),
+        cmocka_unit_test(test_flash__closing_completes_claims_in_flight),
     };
     return cmocka_run_group_tests_name("flash", tests, NULL, NULL);
 }

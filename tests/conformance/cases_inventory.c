@@ -121,6 +121,8 @@ static void test_inventory__reservations_are_all_or_nothing(void **state)
     assert_string_equal(ecom_reservation_line_sku(r, 0), "a");
     assert_int_equal(ecom_reservation_line_quantity(r, 0), 2);
     assert_int_equal(ecom_reservation_get_state(r), ECOM_RESERVATION_HELD);
+    /* The hold lasts its whole TTL from the moment it is made. */
+    assert_int_equal(ecom_reservation_expires_at(r) - ecom_reservation_created_at(r), 60000);
     ecom_reservation_free(r);
 
     const char *unknown[] = {"a", "zzz"};

@@ -156,7 +156,8 @@ static void assert_stock(ecom_backend *be, const char *sku, int64_t on_hand, int
                  (long long)s.reserved, (long long)on_hand, (long long)reserved);
 }
 
-/* A reserve op of n lines; the fingerprint is made from the quantities. */
+/* A reserve op of n lines, expiring at expires_at if applied at T0 (the op carries a
+ * time to live); the fingerprint is made from the quantities. */
 static ecom_inventory_op reserve_op(const char *id, size_t n, const char *const *skus,
                                     const int64_t *qtys, int64_t expires_at)
 {
@@ -164,7 +165,7 @@ static ecom_inventory_op reserve_op(const char *id, size_t n, const char *const 
     op.line_count = n;
     op.line_skus = skus;
     op.line_quantities = qtys;
-    op.expires_at = expires_at;
+    op.ttl_ms = expires_at - T0;
     op.fingerprint = 7;
     for (size_t i = 0; i < n; i++)
         op.fingerprint = op.fingerprint * 31 + (uint64_t)qtys[i];
@@ -177,6 +178,7 @@ static int reserve1(ecom_backend *be, const char *id, const char *sku, int64_t q
     const char *skus[1] = {sku};
     int64_t qtys[1] = {qty};
     ecom_inventory_op op = reserve_op(id, 1, skus, qtys, expires_at);
+    op.ttl_ms = expires_at - now;
     return apply1(be, &op, now);
 }
 
@@ -543,7 +545,7 @@ static void test_lmdb_inventory__expired_commit_and_extend(void **state)
     assert_int_equal(reserve1(f->be, "e2", "sku-a", 4, T0 + 100, T0), ECOM_OK);
     /* extend e2 before it is due */
     ecom_inventory_op op = op_of(ECOM_INV_EXTEND, "e2");
-    op.expires_at = T0 + 5000;
+    op.ttl_ms = 4950;
     assert_int_equal(apply1(f->be, &op, T0 + 50), ECOM_OK);
     assert_int_equal(resv(f->be, "e2").expires_at, T0 + 5000);
     /* commit of e1 past its expiry: expired (the change persists), EEXPIRED */
@@ -1218,6 +1220,7 @@ static void *hammer_main(void *arg)
         const char *skus[] = {"sku-a"};
         int64_t qty[] = {1 + i % 3};
         ecom_inventory_op op = reserve_op(id, 1, skus, qty, T0 + 100000);
+        op.ttl_ms = 100000 - i;
         if (h->be->inventory_apply(h->be, &op, 1, T0 + i) != ECOM_OK)
             h->failures++;
         else if (op.result == ECOM_OK)
@@ -1326,6 +1329,7 @@ static void test_lmdb_inventory__large_reservation_and_growth(void **state)
     for (int i = 0; i < BATCH; i++) {
         snprintf(ids[i], sizeof ids[i], "g%04d", i);
         ops[i] = reserve_op(ids[i], 4, skus + i % 200, qtys, T0 + 5000);
+        ops[i].ttl_ms -= 2;
     }
     assert_int_equal(f.be->inventory_apply(f.be, ops, BATCH, T0 + 2), ECOM_OK);
     for (int i = 0; i < BATCH; i++)
