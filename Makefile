@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 TEST_BUILD ?= build-test
 
-.PHONY: all run test deps test-deps build bench clean
+.PHONY: all run test test-tsan deps test-deps build bench clean
 
 all: build
 
@@ -27,8 +27,16 @@ test: test-deps
 	@cmake --build $(TEST_BUILD) -j $(JOBS)
 	@cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# ThreadSanitizer over the concurrency-heavy suites (not part of `make test`: TSan
+# depends on the kernel's address-space layout, which CI machines do not promise).
+test-tsan: test-deps
+	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DECOM_TSAN=ON -DECOM_BUILD_TOOLS=OFF \
+		-DECOM_BUILD_BENCH=OFF -DECOM_BUILD_EXAMPLES=OFF >/dev/null
+	@cmake --build build-tsan -j $(JOBS)
+	@cd build-tsan && ctest --output-on-failure -R 'conformance|lmdb'
+
 bench: build
-	@$(BUILD)/bench/bench_catalog --quick
+	@for b in catalog flash reserve; do $(BUILD)/bench/bench_$$b --quick || exit 1; done
 
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD) var
+	rm -rf $(BUILD) $(TEST_BUILD) build-tsan var

@@ -278,6 +278,9 @@ static int claim_refuse(ecom_inventory_op *op, ecom_claim_outcome outcome)
 }
 
 /* GCRA admission: the claim's admission time, and the schedule moved past it.
+ * Without a rate every claim is admitted now: processes' clocks are read before
+ * they wait for the write lock, so another process may have recorded a later "now"
+ * and the schedule must not turn that skew into a queue.
  * Returns 0, or -1 when the times do not fit in int64 microseconds. */
 static int admit(const inv_sale *s, int64_t now, int64_t *admit_us, int64_t *next_us,
                  int64_t *expires_at)
@@ -285,7 +288,7 @@ static int admit(const inv_sale *s, int64_t now, int64_t *admit_us, int64_t *nex
     int64_t now_us, iv = s->admit_per_second > 0 ? 1000000 / s->admit_per_second : 0;
     if (__builtin_mul_overflow(now, 1000, &now_us))
         return -1;
-    *admit_us = s->next_admit_us > now_us ? s->next_admit_us : now_us;
+    *admit_us = iv && s->next_admit_us > now_us ? s->next_admit_us : now_us;
     if (__builtin_add_overflow(*admit_us, iv, next_us) ||
         __builtin_add_overflow(ecom__inv_admit_ms(*admit_us), s->claim_ttl_ms, expires_at) ||
         *expires_at > INT64_MAX / 1000)

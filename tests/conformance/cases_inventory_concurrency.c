@@ -35,11 +35,16 @@ static int claim_one(hammer *h, int i)
     snprintf(user, sizeof user, "u%d-%d", h->index, i);
     snprintf(key, sizeof key, "k%d-%d", h->index, i);
     ecom_claim_result r = ECOM_CLAIM_RESULT_INIT;
-    if (ecom_flash_claim(&r, h->store, "sale", h->user ? h->user : user, 1, key) != ECOM_OK)
+    if (ecom_flash_claim(&r, h->store, "sale", h->user ? h->user : user, 1, key) != ECOM_OK) {
+        fprintf(stderr, "claim %s: %s\n", key, ecom_errmsg(h->store));
         return -1;
+    }
     if (r.outcome == ECOM_CLAIM_ADMITTED)
         return 1;
-    return r.outcome == ECOM_CLAIM_SOLD_OUT || r.outcome == ECOM_CLAIM_LIMIT ? 0 : -1;
+    if (r.outcome == ECOM_CLAIM_SOLD_OUT || r.outcome == ECOM_CLAIM_LIMIT)
+        return 0;
+    fprintf(stderr, "claim %s: unexpected outcome %d\n", key, (int)r.outcome);
+    return -1;
 }
 
 static void *hammer_main(void *arg)
@@ -118,8 +123,10 @@ static int child_main(const char *uri, int index, int (*one)(hammer *, int), con
     ecom_options opts = ECOM_OPTIONS_INIT;
     opts.no_sync = 1;
     ecom_store *s = NULL;
-    if (ecom_store_open(&s, uri, &opts) != ECOM_OK)
+    if (ecom_store_open(&s, uri, &opts) != ECOM_OK) {
+        fprintf(stderr, "child %d: open: %s\n", index, ecom_errmsg(s));
         return 255;
+    }
     hammer h = {.store = s, .index = 100 + index, .attempts = 60, .user = user, .one = one};
     hammer_main(&h);
     ecom_store_close(s);

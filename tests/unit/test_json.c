@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "support/support.h"
 
 #define FULL                                                                            \
     "{\"id\":\"p1\",\"title\":\"Caf\xc3\xa9 \\\"mug\\\" \\u20ac\",\"description\":"     \
@@ -375,55 +376,6 @@ static void test_json__nul_bytes(void **state)
 
 /* ---- out of memory ---- */
 
-static long live, countdown, calls;
-
-static void *oom_malloc(void *ctx, size_t size)
-{
-    (void)ctx;
-    calls++;
-    if (countdown > 0 && --countdown == 0)
-        return NULL;
-    void *p = malloc(size);
-    if (p)
-        live++;
-    return p;
-}
-
-static void *oom_realloc(void *ctx, void *ptr, size_t size)
-{
-    (void)ctx;
-    calls++;
-    if (countdown > 0 && --countdown == 0)
-        return NULL;
-    void *p = realloc(ptr, size);
-    if (p && ptr == NULL)
-        live++;
-    return p;
-}
-
-static void oom_free(void *ctx, void *ptr)
-{
-    (void)ctx;
-    if (ptr)
-        live--;
-    free(ptr);
-}
-
-static const ecom_allocator oom_allocator = {ECOM_ALLOCATOR_VERSION, oom_malloc, oom_realloc,
-                                             oom_free, NULL};
-
-static int oom_setup(void **state)
-{
-    (void)state;
-    live = countdown = calls = 0;
-    return ecom_set_allocator(&oom_allocator);
-}
-
-static int oom_teardown(void **state)
-{
-    (void)state;
-    return ecom_set_allocator(NULL);
-}
 
 static void test_json__oom_from_json(void **state)
 {
@@ -431,7 +383,7 @@ static void test_json__oom_from_json(void **state)
     int rc = ECOM_ENOMEM;
     long n;
     for (n = 1; rc == ECOM_ENOMEM; n++) {
-        countdown = n;
+        test_alloc_countdown = n;
         ecom_product *p = (ecom_product *)1;
         char msg[128] = "";
         rc = parse(&p, FULL, msg, sizeof msg);
@@ -442,9 +394,9 @@ static void test_json__oom_from_json(void **state)
             assert_int_equal(rc, ECOM_OK);
             ecom_product_free(p);
         }
-        assert_int_equal(live, 0);
+        assert_int_equal(test_alloc_live, 0);
     }
-    countdown = 0;
+    test_alloc_countdown = 0;
     assert_true(n > 10); /* cJSON's nodes, the product, its arena */
 }
 
@@ -453,10 +405,10 @@ static void test_json__oom_to_json(void **state)
     (void)state;
     ecom_product *p;
     assert_int_equal(parse(&p, FULL, NULL, 0), ECOM_OK);
-    long base = live;
+    long base = test_alloc_live;
     int rc = ECOM_ENOMEM;
     for (long n = 1; rc == ECOM_ENOMEM; n++) {
-        countdown = n;
+        test_alloc_countdown = n;
         char *out = (char *)1;
         rc = ecom_product_to_json(&out, p);
         if (rc == ECOM_ENOMEM) {
@@ -465,11 +417,11 @@ static void test_json__oom_to_json(void **state)
             assert_int_equal(rc, ECOM_OK);
             ecom_free(out);
         }
-        assert_int_equal(live, base);
+        assert_int_equal(test_alloc_live, base);
     }
-    countdown = 0;
+    test_alloc_countdown = 0;
     ecom_product_free(p);
-    assert_int_equal(live, 0);
+    assert_int_equal(test_alloc_live, 0);
 }
 
 static void test_json__oom_setters(void **state)
@@ -477,7 +429,7 @@ static void test_json__oom_setters(void **state)
     (void)state;
     int rc = ECOM_ENOMEM;
     for (long n = 1; rc == ECOM_ENOMEM; n++) {
-        countdown = n;
+        test_alloc_countdown = n;
         ecom_product *p = NULL;
         rc = ecom_product_new(&p, "p");
         for (int i = 0; rc == ECOM_OK && i < 40; i++) {
@@ -497,9 +449,9 @@ static void test_json__oom_setters(void **state)
         else
             assert_int_equal(rc, ECOM_ENOMEM);
         ecom_product_free(p);
-        assert_int_equal(live, 0);
+        assert_int_equal(test_alloc_live, 0);
     }
-    countdown = 0;
+    test_alloc_countdown = 0;
 }
 
 int main(void)
@@ -514,9 +466,9 @@ int main(void)
         cmocka_unit_test(test_json__limits),
         cmocka_unit_test(test_json__deep_nesting),
         cmocka_unit_test(test_json__nul_bytes),
-        cmocka_unit_test_setup_teardown(test_json__oom_from_json, oom_setup, oom_teardown),
-        cmocka_unit_test_setup_teardown(test_json__oom_to_json, oom_setup, oom_teardown),
-        cmocka_unit_test_setup_teardown(test_json__oom_setters, oom_setup, oom_teardown),
+        cmocka_unit_test_setup_teardown(test_json__oom_from_json, test_oom_setup, test_oom_teardown),
+        cmocka_unit_test_setup_teardown(test_json__oom_to_json, test_oom_setup, test_oom_teardown),
+        cmocka_unit_test_setup_teardown(test_json__oom_setters, test_oom_setup, test_oom_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

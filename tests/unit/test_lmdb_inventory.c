@@ -18,6 +18,7 @@
 
 #include "../../backends/lmdb/lmdb_backend.h"
 #include "../../backends/lmdb/lmdb_internal.h"
+#include "support/support.h"
 #include "internal.h"
 
 #define T0 INT64_C(1700000000000)
@@ -30,38 +31,14 @@ typedef struct fixture {
     ecom_backend *be;
 } fixture;
 
-static void mkdir_p(const char *path)
-{
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *s = strchr(buf + 1, '/'); s; s = strchr(s + 1, '/')) {
-        *s = '\0';
-        mkdir(buf, 0755);
-        *s = '/';
-    }
-    mkdir(buf, 0755);
-}
-
 static void make_dir(fixture *f)
 {
-    const char *base = getenv("ECOM_TEST_TMP");
-    base = base && *base ? base : "/tmp";
-    mkdir_p(base);
-    snprintf(f->dir, sizeof f->dir, "%s/lmdb_inventory_XXXXXX", base);
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->uri, sizeof f->uri, "lmdb://%s", f->dir);
-    if (f->dir[0] != '/')
-        snprintf(f->uri, sizeof f->uri, "lmdb:%s", f->dir);
+    test_fresh_store_dir(f->dir, sizeof f->dir, f->uri, sizeof f->uri, "lmdb_inventory");
 }
 
 static void remove_dir(const char *dir)
 {
-    char path[600];
-    snprintf(path, sizeof path, "%s/data.mdb", dir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/lock.mdb", dir);
-    unlink(path);
-    rmdir(dir);
+    test_remove_store_dir(dir);
 }
 
 static uint64_t map_size; /* 0: the default */

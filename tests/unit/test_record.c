@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "support/support.h"
 
 static const char product_json[] =
     "{\"id\":\"p1\",\"title\":\"Caf\xc3\xa9 mug\",\"description\":\"Holds\\ncoffee\","
@@ -270,114 +271,65 @@ static void test_record__random_garbage(void **state)
 
 /* ---- allocations ---- */
 
-static long live, countdown, calls;
-
-static void *count_malloc(void *ctx, size_t size)
-{
-    (void)ctx;
-    calls++;
-    if (countdown > 0 && --countdown == 0)
-        return NULL;
-    void *p = malloc(size);
-    if (p)
-        live++;
-    return p;
-}
-
-static void *count_realloc(void *ctx, void *ptr, size_t size)
-{
-    (void)ctx;
-    calls++;
-    if (countdown > 0 && --countdown == 0)
-        return NULL;
-    void *p = realloc(ptr, size);
-    if (p && ptr == NULL)
-        live++;
-    return p;
-}
-
-static void count_free(void *ctx, void *ptr)
-{
-    (void)ctx;
-    if (ptr)
-        live--;
-    free(ptr);
-}
-
-static const ecom_allocator counting = {ECOM_ALLOCATOR_VERSION, count_malloc, count_realloc,
-                                        count_free, NULL};
-
-static int count_setup(void **state)
-{
-    (void)state;
-    live = countdown = calls = 0;
-    return ecom_set_allocator(&counting);
-}
-
-static int count_teardown(void **state)
-{
-    (void)state;
-    return ecom_set_allocator(NULL);
-}
 
 static void test_record__two_allocations(void **state)
 {
     (void)state;
     ecom_product *p = sample();
     ecom__buf b;
-    long before = calls;
+    long before = test_alloc_calls;
     encode(&b, p);
-    assert_int_equal(calls - before, 1); /* measured, then grown once */
+    assert_int_equal(test_alloc_calls - before, 1); /* measured, then grown once */
     ecom_product *q = NULL;
-    before = calls;
+    before = test_alloc_calls;
     assert_int_equal(decode(&q, b.data, b.len), ECOM_OK);
-    assert_int_equal(calls - before, 2); /* the product and its one chunk */
+    assert_int_equal(test_alloc_calls - before, 2); /* the product and its one chunk */
     assert_non_null(q->arena.head);
     assert_null(q->arena.head->next);
     assert_true(q->arena.head->used <= q->arena.head->size);
     ecom_product_free(q);
     ecom__buf_free(&b);
     ecom_product_free(p);
-    assert_int_equal(live, 0);
+    assert_int_equal(test_alloc_live, 0);
 }
 
 static void test_record__oom(void **state)
 {
     (void)state;
     ecom_product *p = sample();
-    long base = live;
+    long base = test_alloc_live;
     int rc = ECOM_ENOMEM;
     for (long n = 1; rc == ECOM_ENOMEM; n++) {
-        countdown = n;
+        test_alloc_countdown = n;
         ecom__buf b = {0};
         rc = ecom__record_encode(&b, p);
-        countdown = 0;
+        test_alloc_countdown = 0;
         if (rc == ECOM_OK) {
             for (long k = 1, drc = ECOM_ENOMEM; drc == ECOM_ENOMEM; k++) {
-                countdown = k;
+                test_alloc_countdown = k;
                 ecom_product *q = (ecom_product *)1;
                 drc = decode(&q, b.data, b.len);
-                countdown = 0;
+                test_alloc_countdown = 0;
                 if (drc == ECOM_OK)
                     ecom_product_free(q);
                 else
                     assert_null(q);
                 assert_true(drc == ECOM_OK || drc == ECOM_ENOMEM);
-                assert_int_equal(live, base + 1);
+                assert_int_equal(test_alloc_live, base + 1);
             }
             const char **skus = NULL;
             ecom_product_rec rec;
-            countdown = 1;
+            test_alloc_countdown = 1;
             assert_int_equal(ecom__record_index(&rec, &skus, p), ECOM_ENOMEM);
-            countdown = 0;
+            test_alloc_countdown = 0;
         } else {
             assert_int_equal(rc, ECOM_ENOMEM);
         }
         ecom__buf_free(&b);
-        assert_int_equal(live, base);
+        assert_int_equal(test_alloc_live, base);
     }
     ecom_product_free(p);
-    assert_int_equal(live, 0);
+    assert_int_equal(test_alloc_live, 0);
 }
 
 /* Not a pass/fail test: prints how long one decode takes, for the record. */
@@ -413,9 +365,9 @@ int main(void)
         cmocka_unit_test(test_record__truncated),
         cmocka_unit_test(test_record__random_mutations),
         cmocka_unit_test(test_record__random_garbage),
-        cmocka_unit_test_setup_teardown(test_record__two_allocations, count_setup,
-                                        count_teardown),
-        cmocka_unit_test_setup_teardown(test_record__oom, count_setup, count_teardown),
+        cmocka_unit_test_setup_teardown(test_record__two_allocations, test_oom_setup,
+                                        test_oom_teardown),
+        cmocka_unit_test_setup_teardown(test_record__oom, test_oom_setup, test_oom_teardown),
         cmocka_unit_test(test_record__decode_speed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,39 +15,8 @@
 #include <unistd.h>
 
 #include "ecom.h"
+#include "support/support.h"
 
-/* The test allocator: counts, and fails exactly the armed allocation. */
-static atomic_long live, countdown;
-
-static void *oom_malloc(void *ctx, size_t size)
-{
-    (void)ctx;
-    if (atomic_fetch_sub(&countdown, 1) == 1)
-        return NULL;
-    void *p = malloc(size);
-    if (p)
-        atomic_fetch_add(&live, 1);
-    return p;
-}
-
-static void *oom_realloc(void *ctx, void *ptr, size_t size)
-{
-    (void)ctx;
-    if (atomic_fetch_sub(&countdown, 1) == 1)
-        return NULL;
-    void *p = realloc(ptr, size);
-    if (p && ptr == NULL)
-        atomic_fetch_add(&live, 1);
-    return p;
-}
-
-static void oom_free(void *ctx, void *ptr)
-{
-    (void)ctx;
-    if (ptr)
-        atomic_fetch_sub(&live, 1);
-    free(ptr);
-}
 
 static char dir[256];
 static unsigned counter;
@@ -255,9 +224,9 @@ static void fail_every_allocation(operation op, const char *name)
 {
     for (long n = 1;; n++) {
         ecom_store *s = open_seeded(fresh_uri());
-        atomic_store(&countdown, n);
+        atomic_store(&test_alloc_countdown, n);
         int rc = op(s);
-        atomic_store(&countdown, 0);
+        atomic_store(&test_alloc_countdown, 0);
         if (rc != ECOM_OK && rc != ECOM_ENOMEM)
             fail_msg("%s, allocation %ld: %d (%s)", name, n, rc, ecom_errmsg(s));
         assert_clean(s);
@@ -267,7 +236,7 @@ static void fail_every_allocation(operation op, const char *name)
             break;
         }
     }
-    assert_int_equal(atomic_load(&live), 0);
+    assert_int_equal(atomic_load(&test_alloc_live), 0);
 }
 
 static void test_store_oom__every_operation(void **state)
@@ -291,9 +260,9 @@ static void test_store_oom__open(void **state)
     (void)state;
     for (long n = 1;; n++) {
         ecom_store *s = NULL;
-        atomic_store(&countdown, n);
+        atomic_store(&test_alloc_countdown, n);
         int rc = ecom_store_open(&s, fresh_uri(), NULL);
-        atomic_store(&countdown, 0);
+        atomic_store(&test_alloc_countdown, 0);
         if (rc != ECOM_OK && rc != ECOM_ENOMEM)
             fail_msg("open, allocation %ld: %d (%s)", n, rc, ecom_errmsg(s));
         assert_non_null(ecom_errmsg(s));
@@ -301,15 +270,15 @@ static void test_store_oom__open(void **state)
         if (rc == ECOM_OK)
             break;
     }
-    assert_int_equal(atomic_load(&live), 0);
+    assert_int_equal(atomic_load(&test_alloc_live), 0);
 }
 
 static void test_store_oom__allocator_versions(void **state)
 {
     (void)state;
-    ecom_allocator bad = {99, oom_malloc, oom_realloc, oom_free, NULL};
+    ecom_allocator bad = {99, NULL, NULL, NULL, NULL};
     assert_int_equal(ecom_set_allocator(&bad), ECOM_EVERSION);
-    ecom_allocator missing = {ECOM_ALLOCATOR_VERSION, oom_malloc, NULL, oom_free, NULL};
+    ecom_allocator missing = {ECOM_ALLOCATOR_VERSION, NULL, NULL, NULL, NULL};
     assert_int_equal(ecom_set_allocator(&missing), ECOM_EINVAL);
 }
 
@@ -331,14 +300,12 @@ static int setup(void **state)
                    "\"prices\":{\"USD\":1}}]}\n", i, i);
     fputs("{\"id\":\"bad\"\n", f);
     fclose(f);
-    ecom_allocator a = {ECOM_ALLOCATOR_VERSION, oom_malloc, oom_realloc, oom_free, NULL};
-    return ecom_set_allocator(&a) == ECOM_OK ? 0 : -1;
+    return test_oom_setup(state) == ECOM_OK ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    (void)state;
-    ecom_set_allocator(NULL);
+    test_oom_teardown(state);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     return system(cmd) == 0 ? 0 : -1;
