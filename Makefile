@@ -2,6 +2,7 @@
 #   make run    install what is needed, build, load a demo store, walk through it
 #   make test   install what is needed, build with ASan+UBSan, run every test
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+MAKEFLAGS += --no-print-directory
 BUILD ?= build
 TEST_BUILD ?= build-test
 
@@ -15,16 +16,19 @@ deps:
 test-deps:
 	@./scripts/deps.sh --test
 
+# Builds quietly; the compiler's output is shown only when the build fails.
 build: deps
+	@echo "building libecom (Release) in $(BUILD)/ ..."
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DECOM_BUILD_TESTS=OFF >/dev/null
-	@cmake --build $(BUILD) -j $(JOBS)
+	@cmake --build $(BUILD) -j $(JOBS) >$(BUILD)/build.log 2>&1 || { cat $(BUILD)/build.log; exit 1; }
 
 run: build
 	@./scripts/walkthrough.sh $(BUILD)
 
 test: test-deps
+	@echo "building libecom with ASan and UBSan in $(TEST_BUILD)/ ..."
 	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DECOM_SANITIZE=ON >/dev/null
-	@cmake --build $(TEST_BUILD) -j $(JOBS)
+	@cmake --build $(TEST_BUILD) -j $(JOBS) >$(TEST_BUILD)/build.log 2>&1 || { cat $(TEST_BUILD)/build.log; exit 1; }
 	@cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # ThreadSanitizer over the concurrency-heavy suites (not part of `make test`: TSan
