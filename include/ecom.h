@@ -77,7 +77,15 @@ typedef enum ecom_error {
     ECOM_ELOCATION = -28,   /* no such stock location */
     ECOM_EINSUFFICIENT = -29, /* not enough sellable stock */
     ECOM_EENDED = -30,      /* the reservation or claim has already ended */
-    ECOM_EEXPIRED = -31     /* the reservation or claim expired */
+    ECOM_EEXPIRED = -31,    /* the reservation or claim expired */
+    ECOM_EUNAVAILABLE = -32, /* the product is not active (draft or archived) */
+    ECOM_EEMPTY = -33,      /* the cart is empty */
+    ECOM_ESTALE = -34,      /* a cart line's price or product changed since it was added */
+    ECOM_EDECLINED = -35,   /* the payment was declined */
+    ECOM_ETIMEOUT = -36,    /* the payment provider did not answer: retry with the same key */
+    ECOM_EPAYMENT = -37,    /* the payment provider failed */
+    ECOM_EIDEMPOTENCY = -38, /* the idempotency key was used with a different request */
+    ECOM_ESTATE = -39       /* the order's state does not allow this move */
 } ecom_error;
 
 /* A static English description of an error code. Never NULL. */
@@ -129,9 +137,16 @@ typedef struct ecom_options {
     int no_sync;          /* LMDB: skip fsync at commit (faster, not crash-safe) */
     ecom_clock_fn clock;  /* NULL = the system clock */
     void *clock_ctx;
+    /* version 2 */
+    const struct ecom_payment_provider *payments; /* NULL = the built-in test provider */
+    int64_t shipping_fee;       /* flat, in minor units of the order's currency (0) */
+    int32_t tax_rate_bp;        /* tax in basis points: 825 = 8.25% (0) */
+    int64_t idempotency_ttl_ms; /* how long checkout keys are kept; 0 = 24 h */
+    int64_t user_cart_ttl_ms;   /* idle time before a user's cart expires; 0 = 90 days */
+    int64_t guest_cart_ttl_ms;  /* idle time before a guest's cart expires; 0 = 30 days */
 } ecom_options;
-#define ECOM_OPTIONS_VERSION 1
-#define ECOM_OPTIONS_INIT { ECOM_OPTIONS_VERSION, 1, 0, 0, 0, NULL, NULL }
+#define ECOM_OPTIONS_VERSION 2
+#define ECOM_OPTIONS_INIT { ECOM_OPTIONS_VERSION, 1, 0, 0, 0, NULL, NULL, NULL, 0, 0, 0, 0, 0 }
 
 /*
  * Opens the store named by uri.
@@ -753,6 +768,305 @@ typedef struct ecom_flash_status {
 
 ECOM_EXTERN int ecom_flash_status_get(ecom_flash_status *out, ecom_store *store,
                                       const char *sale);
+
+/* ------------------------------------------------------------------------- */
+/* Carts                                                                      */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * A cart belongs to a user ("user:<id>") or to a guest ("guest:<token>"); the id or
+ * token is 1..64 bytes of [A-Za-z0-9._-]. A cart has one currency, set by its first
+ * line. Each line keeps the unit price seen when it was last added or set; checkout
+ * reports a changed price or a product no longer active instead of applying it.
+ * Carts expire after an idle time (options: 90 days for users, 30 for guests); an
+ * expired cart reads as empty.
+ */
+#define ECOM_CART_LINES_MAX 100
+#define ECOM_CART_QUANTITY_MAX 999 /* per line */
+
+/* Adds qty units of sku (creating the line). The price is read from the catalog in
+ * currency. Errors: ECOM_EBADID (cart or SKU), ECOM_ESKU, ECOM_EQUANTITY, ECOM_ECURRENCY
+ * (the SKU has no price in currency, or the cart is in another currency),
+ * ECOM_EUNAVAILABLE (the product is not active), ECOM_ELIMIT (too many lines, or the
+ * SKU's purchase limit would be exceeded). */
+ECOM_EXTERN int ecom_cart_add(ecom_store *store, const char *cart, const char *sku, int64_t qty,
+                              const char *currency);
+
+/* Sets a line's quantity (0 removes it) and refreshes its price. Errors: as add. */
+ECOM_EXTERN int ecom_cart_set(ecom_store *store, const char *cart, const char *sku, int64_t qty,
+                              const char *currency);
+
+/* Removes a line. Errors: ECOM_ENOTFOUND (no such line). */
+ECOM_EXTERN int ecom_cart_remove(ecom_store *store, const char *cart, const char *sku);
+
+/* Empties a cart (no error if it was empty). */
+ECOM_EXTERN int ecom_cart_clear(ecom_store *store, const char *cart);
+
+/*
+ * Merges a guest cart into a user's cart at login, in one atomic step: quantities of
+ * the same SKU are summed, purchase limits and bounds applied (capped, never
+ * refused), the guest cart deleted. Safe against concurrent merges and edits: no
+ * line is lost. Merging an empty or missing guest cart is a no-op.
+ * Errors: ECOM_EBADID, ECOM_ECURRENCY (the two carts are in different currencies).
+ */
+ECOM_EXTERN int ecom_cart_merge(ecom_store *store, const char *guest_cart, const char *user_cart);
+
+typedef struct ecom_cart ecom_cart;
+/* Reads a cart; a missing or expired cart is an empty cart. Caller owns *out. */
+ECOM_EXTERN int ecom_cart_get(ecom_cart **out, ecom_store *store, const char *cart);
+ECOM_EXTERN const char *ecom_cart_currency(const ecom_cart *c); /* "" when empty */
+ECOM_EXTERN int64_t ecom_cart_updated_at(const ecom_cart *c);
+ECOM_EXTERN size_t ecom_cart_line_count(const ecom_cart *c);
+ECOM_EXTERN const char *ecom_cart_line_sku(const ecom_cart *c, size_t i);
+ECOM_EXTERN int64_t ecom_cart_line_quantity(const ecom_cart *c, size_t i);
+ECOM_EXTERN int64_t ecom_cart_line_unit_price(const ecom_cart *c, size_t i);
+ECOM_EXTERN void ecom_cart_free(ecom_cart *c);
+
+/* Sets the most units of sku one cart (and one order) may hold; 0 = no limit. */
+ECOM_EXTERN int ecom_stock_set_purchase_limit(ecom_store *store, const char *sku, int64_t limit);
+
+/* ------------------------------------------------------------------------- */
+/* Payments                                                                   */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * A payment provider: a small versioned vtable a host fills to plug in a real
+ * processor. Every call takes an idempotency key: the same key must return the same
+ * outcome without charging again. With no provider in the options, the store uses
+ * its built-in test provider, whose outcome is chosen by the payment token:
+ *   "tok_approve"   approved        "tok_decline"  declined ("card_declined")
+ *   "tok_error"     ECOM_EPAYMENT    "tok_timeout"  charged, but the answer is lost
+ *                                                   (ECOM_ETIMEOUT)
+ * It records every charge in the store (ecom_payments_list), so tests count them.
+ */
+typedef struct ecom_payment_request {
+    const char *order_id;
+    const char *token;           /* from the buyer's client */
+    int64_t amount;              /* minor units */
+    const char *currency;
+    const char *idempotency_key; /* stable per order and step */
+} ecom_payment_request;
+
+typedef struct ecom_payment_result {
+    int approved;          /* 1 approved, 0 declined */
+    char charge_id[72];    /* the provider's id of the charge */
+    char reason[128];      /* why declined */
+    int64_t amount;
+} ecom_payment_result;
+
+typedef struct ecom_payment_provider {
+    int version;           /* ECOM_PAYMENT_PROVIDER_VERSION */
+    const char *name;
+    void *ctx;             /* handed to every call */
+    /* Each returns ECOM_OK with the outcome in *out, ECOM_ETIMEOUT when the outcome
+     * is unknown, or ECOM_EPAYMENT for a provider error. */
+    int (*authorize)(void *ctx, const ecom_payment_request *req, ecom_payment_result *out);
+    int (*capture)(void *ctx, const char *charge_id, int64_t amount, const char *key,
+                   ecom_payment_result *out);
+    int (*void_charge)(void *ctx, const char *charge_id, const char *key,
+                       ecom_payment_result *out);
+    int (*refund)(void *ctx, const char *charge_id, int64_t amount, const char *key,
+                  ecom_payment_result *out);
+    /* What happened to the authorize sent with this key: ECOM_ENOTFOUND if never seen. */
+    int (*lookup)(void *ctx, const char *key, ecom_payment_result *out);
+} ecom_payment_provider;
+#define ECOM_PAYMENT_PROVIDER_VERSION 1
+
+/* Charges the built-in test provider recorded for an order, oldest first. */
+typedef struct ecom_payments ecom_payments;
+ECOM_EXTERN int ecom_payments_list(ecom_payments **out, ecom_store *store, const char *order_id);
+ECOM_EXTERN size_t ecom_payments_count(const ecom_payments *p);
+ECOM_EXTERN const char *ecom_payments_charge_id(const ecom_payments *p, size_t i);
+ECOM_EXTERN const char *ecom_payments_kind(const ecom_payments *p, size_t i); /* "charge", "refund", "void" */
+ECOM_EXTERN int64_t ecom_payments_amount(const ecom_payments *p, size_t i);
+ECOM_EXTERN int ecom_payments_approved(const ecom_payments *p, size_t i);
+ECOM_EXTERN void ecom_payments_free(ecom_payments *p);
+
+/* ------------------------------------------------------------------------- */
+/* Checkout and orders                                                        */
+/* ------------------------------------------------------------------------- */
+
+typedef enum ecom_order_state {
+    ECOM_ORDER_PENDING_PAYMENT = 0,
+    ECOM_ORDER_PAID = 1,
+    ECOM_ORDER_FULFILLING = 2,
+    ECOM_ORDER_PARTIALLY_SHIPPED = 3,
+    ECOM_ORDER_SHIPPED = 4,
+    ECOM_ORDER_DELIVERED = 5,
+    ECOM_ORDER_CANCELLED = 6,
+    ECOM_ORDER_REFUNDED = 7,
+    ECOM_ORDER_PARTIALLY_REFUNDED = 8
+} ecom_order_state;
+
+/* "pending_payment", "paid", ... (static), or NULL. */
+ECOM_EXTERN const char *ecom_order_state_name(ecom_order_state state);
+
+typedef struct ecom_order ecom_order;
+
+typedef struct ecom_checkout_request {
+    int version;               /* ECOM_CHECKOUT_REQUEST_VERSION */
+    const char *cart;          /* the cart to buy */
+    const char *user;          /* the buyer: orders are listed per user */
+    const char *payment_token; /* handed to the payment provider */
+    const char *location;      /* stock location; NULL = default */
+    const char *const *claims; /* flash-sale claim ids, each standing in for the
+                                  reservation of its SKU's line */
+    size_t claim_count;
+} ecom_checkout_request;
+#define ECOM_CHECKOUT_REQUEST_VERSION 1
+#define ECOM_CHECKOUT_REQUEST_INIT { ECOM_CHECKOUT_REQUEST_VERSION, NULL, NULL, NULL, NULL, NULL, 0 }
+
+/*
+ * Buys a cart: validates it, prices it (line totals, the options' flat shipping fee
+ * and tax rate, int64 minor units), reserves every line all-or-nothing (or takes a
+ * flash-sale claim for its line), creates the order (pending_payment), charges
+ * through the provider, then commits the stock and marks the order paid; on a decline
+ * it releases the stock, cancels the order and records why. The cart is emptied when
+ * the order is paid.
+ *
+ * Idempotent on idempotency_key (1..128 bytes), with Stripe's rules: the key keeps a
+ * fingerprint of the request and its result for the options' TTL (24 h): the same key
+ * and request return the same order (no second order, no second charge, even when
+ * two arrive at once); the same key with another request is ECOM_EIDEMPOTENCY; a
+ * request still in flight with that key is ECOM_EBUSY (retry later). A retry after a
+ * timeout and ecom_payment_notify go through one completion path: the order is
+ * completed once, and charged once.
+ *
+ * [out] out  the order (set whenever one was created: also on ECOM_EDECLINED and
+ *            ECOM_ETIMEOUT); caller owns it.
+ * Errors: ECOM_EEMPTY (empty cart), ECOM_ESTALE (a price changed since it was added,
+ * or a product is no longer active: the message lists them; set the line again to
+ * accept), ECOM_EINSUFFICIENT, ECOM_EDECLINED (the order is cancelled),
+ * ECOM_ETIMEOUT (the provider did not answer: retry with the same key, or let
+ * ecom_checkout_recover finish it), ECOM_EPAYMENT, ECOM_EIDEMPOTENCY, ECOM_EBUSY,
+ * ECOM_EBADID, ECOM_EINVAL.
+ */
+ECOM_EXTERN int ecom_checkout(ecom_order **out, ecom_store *store,
+                              const ecom_checkout_request *request, const char *idempotency_key);
+
+/*
+ * A payment provider's asynchronous notification: the authorize of this order ended
+ * approved or declined. Goes through the same completion path as a retry: at most one
+ * of them completes the order. Errors: ECOM_ENOTFOUND, ECOM_ESTATE (the order is past
+ * payment: the notification is stale).
+ */
+ECOM_EXTERN int ecom_payment_notify(ecom_store *store, const char *order_id, int approved,
+                                    const char *charge_id, const char *reason);
+
+/*
+ * Finishes checkouts abandoned mid-way (a crash, a timeout): every order still
+ * pending payment and older than older_than_ms is completed from the provider's
+ * record (lookup by its idempotency key) or cancelled with its stock released.
+ * [out] recovered  orders finished (may be NULL).
+ */
+ECOM_EXTERN int ecom_checkout_recover(uint64_t *recovered, ecom_store *store,
+                                      int64_t older_than_ms);
+
+/* Drops idempotency keys older than the TTL and carts idle past theirs. */
+ECOM_EXTERN int ecom_store_purge(uint64_t *purged, ecom_store *store, int64_t now);
+
+ECOM_EXTERN int ecom_order_get(ecom_order **out, ecom_store *store, const char *id);
+ECOM_EXTERN const char *ecom_order_id(const ecom_order *o);
+ECOM_EXTERN const char *ecom_order_user(const ecom_order *o);
+ECOM_EXTERN ecom_order_state ecom_order_get_state(const ecom_order *o);
+ECOM_EXTERN uint64_t ecom_order_version(const ecom_order *o);
+ECOM_EXTERN const char *ecom_order_currency(const ecom_order *o);
+ECOM_EXTERN int64_t ecom_order_subtotal(const ecom_order *o);
+ECOM_EXTERN int64_t ecom_order_shipping(const ecom_order *o);
+ECOM_EXTERN int64_t ecom_order_tax(const ecom_order *o);
+ECOM_EXTERN int64_t ecom_order_total(const ecom_order *o);
+ECOM_EXTERN int64_t ecom_order_refunded(const ecom_order *o);
+ECOM_EXTERN const char *ecom_order_charge_id(const ecom_order *o); /* "" until charged */
+ECOM_EXTERN const char *ecom_order_reason(const ecom_order *o);    /* why declined/cancelled */
+ECOM_EXTERN int64_t ecom_order_created_at(const ecom_order *o);
+ECOM_EXTERN size_t ecom_order_line_count(const ecom_order *o);
+ECOM_EXTERN const char *ecom_order_line_sku(const ecom_order *o, size_t i);
+ECOM_EXTERN int64_t ecom_order_line_quantity(const ecom_order *o, size_t i);
+ECOM_EXTERN int64_t ecom_order_line_unit_price(const ecom_order *o, size_t i);
+ECOM_EXTERN int64_t ecom_order_line_shipped(const ecom_order *o, size_t i);
+/* The order's history: every transition, who made it, when and why. */
+ECOM_EXTERN size_t ecom_order_history_count(const ecom_order *o);
+ECOM_EXTERN ecom_order_state ecom_order_history_state(const ecom_order *o, size_t i);
+ECOM_EXTERN int64_t ecom_order_history_time(const ecom_order *o, size_t i);
+ECOM_EXTERN const char *ecom_order_history_who(const ecom_order *o, size_t i);
+ECOM_EXTERN const char *ecom_order_history_why(const ecom_order *o, size_t i);
+ECOM_EXTERN int ecom_order_to_json(char **out, const ecom_order *o);
+ECOM_EXTERN void ecom_order_free(ecom_order *o);
+
+/*
+ * Moves an order along its state machine, if its version is expected_version
+ * (ECOM_VERSION_ANY: any). Each move is a compare-and-set recorded in the order's
+ * history (who, when, why) and appended as an event ("order.<state>") atomically.
+ * Legal moves:
+ *   pending_payment -> paid, cancelled
+ *   paid            -> fulfilling, cancelled, refunded, partially_refunded
+ *   fulfilling      -> partially_shipped, shipped, cancelled
+ *   partially_shipped -> partially_shipped, shipped
+ *   shipped         -> delivered, refunded, partially_refunded
+ *   delivered       -> refunded, partially_refunded
+ *   partially_refunded -> partially_refunded, refunded
+ * This call makes the moves that need nothing else: fulfilling and delivered.
+ * Errors: ECOM_ENOTFOUND, ECOM_ECONFLICT (stale version), ECOM_ESTATE (illegal move).
+ */
+ECOM_EXTERN int ecom_order_transition(ecom_store *store, const char *id,
+                                      uint64_t expected_version, ecom_order_state to,
+                                      const char *who, const char *why);
+
+/* Ships n lines (sku, qty) of an order, or everything left when n is 0: to
+ * partially_shipped or shipped. Errors: as transition, ECOM_EQUANTITY (more than left). */
+ECOM_EXTERN int ecom_order_ship(ecom_store *store, const char *id, uint64_t expected_version,
+                                const char *const *skus, const int64_t *quantities, size_t n,
+                                const char *who);
+
+/* Cancels an order not yet shipped: its stock returns (and a paid one is refunded).
+ * Errors: as transition. */
+ECOM_EXTERN int ecom_order_cancel(ecom_store *store, const char *id, uint64_t expected_version,
+                                  const char *who, const char *why);
+
+/* Refunds amount (never more than paid minus refunded) through the provider, with its
+ * own idempotency key: to partially_refunded or refunded.
+ * Errors: as transition, ECOM_EPRICE (amount <= 0 or above what is left),
+ * ECOM_EPAYMENT, ECOM_ETIMEOUT. */
+ECOM_EXTERN int ecom_order_refund(ecom_store *store, const char *id, uint64_t expected_version,
+                                  int64_t amount, const char *refund_key, const char *who,
+                                  const char *why);
+
+typedef struct ecom_order_list_options {
+    int version;          /* ECOM_ORDER_LIST_OPTIONS_VERSION */
+    const char *user;     /* NULL: all users */
+    int state;            /* -1: any; else an ecom_order_state */
+    const char *cursor;   /* NULL = first page */
+    size_t limit;         /* 1..1000 (0 = 100) */
+} ecom_order_list_options;
+#define ECOM_ORDER_LIST_OPTIONS_VERSION 1
+#define ECOM_ORDER_LIST_OPTIONS_INIT { ECOM_ORDER_LIST_OPTIONS_VERSION, NULL, -1, NULL, 0 }
+
+/* Lists orders, newest first, a page at a time (cursors as ecom_catalog_list). */
+typedef struct ecom_order_page ecom_order_page;
+ECOM_EXTERN int ecom_order_list(ecom_order_page **out, ecom_store *store,
+                                const ecom_order_list_options *opts);
+ECOM_EXTERN size_t ecom_order_page_count(const ecom_order_page *page);
+ECOM_EXTERN const ecom_order *ecom_order_page_order(const ecom_order_page *page, size_t i);
+ECOM_EXTERN const char *ecom_order_page_next_cursor(const ecom_order_page *page);
+ECOM_EXTERN void ecom_order_page_free(ecom_order_page *page);
+
+/* ------------------------------------------------------------------------- */
+/* Event consumers                                                            */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * A named consumer reads the event log from its own durable cursor, at least once:
+ * what it has not acknowledged it reads again (after a crash, or from another process
+ * under the same name). Names are 1..64 bytes of [A-Za-z0-9._-].
+ */
+ECOM_EXTERN int ecom_consumer_read(ecom_events **out, ecom_store *store, const char *consumer,
+                                   size_t max);
+
+/* Acknowledges every event up to seq. Acknowledging less than before is a no-op. */
+ECOM_EXTERN int ecom_consumer_ack(ecom_store *store, const char *consumer, uint64_t seq);
+
+/* The consumer's acknowledged position (0 when new). */
+ECOM_EXTERN int ecom_consumer_position(uint64_t *seq, ecom_store *store, const char *consumer);
 
 /* ------------------------------------------------------------------------- */
 /* Consistency check                                                          */

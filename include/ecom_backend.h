@@ -26,7 +26,7 @@
 extern "C" {
 #endif
 
-#define ECOM_BACKEND_VERSION 2
+#define ECOM_BACKEND_VERSION 3
 
 /*
  * A product as the backend sees it: the index fields it must maintain, and the
@@ -112,10 +112,15 @@ typedef int (*ecom_category_fn)(void *ctx, const char *path, uint64_t products);
  * with the index fields in rec). Both return nothing; the backend counts nothing:
  * the core counts reports.
  */
+struct ecom_order_rec;
+
 typedef struct ecom_check_sink {
     void (*report)(struct ecom_check_sink *sink, const char *message);
     void (*product)(struct ecom_check_sink *sink, const ecom_product_rec *rec,
                     const ecom_product_meta *meta);
+    /* Version 3: the core's check of one order's content. */
+    void (*order)(struct ecom_check_sink *sink, const struct ecom_order_rec *rec,
+                  uint64_t version);
 } ecom_check_sink;
 
 
@@ -138,9 +143,11 @@ typedef enum ecom_inventory_op_kind {
     ECOM_INV_FLASH_CLAIM = 11, /* id = sale, user, key, quantity; out: claim */
     ECOM_INV_FLASH_RELEASE = 12, /* id = sale, ticket */
     ECOM_INV_FLASH_COMMIT = 13, /* id = sale, ticket */
-    ECOM_INV_SET_ON_HAND = 14  /* sku, location, quantity = the counted on_hand (>= 0);
+    ECOM_INV_SET_ON_HAND = 14, /* sku, location, quantity = the counted on_hand (>= 0);
                                   a "correct" ledger entry of the difference; same
                                   refusals as ADJUST */
+    ECOM_INV_SET_PURCHASE_LIMIT = 15 /* sku, quantity = most units per cart (0: none).
+                                  Version 3. */
 } ecom_inventory_op_kind;
 
 /*
@@ -202,6 +209,176 @@ typedef int (*ecom_location_fn)(void *ctx, const char *code, const char *name);
 /* Receives one idempotency key of a sale whose claim holds or held units. */
 typedef int (*ecom_key_fn)(void *ctx, const char *key);
 
+/* ---- carts, orders, idempotency, consumers, payments (version 3) ---- */
+
+typedef enum ecom_cart_op_kind {
+    ECOM_CART_ADD = 0,    /* cart, sku, quantity (added), unit_price, currency */
+    ECOM_CART_SET = 1,    /* cart, sku, quantity (0 removes), unit_price, currency */
+    ECOM_CART_REMOVE = 2, /* cart, sku */
+    ECOM_CART_CLEAR = 3,  /* cart */
+    ECOM_CART_MERGE = 4,  /* cart = the guest cart, into = the user cart */
+    ECOM_CART_PURGE = 5   /* deletes carts idle past their TTL (expires_at <= now) */
+} ecom_cart_op_kind;
+
+/*
+ * One cart operation. The core validated ids and quantities and read the price from
+ * the catalog; the backend applies the cart's stored state: the currency rule (a
+ * cart's lines share the currency of its first line: ECOM_ECURRENCY), the bounds
+ * (ECOM_CART_LINES_MAX lines, ECOM_CART_QUANTITY_MAX per line: ECOM_ELIMIT on ADD
+ * and SET, capped on MERGE) and the SKU's purchase limit (stored with
+ * ECOM_INV_SET_PURCHASE_LIMIT: ECOM_ELIMIT, capped on MERGE). Every write sets the
+ * cart's updated_at = now and expires_at = now + ttl_ms (the cart kind's idle TTL).
+ * An expired cart reads and merges as empty.
+ */
+typedef struct ecom_cart_op {
+    ecom_cart_op_kind kind;
+    const char *cart;
+    const char *into;      /* MERGE */
+    const char *sku;
+    int64_t quantity;
+    int64_t unit_price;
+    const char *currency;
+    int64_t ttl_ms;        /* of `cart` (of `into` for MERGE) */
+    /* out */
+    int result;
+    uint64_t count;        /* PURGE: carts deleted */
+} ecom_cart_op;
+
+typedef struct ecom_cart_line_rec {
+    const char *sku;
+    int64_t quantity;
+    int64_t unit_price;
+} ecom_cart_line_rec;
+
+typedef struct ecom_cart_rec {
+    const char *cart;
+    const char *currency;  /* "" when empty */
+    int64_t updated_at, expires_at;
+    size_t line_count;
+    const ecom_cart_line_rec *lines; /* in SKU order */
+} ecom_cart_rec;
+
+typedef int (*ecom_cart_fn)(void *ctx, const ecom_cart_rec *rec);
+
+/* What an idempotency operation does. */
+typedef enum ecom_idem_op_kind {
+    ECOM_IDEM_BEGIN = 0,   /* key, fingerprint, ttl_ms, stale_ms; out: state, result, order_id */
+    ECOM_IDEM_FINISH = 1,  /* key, result, order_id */
+    ECOM_IDEM_PURGE = 2    /* deletes keys created more than ttl_ms before now; out: count */
+} ecom_idem_op_kind;
+
+/* An idempotency key's state, as BEGIN finds it. */
+typedef enum ecom_idem_state {
+    ECOM_IDEM_NEW = 0,      /* the key was free (or released, or stale) and is now held by
+                               this request; order_id keeps what an earlier holder made */
+    ECOM_IDEM_IN_FLIGHT = 1,/* another request holds it */
+    ECOM_IDEM_DONE = 2,     /* finished: result and order_id are stored */
+    ECOM_IDEM_MISMATCH = 3  /* the key was used with another fingerprint */
+} ecom_idem_state;
+
+/*
+ * One idempotency operation (Stripe's semantics; the core runs the request):
+ * BEGIN claims the key atomically: free, or created more than ttl_ms before now ->
+ * held (NEW); held with the same fingerprint -> IN_FLIGHT, unless its holder began
+ * more than stale_ms ago (a crashed request): then handed over (NEW, order_id kept);
+ * finished -> DONE with the stored result and order id; released -> NEW (order id
+ * kept); another fingerprint -> MISMATCH. FINISH stores the holder's result: a
+ * retryable result (ECOM_ETIMEOUT, ECOM_EPAYMENT, ECOM_EBACKEND) releases the key
+ * instead, keeping order_id, so that a retry resumes the same order.
+ */
+typedef struct ecom_idem_op {
+    ecom_idem_op_kind kind;
+    const char *key;
+    uint64_t fingerprint;
+    int64_t ttl_ms, stale_ms;
+    int result;            /* FINISH: in; BEGIN: out (DONE) */
+    char order_id[ECOM_ID_MAX + 1]; /* FINISH: in; BEGIN: out */
+    /* out */
+    ecom_idem_state state;
+    int op_result;         /* ECOM_OK, or why the operation itself failed */
+    uint64_t count;        /* PURGE */
+} ecom_idem_op;
+
+/*
+ * An order as the backend sees it: the index fields it maintains and the content, an
+ * opaque byte string encoded by the core (lines, prices, totals, history, payment).
+ */
+typedef struct ecom_order_rec {
+    const char *id;
+    const char *user;
+    int state;             /* ecom_order_state */
+    int64_t created_at;
+    const void *data;
+    size_t data_len;
+} ecom_order_rec;
+
+typedef int (*ecom_order_fn)(void *ctx, const ecom_order_rec *rec, uint64_t version,
+                             const void *key, size_t key_len);
+
+typedef enum ecom_order_op_kind {
+    ECOM_ORDER_CREATE = 0, /* rec (version 1); the id must be new: ECOM_EEXISTS */
+    ECOM_ORDER_UPDATE = 1  /* rec replaces the stored order if its version is
+                              expected_version: ECOM_ENOTFOUND, ECOM_ECONFLICT */
+} ecom_order_op_kind;
+
+/*
+ * One order write, with the inventory operation that must happen with it (commit the
+ * order's reservation when it is paid, release it when it is cancelled, ...): both in
+ * one atomic unit, or neither. Appends `event` (key = order id, version = the new
+ * version). On CREATE with idem_key set, records the order id in that in-flight
+ * idempotency key in the same unit.
+ */
+typedef struct ecom_order_op {
+    ecom_order_op_kind kind;
+    ecom_order_rec rec;
+    uint64_t expected_version;
+    const char *event;             /* "order.created", "order.paid", ... */
+    ecom_inventory_op *inventory;  /* inventory_count operations applied in the same
+                                      unit: if one is refused, so is the whole write
+                                      (result = its result) */
+    size_t inventory_count;
+    const char *idem_key;          /* CREATE: NULL or the checkout's key */
+    /* out */
+    int result;
+    uint64_t version;
+} ecom_order_op;
+
+/* Which orders a scan visits, newest first. */
+typedef struct ecom_order_scan {
+    const char *user;      /* NULL: every user */
+    int state;             /* -1: any */
+    int64_t older_than;    /* 0: no bound; else only orders created before it */
+    const void *after;     /* resume after this key (from an earlier scan of the same kind) */
+    size_t after_len;
+} ecom_order_scan;
+
+/* A payment the built-in test provider recorded (strings valid during callbacks). */
+typedef struct ecom_payment_rec {
+    const char *key;       /* the idempotency key of the call */
+    const char *order_id;
+    const char *charge_id;
+    const char *kind;      /* "charge", "capture", "void", "refund" */
+    int64_t amount;
+    int approved;
+    const char *reason;
+    int64_t time;
+} ecom_payment_rec;
+
+typedef int (*ecom_payment_fn)(void *ctx, const ecom_payment_rec *rec);
+
+/* One payment record to store, idempotent on key: when the key is already stored,
+ * nothing is written and `stored` receives the first record (existing = 1). */
+typedef struct ecom_payment_op {
+    ecom_payment_rec rec;
+    /* out */
+    int result;
+    int existing;
+    int approved;
+    int64_t amount;
+    char charge_id[72];
+    char reason[128];
+} ecom_payment_op;
+
 typedef struct ecom_backend ecom_backend;
 
 struct ecom_backend {
@@ -262,7 +439,8 @@ struct ecom_backend {
     /*
      * Checks the engine's own structures in one snapshot (indexes against records,
      * counters against what they count, the event log without gaps) and hands
-     * every product to sink->product. Reports each violation to sink->report.
+     * every product to sink->product (and, from version 3, every order to
+     * sink->order). Reports each violation to sink->report.
      * Returns an error only if the check could not run.
      */
     int (*check)(ecom_backend *be, ecom_check_sink *sink);
@@ -313,6 +491,42 @@ struct ecom_backend {
      * committed, released or expired), so the core can answer retries of those claims
      * correctly while it decides sold-out answers in memory. Errors: ECOM_ENOTFOUND. */
     int (*flash_keys)(ecom_backend *be, const char *sale, ecom_key_fn fn, void *ctx);
+
+    /* ---- version 3: carts, orders, idempotency, consumers, payments ---- */
+
+    /* Applies n cart operations in one atomic unit, each judged alone (as
+     * inventory_apply). Results: ECOM_ECURRENCY, ECOM_ELIMIT, ECOM_ENOTFOUND (REMOVE of
+     * a missing line). */
+    int (*cart_apply)(ecom_backend *be, ecom_cart_op *ops, size_t n, int64_t now);
+
+    /* Hands the cart to fn (an empty rec when missing or expired at now). */
+    int (*cart_get)(ecom_backend *be, const char *cart, int64_t now, ecom_cart_fn fn,
+                    void *ctx);
+
+    /* Applies n idempotency operations in one atomic unit, each judged alone. */
+    int (*idem_apply)(ecom_backend *be, ecom_idem_op *ops, size_t n, int64_t now);
+
+    /* Applies n order writes in one atomic unit, each judged alone. */
+    int (*order_apply)(ecom_backend *be, ecom_order_op *ops, size_t n, int64_t now);
+
+    /* Hands the order to fn (key = id). Errors: ECOM_ENOTFOUND. */
+    int (*order_get)(ecom_backend *be, const char *id, ecom_order_fn fn, void *ctx);
+
+    /* Visits orders as scan says, newest first, from one snapshot, with resumable keys. */
+    int (*order_scan)(ecom_backend *be, const ecom_order_scan *scan, ecom_order_fn fn,
+                      void *ctx);
+
+    /* A consumer's acknowledged seq (0 when new); ack keeps the maximum. */
+    int (*consumer_get)(ecom_backend *be, const char *name, uint64_t *seq);
+    int (*consumer_ack)(ecom_backend *be, const char *name, uint64_t seq);
+
+    /* The built-in test payment provider's ledger: n puts in one atomic unit (see
+     * ecom_payment_op); get by key (ECOM_ENOTFOUND); list an order's records, oldest
+     * first. */
+    int (*payment_apply)(ecom_backend *be, ecom_payment_op *ops, size_t n, int64_t now);
+    int (*payment_get)(ecom_backend *be, const char *key, ecom_payment_fn fn, void *ctx);
+    int (*payment_list)(ecom_backend *be, const char *order_id, ecom_payment_fn fn,
+                        void *ctx);
 };
 
 /* Opens a backend for a URI of its scheme. */

@@ -83,7 +83,7 @@ int ecom_check(uint64_t *violations, ecom_store *store, ecom_violation_fn report
     int rc = ecom__enter(store);
     if (rc != ECOM_OK)
         return rc;
-    check_state st = {{report, check_product}, report_fn, ctx, 0, ECOM_OK};
+    check_state st = {{report, check_product, NULL}, report_fn, ctx, 0, ECOM_OK};
     rc = store->be->check(store->be, &st.sink);
     if (rc == ECOM_OK && st.error != ECOM_OK)
         return ecom__fail(store, st.error, "the check ran out of memory");

@@ -39,6 +39,14 @@ const char *ecom_strerror(int code)
     case ECOM_EINSUFFICIENT: return "not enough stock";
     case ECOM_EENDED: return "already ended";
     case ECOM_EEXPIRED: return "expired";
+    case ECOM_EUNAVAILABLE: return "product not available";
+    case ECOM_EEMPTY: return "the cart is empty";
+    case ECOM_ESTALE: return "the cart changed since it was filled";
+    case ECOM_EDECLINED: return "payment declined";
+    case ECOM_ETIMEOUT: return "payment provider timed out";
+    case ECOM_EPAYMENT: return "payment provider error";
+    case ECOM_EIDEMPOTENCY: return "idempotency key reused with a different request";
+    case ECOM_ESTATE: return "illegal order state transition";
     }
     return "unknown error code";
 }

@@ -1,4 +1,5 @@
 /* Opening and closing a store: URI scheme dispatch, the backend registry, options. */
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -139,10 +140,15 @@ int ecom_store_open(ecom_store **out, const char *uri, const ecom_options *opts)
     store->flash_cache = ecom__flash_cache_new();
     if (store->flash_cache == NULL || ecom__committer_init(&store->committer) != ECOM_OK)
         return ecom__fail(store, ECOM_ENOMEM, "out of memory");
-    store->opts = opts ? *opts : defaults;
-    if (opts && opts->version != ECOM_OPTIONS_VERSION)
-        return ecom__fail(store, ECOM_EVERSION, "ecom_options version %d; this libecom knows %d",
-                          opts->version, ECOM_OPTIONS_VERSION);
+    store->opts = defaults;
+    if (opts && (opts->version < 1 || opts->version > ECOM_OPTIONS_VERSION))
+        return ecom__fail(store, ECOM_EVERSION, "ecom_options version %d; this libecom knows "
+                          "1..%d", opts->version, ECOM_OPTIONS_VERSION);
+    /* A version 1 struct ends where version 2 added fields: copy only what it has. */
+    if (opts)
+        memcpy(&store->opts, opts, opts->version == 1 ? offsetof(ecom_options, payments)
+                                                      : sizeof *opts);
+    store->opts.version = ECOM_OPTIONS_VERSION;
     return open_backend(store, uri);
 }
 

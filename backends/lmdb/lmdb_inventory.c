@@ -197,6 +197,7 @@ static int dispatch(inv_ctx *c, ecom_inventory_op *op)
     case ECOM_INV_FLASH_CLAIM: return ecom__inv_flash_claim(c, op);
     case ECOM_INV_FLASH_RELEASE:
     case ECOM_INV_FLASH_COMMIT: return ecom__inv_claim_end_op(c, op);
+    case ECOM_INV_SET_PURCHASE_LIMIT: break; /* version 3 */
     }
     op->result = ecom__lmdb_fail(c->be, ECOM_EINVAL, "lmdb: unknown inventory op %d",
                                  (int)op->kind);

@@ -213,7 +213,7 @@ static int fault_open(ecom_backend **out, ecom_store *store, const char *uri,
     }
     fb->store = store;
     fb->base = (ecom_backend){
-        .version = ECOM_BACKEND_VERSION, .name = fb->inner->name, .close = fault_close,
+        .version = fb->inner->version, .name = fb->inner->name, .close = fault_close,
         .product_write = fault_write, .product_delete = fault_delete,
         .product_get = fault_get, .product_get_by_sku = fault_get_by_sku,
         .product_scan = fault_scan, .category_list = fault_categories,
