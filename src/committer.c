@@ -84,7 +84,8 @@ void ecom__committer_destroy(ecom_store *store)
         pthread_join(c->thread, NULL); /* it completes what is queued first */
     pthread_cond_destroy(&c->work);
     pthread_mutex_destroy(&c->lock);
-    ecom__free(c->scratch);
+    for (size_t k = 0; k < ECOM__WRITE_KINDS; k++)
+        ecom__free(c->scratch[k]);
     c->ready = false;
 }
 
@@ -106,33 +107,125 @@ static ecom__job *take_batch(ecom__committer *c, size_t *n)
     return first;
 }
 
-/* Runs one batch outside the lock: copy in, one backend call, copy results out. */
+/* How the committer handles one kind of write: the op's size, the backend call, and
+ * where the op keeps its result. */
+typedef struct write_kind {
+    size_t size;
+    int (*apply)(ecom_backend *be, void *ops, size_t n, int64_t now);
+    void (*set_result)(void *op, int rc);
+} write_kind;
+
+static int apply_inventory(ecom_backend *be, void *ops, size_t n, int64_t now)
+{
+    return be->inventory_apply(be, ops, n, now);
+}
+
+static int apply_cart(ecom_backend *be, void *ops, size_t n, int64_t now)
+{
+    return be->cart_apply(be, ops, n, now);
+}
+
+static int apply_order(ecom_backend *be, void *ops, size_t n, int64_t now)
+{
+    return be->order_apply(be, ops, n, now);
+}
+
+static int apply_idem(ecom_backend *be, void *ops, size_t n, int64_t now)
+{
+    return be->idem_apply(be, ops, n, now);
+}
+
+static int apply_payment(ecom_backend *be, void *ops, size_t n, int64_t now)
+{
+    return be->payment_apply(be, ops, n, now);
+}
+
+static void result_inventory(void *op, int rc)
+{
+    ((ecom_inventory_op *)op)->result = rc;
+}
+
+static void result_cart(void *op, int rc)
+{
+    ((ecom_cart_op *)op)->result = rc;
+}
+
+static void result_order(void *op, int rc)
+{
+    ((ecom_order_op *)op)->result = rc;
+}
+
+static void result_idem(void *op, int rc)
+{
+    ((ecom_idem_op *)op)->op_result = rc;
+}
+
+static void result_payment(void *op, int rc)
+{
+    ((ecom_payment_op *)op)->result = rc;
+}
+
+static const write_kind kinds[ECOM__WRITE_KINDS] = {
+    [ECOM__WRITE_INVENTORY] = {sizeof(ecom_inventory_op), apply_inventory, result_inventory},
+    [ECOM__WRITE_CART] = {sizeof(ecom_cart_op), apply_cart, result_cart},
+    [ECOM__WRITE_ORDER] = {sizeof(ecom_order_op), apply_order, result_order},
+    [ECOM__WRITE_IDEM] = {sizeof(ecom_idem_op), apply_idem, result_idem},
+    [ECOM__WRITE_PAYMENT] = {sizeof(ecom_payment_op), apply_payment, result_payment},
+};
+
+/* Makes room for n ops of kind k in the leader's scratch array. */
+static int scratch_for(ecom__committer *c, ecom__write_kind k, size_t n)
+{
+    if (n <= c->scratch_cap[k])
+        return ECOM_OK;
+    void *grown = ecom__realloc(c->scratch[k], n * kinds[k].size);
+    if (grown == NULL)
+        return ECOM_ENOMEM;
+    c->scratch[k] = grown;
+    c->scratch_cap[k] = n;
+    return ECOM_OK;
+}
+
+/* Runs the jobs of one kind as one backend call: copy in, call, copy results out. */
+static void run_kind(ecom_store *store, ecom__committer *c, ecom__job *jobs,
+                     ecom__write_kind k, size_t n)
+{
+    const write_kind *wk = &kinds[k];
+    int rc = scratch_for(c, k, n);
+    char *scratch = c->scratch[k];
+    size_t i = 0;
+    for (ecom__job *j = jobs; j && rc == ECOM_OK; j = j->next)
+        if (j->kind == k)
+            memcpy(scratch + wk->size * i++, j->op, wk->size);
+    if (rc == ECOM_OK) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        rc = wk->apply(store->be, scratch, n, ecom__now(store));
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        c->apply_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000L +
+                                  (t1.tv_nsec - t0.tv_nsec));
+    }
+    i = 0;
+    for (ecom__job *j = jobs; j; j = j->next) {
+        if (j->kind != k)
+            continue;
+        if (c->scratch_cap[k] >= n && c->scratch[k])
+            memcpy(j->op, scratch + wk->size * i++, wk->size);
+        if (rc != ECOM_OK)
+            wk->set_result(j->op, rc);
+    }
+}
+
+/* Runs one batch outside the lock: one backend call per kind present. */
 static void run_batch(ecom_store *store, ecom__committer *c, ecom__job *jobs, size_t n)
 {
-    if (n > c->scratch_cap) {
-        ecom_inventory_op *grown = ecom__realloc(c->scratch, n * sizeof *grown);
-        if (grown == NULL) {
-            for (ecom__job *j = jobs; j; j = j->next)
-                j->op->result = ECOM_ENOMEM;
-            return;
-        }
-        c->scratch = grown;
-        c->scratch_cap = n;
-    }
-    size_t i = 0;
+    size_t count[ECOM__WRITE_KINDS] = {0};
+    (void)n;
     for (ecom__job *j = jobs; j; j = j->next)
-        c->scratch[i++] = *j->op;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = store->be->inventory_apply(store->be, c->scratch, n, ecom__now(store));
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    c->apply_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec));
-    i = 0;
-    for (ecom__job *j = jobs; j; j = j->next, i++) {
-        *j->op = c->scratch[i];
-        if (rc != ECOM_OK)
-            j->op->result = rc;
-    }
+        count[j->kind]++;
+    for (size_t k = 0; k < ECOM__WRITE_KINDS; k++)
+        if (count[k])
+            run_kind(store, c, jobs, (ecom__write_kind)k, count[k]);
 }
 
 /* Tells every job of a finished batch. A job's memory belongs to its owner again as
@@ -243,10 +336,11 @@ int ecom__committer_submit_async(ecom_store *store, ecom__job *job)
     return ECOM_OK;
 }
 
-int ecom__committer_submit(ecom_store *store, ecom_inventory_op *op)
+/* Queues a job and waits for its batch; leads if nobody does. */
+static void submit_and_wait(ecom_store *store, ecom__write_kind kind, void *op)
 {
     ecom__committer *c = &store->committer;
-    ecom__job job = {.op = op};
+    ecom__job job = {.kind = kind, .op = op};
     atomic_init(&job.state, JOB_WAITING);
     pthread_mutex_lock(&c->lock);
     enqueue(c, &job);
@@ -257,5 +351,39 @@ int ecom__committer_submit(ecom_store *store, ecom_inventory_op *op)
         job_wait(&job);
     if (leader || atomic_load_explicit(&job.state, memory_order_acquire) == JOB_LEAD)
         lead(store, c, &job);
+}
+
+int ecom__committer_submit(ecom_store *store, ecom_inventory_op *op)
+{
+    submit_and_wait(store, ECOM__WRITE_INVENTORY, op);
     return op->result;
+}
+
+/* Whether the backend has the kind's batch operation (the contract version that
+ * added it, and the pointer). */
+static bool supported(const ecom_backend *be, ecom__write_kind kind)
+{
+    switch (kind) {
+    case ECOM__WRITE_INVENTORY: return be->version >= 2 && be->inventory_apply;
+    case ECOM__WRITE_CART: return be->version >= 3 && be->cart_apply;
+    case ECOM__WRITE_ORDER: return be->version >= 3 && be->order_apply;
+    case ECOM__WRITE_IDEM: return be->version >= 3 && be->idem_apply;
+    case ECOM__WRITE_PAYMENT: return be->version >= 3 && be->payment_apply;
+    default: return false;
+    }
+}
+
+int ecom__commit(ecom_store *store, ecom__write_kind kind, void *op)
+{
+    if (!supported(store->be, kind))
+        return ECOM_EUNSUPPORTED;
+    kinds[kind].set_result(op, ECOM_OK);
+    submit_and_wait(store, kind, op);
+    switch (kind) {
+    case ECOM__WRITE_INVENTORY: return ((ecom_inventory_op *)op)->result;
+    case ECOM__WRITE_CART: return ((ecom_cart_op *)op)->result;
+    case ECOM__WRITE_ORDER: return ((ecom_order_op *)op)->result;
+    case ECOM__WRITE_IDEM: return ((ecom_idem_op *)op)->op_result;
+    default: return ((ecom_payment_op *)op)->result;
+    }
 }

@@ -333,7 +333,7 @@ int ecom_flash_claim_submit(ecom_store *store, ecom_claim_request *req)
     }
     async_claim *a = (async_claim *)(void *)req->internal;
     claim_op(&a->op, req->sale, req->user, req->quantity, req->key);
-    a->job = (ecom__job){.op = &a->op, .complete = async_claim_done};
+    a->job = (ecom__job){.kind = ECOM__WRITE_INVENTORY, .op = &a->op, .complete = async_claim_done};
     a->store = store;
     a->entry = e;
     a->request = req;

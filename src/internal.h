@@ -53,9 +53,20 @@ typedef struct ecom__errslot {
 } ecom__errslot;
 
 /* ---- group commit (committer.c) ---- */
+/* The kinds of write the committer batches: one backend call per kind per batch. */
+typedef enum ecom__write_kind {
+    ECOM__WRITE_INVENTORY = 0, /* ecom_inventory_op, be->inventory_apply */
+    ECOM__WRITE_CART,          /* ecom_cart_op, be->cart_apply */
+    ECOM__WRITE_ORDER,         /* ecom_order_op, be->order_apply */
+    ECOM__WRITE_IDEM,          /* ecom_idem_op, be->idem_apply */
+    ECOM__WRITE_PAYMENT,       /* ecom_payment_op, be->payment_apply */
+    ECOM__WRITE_KINDS
+} ecom__write_kind;
+
 typedef struct ecom__job {
     struct ecom__job *next;
-    ecom_inventory_op *op;
+    ecom__write_kind kind;
+    void *op;               /* of the kind's op type */
     _Atomic uint32_t state; /* waiting, done, or lead (committer.c) */
     /* NULL: a thread sleeps on state. Else called once the op is done (async). */
     void (*complete)(struct ecom__job *job);
@@ -69,16 +80,19 @@ typedef struct ecom__committer {
     pthread_t thread;       /* runs batches of asynchronous jobs; made on first use */
     bool thread_started, stopping;
     pthread_cond_t work;    /* the thread's: async jobs wait and nobody leads */
-    ecom_inventory_op *scratch; /* the leader's contiguous copy of a batch */
-    size_t scratch_cap;
+    void *scratch[ECOM__WRITE_KINDS]; /* the leader's contiguous copies, per kind */
+    size_t scratch_cap[ECOM__WRITE_KINDS];
     uint64_t batches, batched_ops, apply_ns; /* for tuning */
 } ecom__committer;
 
 int ecom__committer_init(ecom__committer *c);
 /* Completes every queued job, stops the thread, frees. Before the backend closes. */
 void ecom__committer_destroy(ecom_store *store);
-/* Runs op in the next batch; returns op->result. */
+/* Runs an inventory op in the next batch; returns op->result. */
 int ecom__committer_submit(ecom_store *store, ecom_inventory_op *op);
+/* Runs an op of any kind in the next batch; returns its result (for IDEM: op_result).
+ * ECOM_EUNSUPPORTED if the backend lacks the kind's operation. */
+int ecom__commit(ecom_store *store, ecom__write_kind kind, void *op);
 /* Queues job (job->op, job->complete set) and returns at once; job->complete is
  * called from the thread that runs its batch. Errors: ECOM_ENOMEM (no thread). */
 int ecom__committer_submit_async(ecom_store *store, ecom__job *job);
