@@ -111,6 +111,7 @@ struct ecom_store {
     ecom__errslot open_err; /* the message of a failed open, for any thread */
     ecom__committer committer;
     ecom__flash_cache *flash_cache; /* sold-out answers from memory */
+    ecom_payment_provider test_payments; /* the built-in provider (payment_test.c) */
 };
 
 /* The store's clock. */

@@ -1,0 +1,566 @@
+/*
+ * Checkout: cart -> priced order -> stock held -> payment -> paid, in short atomic
+ * steps with compensation, under an idempotency key. One completion path serves the
+ * checkout, its retries, the provider's notification and the recovery sweep: the
+ * order moves from pending_payment by compare-and-set, so only one of them wins, and
+ * the provider is always called with the order's own idempotency key, so it charges
+ * once.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "inventory.h"
+#include "orders.h"
+
+#define ECOM__IDEM_TTL (INT64_C(24) * 3600 * 1000)
+#define ECOM__IDEM_STALE (INT64_C(2) * 60 * 1000)     /* a holder this old has crashed */
+#define ECOM__CHECKOUT_HOLD (INT64_C(15) * 60 * 1000) /* stock held while paying */
+#define ECOM__KEY_MAX 128
+
+/* ---- small helpers ---- */
+
+static uint64_t fnv(uint64_t h, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); ; p++) {
+        h = (h ^ *p) * UINT64_C(0x100000001b3);
+        if (*p == '\0')
+            return h;
+    }
+}
+
+/* The request's fingerprint: what the caller asked, not what the cart holds (the cart
+ * is emptied once the order is paid, and a retry must still match). */
+static uint64_t fingerprint(const ecom_checkout_request *r)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    h = fnv(fnv(fnv(fnv(h, r->cart), r->user), r->payment_token), r->location);
+    for (size_t i = 0; i < r->claim_count; i++)
+        h = fnv(h, r->claims[i]);
+    return h;
+}
+
+static int check_key(ecom_store *store, const char *key, const char *field)
+{
+    size_t len = key ? strlen(key) : 0;
+    if (len == 0 || len > ECOM__KEY_MAX)
+        return ecom__fail(store, ECOM_EINVAL, "%s: must be 1..%d bytes", field, ECOM__KEY_MAX);
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)key[i] <= ' ' || (unsigned char)key[i] >= 0x7f)
+            return ecom__fail(store, ECOM_EBADID, "%s: byte %zu is not printable ASCII", field,
+                              i);
+    return ECOM_OK;
+}
+
+static int check_request(ecom_store *store, const ecom_checkout_request *r, const char *key)
+{
+    if (r == NULL)
+        return ecom__fail(store, ECOM_EINVAL, "request: NULL");
+    if (r->version != ECOM_CHECKOUT_REQUEST_VERSION)
+        return ecom__fail(store, ECOM_EVERSION, "ecom_checkout_request version %d; expected %d",
+                          r->version, ECOM_CHECKOUT_REQUEST_VERSION);
+    int rc = check_key(store, key, "idempotency_key");
+    if (rc == ECOM_OK)
+        rc = ecom__check_id_arg(store, r->user, "user");
+    if (rc == ECOM_OK)
+        rc = check_key(store, r->payment_token, "payment_token");
+    if (rc == ECOM_OK && r->location)
+        rc = ecom__check_id_arg(store, r->location, "location");
+    if (rc == ECOM_OK && (r->cart == NULL || (strncmp(r->cart, "user:", 5) != 0 &&
+                                              strncmp(r->cart, "guest:", 6) != 0)))
+        rc = ecom__fail(store, ECOM_EBADID, "cart: not a user:<id> or guest:<token> cart");
+    if (rc == ECOM_OK)
+        rc = ecom__check_id_arg(store, strchr(r->cart, ':') + 1, "cart");
+    if (rc == ECOM_OK && (store->be->version < 3 || store->be->cart_get == NULL))
+        rc = ecom__fail(store, ECOM_EUNSUPPORTED, "the %s backend has no checkout",
+                        store->be->name);
+    if (rc == ECOM_OK && r->claim_count > ECOM__ORDER_CLAIMS_MAX)
+        rc = ecom__fail(store, ECOM_ELIMIT, "claims: %zu, more than %d", r->claim_count,
+                        ECOM__ORDER_CLAIMS_MAX);
+    if (rc == ECOM_OK && r->claim_count && r->claims == NULL)
+        rc = ecom__fail(store, ECOM_EINVAL, "claims: NULL");
+    return rc;
+}
+
+static int idem(ecom_store *store, ecom_idem_op *op)
+{
+    int rc = ecom__commit(store, ECOM__WRITE_IDEM, op);
+    if (rc == ECOM_EUNSUPPORTED)
+        return ecom__fail(store, rc, "the %s backend has no checkout", store->be->name);
+    return rc == ECOM_OK || ecom_errcode(store) == rc
+               ? rc
+               : ecom__fail(store, rc, "idempotency key '%s': %s", op->key, ecom_strerror(rc));
+}
+
+/* Stores how the request ended, keeping the code and message the caller will see. */
+static int finish(ecom_store *store, const char *key, int result, const ecom_order *o)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", ecom_errmsg(store));
+    ecom_idem_op op = {.kind = ECOM_IDEM_FINISH, .key = key, .result = result};
+    if (o)
+        snprintf(op.order_id, sizeof op.order_id, "%s", o->id);
+    idem(store, &op); /* on failure the key stays held and goes stale: retries resume */
+    return result == ECOM_OK ? ECOM_OK : ecom__fail(store, result, "%s", msg);
+}
+
+/* ---- the order's life until paid ---- */
+
+/* Cancels a pending order: its holds go back. A hold that already ended (expired) is
+ * not a reason to keep the order open: then the order is cancelled alone. */
+static int cancel_pending(ecom_store *store, ecom_order *o, const char *why)
+{
+    ecom_inventory_op ops[ECOM__ORDER_CLAIMS_MAX + 1];
+    char sales[ECOM__ORDER_CLAIMS_MAX + 1][ECOM_ID_MAX + 1];
+    size_t n = ecom__order_stock_ops(ops, sales, ECOM__ORDER_CLAIMS_MAX + 1, o, false);
+    o->reason = ecom__order_strdup(o, why);
+    if (o->reason == NULL)
+        return ecom__fail(store, ECOM_ENOMEM, "out of memory");
+    int rc = ecom__order_push(o, ECOM_ORDER_CANCELLED, ecom__now(store), "checkout", why);
+    if (rc != ECOM_OK)
+        return ecom__fail(store, rc, "out of memory");
+    rc = ecom__order_write(store, o, ECOM_ORDER_UPDATE, ops, n, NULL);
+    if (rc == ECOM_EEXPIRED || rc == ECOM_EENDED)
+        rc = ecom__order_write(store, o, ECOM_ORDER_UPDATE, NULL, 0, NULL);
+    return rc;
+}
+
+/*
+ * The one completion path: pending_payment -> paid with the charge, committing the
+ * stock in the same unit. Whoever loses the race (a retry, a notification, the
+ * recovery sweep) finds the order already paid and reports success.
+ */
+static int complete_paid(ecom_store *store, ecom_order **order, const char *charge_id)
+{
+    ecom_order *o = *order;
+    ecom_inventory_op ops[ECOM__ORDER_CLAIMS_MAX + 1];
+    char sales[ECOM__ORDER_CLAIMS_MAX + 1][ECOM_ID_MAX + 1];
+    size_t n = ecom__order_stock_ops(ops, sales, ECOM__ORDER_CLAIMS_MAX + 1, o, true);
+    o->charge_id = ecom__order_strdup(o, charge_id);
+    int rc = o->charge_id ? ecom__order_push(o, ECOM_ORDER_PAID, ecom__now(store), "checkout",
+                                             "payment approved")
+                          : ECOM_ENOMEM;
+    if (rc == ECOM_OK)
+        rc = ecom__order_write(store, o, ECOM_ORDER_UPDATE, ops, n, NULL);
+    if (rc != ECOM_ECONFLICT)
+        return rc;
+    /* Someone else moved it: read what they did. */
+    ecom_order *now = NULL;
+    rc = ecom__order_read(&now, store, o->id);
+    if (rc != ECOM_OK)
+        return rc;
+    ecom_order_free(o);
+    *order = now;
+    if (now->state == ECOM_ORDER_PENDING_PAYMENT)
+        return ecom__fail(store, ECOM_EBUSY, "order '%s' is being completed elsewhere", now->id);
+    if (now->state == ECOM_ORDER_CANCELLED)
+        return ecom__fail(store, ECOM_ESTATE, "order '%s' was cancelled: %s", now->id,
+                          now->reason);
+    return ECOM_OK;
+}
+
+/* The stock could not be committed after the payment (the hold expired while the buyer
+ * paid): the authorization is voided and the order cancelled. */
+static int undo_payment(ecom_store *store, ecom_order *o, const char *charge_id, int why)
+{
+    const ecom_payment_provider *pp = ecom__payments(store);
+    ecom_payment_result res = {0};
+    char key[ECOM__KEY_MAX + 1];
+    snprintf(key, sizeof key, "void-%s", o->id);
+    pp->void_charge(pp->ctx, charge_id, key, &res);
+    int rc = cancel_pending(store, o, "stock hold ended before payment completed");
+    return rc == ECOM_OK ? ecom__fail(store, why, "order '%s': the stock hold ended while "
+                                                  "paying; the charge was voided", o->id)
+                         : rc;
+}
+
+/* Authorizes and captures the order's total with its own keys, then completes it. */
+static int pay(ecom_store *store, ecom_order **order, const char *token)
+{
+    ecom_order *o = *order;
+    const ecom_payment_provider *pp = ecom__payments(store);
+    ecom_payment_request req = {o->id, token, o->total, o->currency, o->payment_key};
+    ecom_payment_result res = {0};
+    int rc = pp->authorize(pp->ctx, &req, &res);
+    if (rc == ECOM_ETIMEOUT || rc == ECOM_EPAYMENT)
+        return ecom__fail(store, rc, "order '%s': the payment provider %s; retry with the same "
+                          "key", o->id, rc == ECOM_ETIMEOUT ? "did not answer" : "failed");
+    if (rc != ECOM_OK)
+        return ecom_errcode(store) == rc ? rc : ecom__fail(store, rc, "order '%s': payment: %s",
+                                                           o->id, ecom_strerror(rc));
+    if (!res.approved) {
+        rc = cancel_pending(store, o, res.reason[0] ? res.reason : "declined");
+        return rc == ECOM_OK ? ecom__fail(store, ECOM_EDECLINED, "order '%s': payment declined "
+                                          "(%s); the stock went back", o->id, o->reason)
+                             : rc;
+    }
+    char key[ECOM__KEY_MAX + 1];
+    snprintf(key, sizeof key, "capture-%s", o->id);
+    ecom_payment_result cap = {0};
+    rc = pp->capture(pp->ctx, res.charge_id, o->total, key, &cap);
+    if (rc != ECOM_OK)
+        return ecom__fail(store, rc == ECOM_ETIMEOUT ? rc : ECOM_EPAYMENT, "order '%s': capture "
+                          "failed; retry with the same key", o->id);
+    rc = complete_paid(store, order, res.charge_id);
+    if (rc == ECOM_EEXPIRED || rc == ECOM_EENDED)
+        return undo_payment(store, *order, res.charge_id, rc);
+    return rc;
+}
+
+/* ---- building the order from the cart ---- */
+
+typedef struct cart_copy {
+    ecom_order *order;
+    char currency[4];
+    int rc;
+} cart_copy;
+
+static int copy_cart(void *ctx, const ecom_cart_rec *rec)
+{
+    cart_copy *cc = ctx;
+    snprintf(cc->currency, sizeof cc->currency, "%s", rec->currency);
+    for (size_t i = 0; i < rec->line_count && cc->rc == ECOM_OK; i++)
+        cc->rc = ecom__order_add_line(cc->order, rec->lines[i].sku, rec->lines[i].quantity,
+                                      rec->lines[i].unit_price);
+    return cc->rc;
+}
+
+/* Lines whose price changed or whose product is no longer active, listed in msg. */
+static int check_prices(ecom_store *store, const ecom_order *o)
+{
+    char msg[400] = "";
+    size_t len = 0, stale = 0;
+    for (size_t i = 0; i < o->line_count; i++) {
+        const ecom__order_line *l = &o->lines[i];
+        ecom_product *p = NULL;
+        size_t v = 0;
+        int64_t now_price = -1;
+        int rc = ecom_catalog_get_by_sku(&p, &v, store, l->sku);
+        if (rc == ECOM_OK && p->status == ECOM_STATUS_ACTIVE)
+            ecom_product_variant_price(&now_price, p, v, o->currency);
+        ecom_product_free(p);
+        if (rc != ECOM_OK && rc != ECOM_ENOTFOUND)
+            return rc;
+        if (now_price == l->unit_price)
+            continue;
+        stale++;
+        if (len < sizeof msg - 80)
+            len += (size_t)snprintf(msg + len, sizeof msg - len, "%s%s %s", stale > 1 ? "; " : "",
+                                    l->sku, now_price < 0 ? "is no longer available"
+                                                          : "changed price");
+    }
+    return stale ? ecom__fail(store, ECOM_ESTALE, "cart changed since it was filled: %s", msg)
+                 : ECOM_OK;
+}
+
+/* Totals in minor units, every step checked for overflow. */
+static int price_order(ecom_store *store, ecom_order *o)
+{
+    int64_t subtotal = 0, line, tax, total;
+    for (size_t i = 0; i < o->line_count; i++)
+        if (__builtin_mul_overflow(o->lines[i].quantity, o->lines[i].unit_price, &line) ||
+            __builtin_add_overflow(subtotal, line, &subtotal))
+            return ecom__fail(store, ECOM_EPRICE, "order total overflows");
+    int64_t bp = store->opts.tax_rate_bp > 0 ? store->opts.tax_rate_bp : 0;
+    int64_t shipping = store->opts.shipping_fee > 0 ? store->opts.shipping_fee : 0;
+    /* Tax rounds half up, per order. */
+    if (__builtin_mul_overflow(subtotal, bp, &tax) || __builtin_add_overflow(tax, 5000, &tax) ||
+        __builtin_add_overflow(subtotal, shipping, &total) ||
+        __builtin_add_overflow(total, tax / 10000, &total))
+        return ecom__fail(store, ECOM_EPRICE, "order total overflows");
+    o->subtotal = subtotal;
+    o->shipping = shipping;
+    o->tax = tax / 10000;
+    o->total = total;
+    return ECOM_OK;
+}
+
+/* Time-ordered ids, so new orders land side by side in the backend's B-trees. */
+static void new_order_id(char *out, size_t size, int64_t now)
+{
+    static _Atomic uint32_t counter;
+    uint32_t n = atomic_fetch_add(&counter, 1);
+    uint64_t mix = (uint64_t)now * UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t)getpid() << 32 ^ n;
+    snprintf(out, size, "o%012llx%08x", (unsigned long long)now, (unsigned)(mix >> 24));
+}
+
+/* Claims standing in for lines: each must be admitted; its units cover its SKU's line. */
+static int apply_claims(ecom_store *store, ecom_order *o, const ecom_checkout_request *r,
+                        int64_t *to_reserve)
+{
+    for (size_t i = 0; i < r->claim_count; i++) {
+        ecom_claim_result c = ECOM_CLAIM_RESULT_INIT;
+        int rc = ecom_flash_poll(&c, store, r->claims[i]);
+        if (rc != ECOM_OK)
+            return rc;
+        if (c.outcome != ECOM_CLAIM_ADMITTED)
+            return ecom__fail(store, ECOM_EINVAL, "claim '%s' is not admitted", r->claims[i]);
+        char sale[ECOM_ID_MAX + 1];
+        snprintf(sale, sizeof sale, "%.*s", (int)(strrchr(r->claims[i], ':') - r->claims[i]),
+                 r->claims[i]);
+        ecom_flash_status st = {.version = ECOM_FLASH_STATUS_VERSION};
+        if ((rc = ecom_flash_status_get(&st, store, sale)) != ECOM_OK)
+            return rc;
+        size_t l = 0;
+        while (l < o->line_count && strcmp(o->lines[l].sku, st.sku) != 0)
+            l++;
+        if (l == o->line_count || to_reserve[l] < c.quantity)
+            return ecom__fail(store, ECOM_EINVAL, "claim '%s' is for %lld of SKU '%s', more than "
+                              "the cart holds", r->claims[i], (long long)c.quantity, st.sku);
+        to_reserve[l] -= c.quantity;
+        if ((rc = ecom__order_add_claim(o, r->claims[i])) != ECOM_OK)
+            return ecom__fail(store, rc, "out of memory");
+    }
+    return ECOM_OK;
+}
+
+/* Holds the stock of the lines not covered by claims, as one reservation. */
+static int hold_stock(ecom_store *store, ecom_order *o, const int64_t *to_reserve)
+{
+    const char *skus[ECOM__ORDER_LINES_MAX];
+    int64_t qty[ECOM__ORDER_LINES_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < o->line_count; i++)
+        if (to_reserve[i] > 0) {
+            skus[n] = o->lines[i].sku;
+            qty[n++] = to_reserve[i];
+        }
+    if (n == 0) {
+        o->reservation_id = "";
+        return ECOM_OK;
+    }
+    char id[ECOM_ID_MAX + 1];
+    snprintf(id, sizeof id, "co-%s", o->id);
+    o->reservation_id = ecom__order_strdup(o, id);
+    if (o->reservation_id == NULL)
+        return ecom__fail(store, ECOM_ENOMEM, "out of memory");
+    return ecom_reserve(store, id, skus, qty, n, o->location, ECOM__CHECKOUT_HOLD);
+}
+
+/* Cart -> order (pending_payment) with its stock held, recorded under the key. */
+static int place_order(ecom_store *store, ecom_order **out, const ecom_checkout_request *r,
+                       const char *key)
+{
+    int64_t now = ecom__now(store);
+    char id[ECOM_ID_MAX + 1], pay_key[ECOM__KEY_MAX + 1];
+    new_order_id(id, sizeof id, now);
+    ecom_order *o = NULL;
+    int rc = ecom__order_new(&o, id, r->user, "", ecom__location(r->location), now);
+    if (rc != ECOM_OK)
+        return ecom__fail(store, rc, "out of memory");
+    cart_copy cc = {o, "", ECOM_OK};
+    rc = store->be->cart_get(store->be, r->cart, now, copy_cart, &cc);
+    if (rc != ECOM_OK)
+        goto fail;
+    if (o->line_count == 0) {
+        rc = ecom__fail(store, ECOM_EEMPTY, "cart '%s' is empty", r->cart);
+        goto fail;
+    }
+    snprintf(pay_key, sizeof pay_key, "pay-%s", id);
+    o->currency = ecom__order_strdup(o, cc.currency);
+    o->payment_key = ecom__order_strdup(o, pay_key);
+    if (o->currency == NULL || o->payment_key == NULL) {
+        rc = ecom__fail(store, ECOM_ENOMEM, "out of memory");
+        goto fail;
+    }
+    int64_t to_reserve[ECOM__ORDER_LINES_MAX];
+    for (size_t i = 0; i < o->line_count; i++)
+        to_reserve[i] = o->lines[i].quantity;
+    if ((rc = check_prices(store, o)) != ECOM_OK || (rc = price_order(store, o)) != ECOM_OK ||
+        (rc = apply_claims(store, o, r, to_reserve)) != ECOM_OK ||
+        (rc = hold_stock(store, o, to_reserve)) != ECOM_OK)
+        goto fail;
+    rc = ecom__order_push(o, ECOM_ORDER_PENDING_PAYMENT, now, r->user, "checkout");
+    if (rc == ECOM_OK)
+        rc = ecom__order_write(store, o, ECOM_ORDER_CREATE, NULL, 0, key);
+    if (rc != ECOM_OK && o->reservation_id[0]) /* compensate: give the stock back */
+        ecom_reservation_release(store, o->reservation_id);
+    if (rc != ECOM_OK)
+        goto fail;
+    *out = o;
+    return ECOM_OK;
+fail:
+    ecom_order_free(o);
+    return rc;
+}
+
+/* ---- the entry points ---- */
+
+/* Continues an order an earlier holder of the key (a crash, a timeout) left behind. */
+static int resume(ecom_store *store, ecom_order **order, const char *token)
+{
+    switch ((*order)->state) {
+    case ECOM_ORDER_PENDING_PAYMENT:
+        return pay(store, order, token);
+    case ECOM_ORDER_CANCELLED:
+        return ecom__fail(store, ECOM_ESTATE, "order '%s' was cancelled: %s", (*order)->id,
+                          (*order)->reason);
+    default:
+        return ECOM_OK; /* paid, or further along */
+    }
+}
+
+int ecom_checkout(ecom_order **out, ecom_store *store, const ecom_checkout_request *request,
+                  const char *idempotency_key)
+{
+    if (out == NULL)
+        return store ? ecom__fail(store, ECOM_EINVAL, "out: NULL") : ECOM_EINVAL;
+    *out = NULL;
+    int rc = ecom__enter(store);
+    if (rc == ECOM_OK)
+        rc = check_request(store, request, idempotency_key);
+    if (rc != ECOM_OK)
+        return rc;
+    int64_t ttl = store->opts.idempotency_ttl_ms > 0 ? store->opts.idempotency_ttl_ms
+                                                     : ECOM__IDEM_TTL;
+    ecom_idem_op begin = {.kind = ECOM_IDEM_BEGIN, .key = idempotency_key,
+                          .fingerprint = fingerprint(request), .ttl_ms = ttl,
+                          .stale_ms = ECOM__IDEM_STALE};
+    if ((rc = idem(store, &begin)) != ECOM_OK)
+        return rc;
+    switch (begin.state) {
+    case ECOM_IDEM_MISMATCH:
+        return ecom__fail(store, ECOM_EIDEMPOTENCY, "idempotency key '%s' was used with a "
+                          "different request", idempotency_key);
+    case ECOM_IDEM_IN_FLIGHT:
+        return ecom__fail(store, ECOM_EBUSY, "a checkout with key '%s' is still in flight; "
+                          "retry later", idempotency_key);
+    case ECOM_IDEM_DONE:
+        if (begin.order_id[0] && ecom__order_read(out, store, begin.order_id) != ECOM_OK)
+            return ecom_errcode(store);
+        return begin.result == ECOM_OK
+                   ? ECOM_OK
+                   : ecom__fail(store, begin.result, "checkout with key '%s' ended: %s",
+                                idempotency_key, ecom_strerror(begin.result));
+    case ECOM_IDEM_NEW:
+        break;
+    }
+    if (begin.order_id[0]) {
+        rc = ecom__order_read(out, store, begin.order_id);
+        if (rc == ECOM_OK)
+            rc = resume(store, out, request->payment_token);
+    } else {
+        rc = place_order(store, out, request, idempotency_key);
+        if (rc == ECOM_OK)
+            rc = pay(store, out, request->payment_token);
+    }
+    if (rc == ECOM_OK) {
+        ecom_cart_op clear = {.kind = ECOM_CART_CLEAR, .cart = request->cart, .ttl_ms = ttl};
+        ecom__commit(store, ECOM__WRITE_CART, &clear); /* best effort: the order is paid */
+    }
+    return finish(store, idempotency_key, rc, *out);
+}
+
+int ecom_payment_notify(ecom_store *store, const char *order_id, int approved,
+                        const char *charge_id, const char *reason)
+{
+    int rc = ecom__enter(store);
+    if (rc == ECOM_OK)
+        rc = ecom__check_id_arg(store, order_id, "order_id");
+    if (rc == ECOM_OK && approved && (charge_id == NULL || *charge_id == '\0'))
+        rc = ecom__fail(store, ECOM_EINVAL, "charge_id: required when approved");
+    if (rc != ECOM_OK)
+        return rc;
+    ecom_order *o = NULL;
+    if ((rc = ecom__order_read(&o, store, order_id)) != ECOM_OK)
+        return rc;
+    if (o->state != ECOM_ORDER_PENDING_PAYMENT) {
+        bool done = approved && o->state != ECOM_ORDER_CANCELLED;
+        rc = done ? ECOM_OK
+                  : ecom__fail(store, ECOM_ESTATE, "order '%s' is %s: the notification is "
+                               "stale", order_id, ecom_order_state_name(o->state));
+    } else if (approved) {
+        rc = complete_paid(store, &o, charge_id);
+    } else {
+        rc = cancel_pending(store, o, reason && *reason ? reason : "declined");
+    }
+    ecom_order_free(o);
+    return rc;
+}
+
+/* Finishes one abandoned order from what the provider knows of its payment. */
+static int recover_one(ecom_store *store, ecom_order **order)
+{
+    const ecom_payment_provider *pp = ecom__payments(store);
+    ecom_payment_result res = {0};
+    int rc = pp->lookup(pp->ctx, (*order)->payment_key, &res);
+    if (rc == ECOM_ENOTFOUND)
+        return cancel_pending(store, *order, "abandoned before payment");
+    if (rc != ECOM_OK)
+        return rc;
+    if (!res.approved)
+        return cancel_pending(store, *order, res.reason[0] ? res.reason : "declined");
+    rc = complete_paid(store, order, res.charge_id);
+    if (rc == ECOM_EEXPIRED || rc == ECOM_EENDED)
+        return undo_payment(store, *order, res.charge_id, rc);
+    return rc;
+}
+
+int ecom_checkout_recover(uint64_t *recovered, ecom_store *store, int64_t older_than_ms)
+{
+    if (recovered)
+        *recovered = 0;
+    int rc = ecom__enter(store);
+    if (rc != ECOM_OK)
+        return rc;
+    if (older_than_ms < 0)
+        return ecom__fail(store, ECOM_EINVAL, "older_than_ms: negative");
+    for (;;) {
+        ecom_order_list_options opts = ECOM_ORDER_LIST_OPTIONS_INIT;
+        opts.state = ECOM_ORDER_PENDING_PAYMENT;
+        ecom_order_page *page = NULL;
+        if ((rc = ecom_order_list(&page, store, &opts)) != ECOM_OK)
+            return rc;
+        int64_t cutoff = ecom__now(store) - older_than_ms;
+        size_t done = 0;
+        for (size_t i = 0; i < ecom_order_page_count(page); i++) {
+            const ecom_order *listed = ecom_order_page_order(page, i);
+            if (listed->created_at > cutoff)
+                continue;
+            ecom_order *o = NULL;
+            rc = ecom__order_read(&o, store, listed->id);
+            if (rc == ECOM_OK && o->state == ECOM_ORDER_PENDING_PAYMENT)
+                rc = recover_one(store, &o);
+            ecom_order_free(o);
+            if (rc == ECOM_OK) {
+                done++;
+                if (recovered)
+                    (*recovered)++;
+            }
+        }
+        bool more = ecom_order_page_next_cursor(page) != NULL;
+        ecom_order_page_free(page);
+        /* Finished orders leave the pending list, so the first page is read again. */
+        if (!more || done == 0)
+            return ECOM_OK;
+    }
+}
+
+int ecom_store_purge(uint64_t *purged, ecom_store *store, int64_t now)
+{
+    if (purged)
+        *purged = 0;
+    int rc = ecom__enter(store);
+    if (rc != ECOM_OK)
+        return rc;
+    ecom_backend *be = store->be;
+    if (be->version < 3 || be->idem_apply == NULL || be->cart_apply == NULL)
+        return ecom__fail(store, ECOM_EUNSUPPORTED, "the %s backend has no checkout", be->name);
+    int64_t ttl = store->opts.idempotency_ttl_ms > 0 ? store->opts.idempotency_ttl_ms
+                                                     : ECOM__IDEM_TTL;
+    ecom_idem_op keys = {.kind = ECOM_IDEM_PURGE, .ttl_ms = ttl, .key = ""};
+    ecom_cart_op carts = {.kind = ECOM_CART_PURGE, .cart = ""};
+    /* Not through group commit: the caller's `now` is what decides, as for the sweeper. */
+    rc = be->idem_apply(be, &keys, 1, now);
+    if (rc == ECOM_OK && (rc = keys.op_result) == ECOM_OK)
+        rc = be->cart_apply(be, &carts, 1, now);
+    if (rc == ECOM_OK)
+        rc = carts.result;
+    if (rc != ECOM_OK)
+        return ecom_errcode(store) == rc ? rc
+                                         : ecom__fail(store, rc, "purge: %s", ecom_strerror(rc));
+    if (purged)
+        *purged = keys.count + carts.count;
+    return ECOM_OK;
+}

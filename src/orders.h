@@ -1,0 +1,95 @@
+/* What the order, checkout and payment files share. */
+#ifndef ECOM_ORDERS_H
+#define ECOM_ORDERS_H
+
+#include "internal.h"
+
+/* Orders hold at most this many lines (a cart's bound). */
+#define ECOM__ORDER_LINES_MAX ECOM_CART_LINES_MAX
+/* Flash-sale claims one checkout may use. */
+#define ECOM__ORDER_CLAIMS_MAX 16
+
+typedef struct ecom__order_line {
+    const char *sku;
+    int64_t quantity;
+    int64_t unit_price; /* minor units of the order's currency */
+    int64_t shipped;
+} ecom__order_line;
+
+typedef struct ecom__order_entry {
+    ecom_order_state state; /* the state this entry moved the order to */
+    int64_t time;
+    const char *who;
+    const char *why;
+} ecom__order_entry;
+
+/* An order in memory: one arena, like a product (src/arena.c). */
+struct ecom_order {
+    ecom__arena arena;
+    const char *id, *user, *currency, *location;
+    const char *reservation_id; /* "" when every line came from flash-sale claims */
+    const char *payment_key;    /* idempotency key of the authorize call */
+    const char *charge_id;      /* "" until authorized */
+    const char *reason;         /* why declined or cancelled ("" otherwise) */
+    ecom_order_state state;
+    uint64_t version;
+    int64_t created_at;
+    int64_t subtotal, shipping, tax, total, refunded;
+    ecom__order_line *lines;
+    size_t line_count;
+    const char **claims; /* flash-sale claim ids ("sale:ticket") standing in for lines */
+    size_t claim_count;
+    ecom__order_entry *history;
+    size_t history_count, history_cap;
+};
+
+/* Empty order with these fields copied in; caller frees with ecom_order_free. */
+int ecom__order_new(ecom_order **out, const char *id, const char *user, const char *currency,
+                    const char *location, int64_t created_at);
+/* Copies s into the order's arena ("" for NULL). NULL when memory ran out. */
+const char *ecom__order_strdup(ecom_order *o, const char *s);
+int ecom__order_add_line(ecom_order *o, const char *sku, int64_t quantity, int64_t unit_price);
+int ecom__order_add_claim(ecom_order *o, const char *claim_id);
+/* Appends a history entry and sets o->state = state. */
+int ecom__order_push(ecom_order *o, ecom_order_state state, int64_t time, const char *who,
+                     const char *why);
+
+/* The order's content as the backend stores it (everything but id, user, state,
+ * created_at and version, which travel as index fields), and back. */
+int ecom__order_encode(ecom__buf *out, const ecom_order *o);
+int ecom__order_decode(ecom_order **out, const ecom_order_rec *rec, uint64_t version);
+
+/* Is from -> to a legal move of the state machine (ecom.h lists them)? */
+bool ecom__order_can_move(ecom_order_state from, ecom_order_state to);
+
+/*
+ * The stock operations an order's holds need when it is paid (commit) or cancelled
+ * (release): its reservation and each claim. Fills up to cap ops; returns how many.
+ * The ops point into o and into claim_sales (cap strings of ECOM_ID_MAX + 1 bytes).
+ */
+size_t ecom__order_stock_ops(ecom_inventory_op *ops, char (*claim_sales)[ECOM_ID_MAX + 1],
+                             size_t cap, const ecom_order *o, bool commit);
+
+/*
+ * Writes o through group commit: CREATE (version 1) or UPDATE (compare-and-set on
+ * o->version), with n inventory ops in the same atomic unit, appending the event
+ * "order.<state>" ("order.created" for CREATE). On success o->version is the new
+ * version. idem_key: CREATE only, NULL or the checkout's key. Reports failures on
+ * store (ECOM_ECONFLICT, ECOM_ENOTFOUND, an inventory op's code, ...).
+ */
+int ecom__order_write(ecom_store *store, ecom_order *o, ecom_order_op_kind kind,
+                      ecom_inventory_op *inv, size_t n, const char *idem_key);
+
+/* Reads an order. Reports ECOM_ENOTFOUND on store. */
+int ecom__order_read(ecom_order **out, ecom_store *store, const char *id);
+
+/* Fills the built-in test payment provider of store (ctx = store); at open. */
+void ecom__test_payments_init(ecom_payment_provider *provider, ecom_store *store);
+
+/* The payment provider of the store: the options' one, or the built-in test provider. */
+const ecom_payment_provider *ecom__payments(ecom_store *store);
+
+/* The core's check of one stored order (check.c hands it to the backend's check). */
+void ecom__order_check(ecom_check_sink *sink, const ecom_order_rec *rec, uint64_t version);
+
+#endif
