@@ -175,6 +175,24 @@ static int undo_payment(ecom_store *store, ecom_order *o, const char *charge_id,
                          : rc;
 }
 
+/* Captures an approved authorization (with the order's own key) and completes the order. */
+static int capture_and_complete(ecom_store *store, ecom_order **order,
+                                const ecom_payment_result *auth)
+{
+    const ecom_payment_provider *pp = ecom__payments(store);
+    char key[ECOM__KEY_MAX + 1];
+    snprintf(key, sizeof key, "capture-%s", (*order)->id);
+    ecom_payment_result cap = {0};
+    int rc = pp->capture(pp->ctx, auth->charge_id, (*order)->total, key, &cap);
+    if (rc != ECOM_OK)
+        return ecom__fail(store, rc == ECOM_ETIMEOUT ? rc : ECOM_EPAYMENT, "order '%s': capture "
+                          "failed; retry with the same key", (*order)->id);
+    rc = complete_paid(store, order, auth->charge_id);
+    if (rc == ECOM_EEXPIRED || rc == ECOM_EENDED)
+        return undo_payment(store, *order, auth->charge_id, rc);
+    return rc;
+}
+
 /* Authorizes and captures the order's total with its own keys, then completes it. */
 static int pay(ecom_store *store, ecom_order **order, const char *token)
 {
@@ -195,17 +213,7 @@ static int pay(ecom_store *store, ecom_order **order, const char *token)
                                           "(%s); the stock went back", o->id, o->reason)
                              : rc;
     }
-    char key[ECOM__KEY_MAX + 1];
-    snprintf(key, sizeof key, "capture-%s", o->id);
-    ecom_payment_result cap = {0};
-    rc = pp->capture(pp->ctx, res.charge_id, o->total, key, &cap);
-    if (rc != ECOM_OK)
-        return ecom__fail(store, rc == ECOM_ETIMEOUT ? rc : ECOM_EPAYMENT, "order '%s': capture "
-                          "failed; retry with the same key", o->id);
-    rc = complete_paid(store, order, res.charge_id);
-    if (rc == ECOM_EEXPIRED || rc == ECOM_EENDED)
-        return undo_payment(store, *order, res.charge_id, rc);
-    return rc;
+    return capture_and_complete(store, order, &res);
 }
 
 /* ---- building the order from the cart ---- */
@@ -491,10 +499,7 @@ static int recover_one(ecom_store *store, ecom_order **order)
         return rc;
     if (!res.approved)
         return cancel_pending(store, *order, res.reason[0] ? res.reason : "declined");
-    rc = complete_paid(store, order, res.charge_id);
-    if (rc == ECOM_EEXPIRED || rc == ECOM_EENDED)
-        return undo_payment(store, *order, res.charge_id, rc);
-    return rc;
+    return capture_and_complete(store, order, &res);
 }
 
 int ecom_checkout_recover(uint64_t *recovered, ecom_store *store, int64_t older_than_ms)

@@ -16,6 +16,13 @@ typedef struct ecom__order_line {
     int64_t shipped;
 } ecom__order_line;
 
+/* A refund made through the provider, under its idempotency key: a retry with the same
+ * key finds it here and is not counted twice. */
+typedef struct ecom__order_refund {
+    const char *key;
+    int64_t amount;
+} ecom__order_refund;
+
 typedef struct ecom__order_entry {
     ecom_order_state state; /* the state this entry moved the order to */
     int64_t time;
@@ -41,6 +48,9 @@ struct ecom_order {
     size_t claim_count;
     ecom__order_entry *history;
     size_t history_count, history_cap;
+    ecom__order_refund *refunds; /* their amounts sum to refunded */
+    size_t refund_count, refund_cap;
+    size_t line_cap, claim_cap; /* room in lines and claims (arrays grow by doubling) */
 };
 
 /* Empty order with these fields copied in; caller frees with ecom_order_free. */
@@ -53,6 +63,12 @@ int ecom__order_add_claim(ecom_order *o, const char *claim_id);
 /* Appends a history entry and sets o->state = state. */
 int ecom__order_push(ecom_order *o, ecom_order_state state, int64_t time, const char *who,
                      const char *why);
+
+/* Records a refund of amount under key and adds it to o->refunded. ECOM_EPRICE if that
+ * would overflow, ECOM_ENOMEM. */
+int ecom__order_add_refund(ecom_order *o, const char *key, int64_t amount);
+/* The refund made under key, or NULL. */
+const ecom__order_refund *ecom__order_find_refund(const ecom_order *o, const char *key);
 
 /* The order's content as the backend stores it (everything but id, user, state,
  * created_at and version, which travel as index fields), and back. */
@@ -91,5 +107,11 @@ const ecom_payment_provider *ecom__payments(ecom_store *store);
 
 /* The core's check of one stored order (check.c hands it to the backend's check). */
 void ecom__order_check(ecom_check_sink *sink, const ecom_order_rec *rec, uint64_t version);
+/* The same, returning ECOM_ENOMEM when the check itself ran out of memory (which
+ * ecom__order_check reports as a violation, having no other way to say it). */
+int ecom__order_verify(ecom_check_sink *sink, const ecom_order_rec *rec, uint64_t version);
+
+/* A claim id "sale:ticket" split; false if it is not one. sale has ECOM_ID_MAX + 1 bytes. */
+bool ecom__claim_parse(const char *claim_id, char *sale, uint64_t *ticket);
 
 #endif

@@ -27,6 +27,9 @@ int64_t conf_clock_peek(void);
 
 /* Opens uri (a fresh one if NULL) with the test clock; fails the test on error. */
 ecom_store *conf_open(const char *uri);
+/* The options conf_open uses (test clock, no fsync), to adjust and pass to conf_open_with. */
+ecom_options conf_options(void);
+ecom_store *conf_open_with(const char *uri, const ecom_options *opts);
 
 /* cmocka fixtures: *state becomes a fresh store, closed after the case. */
 int conf_setup(void **state);
@@ -63,5 +66,6 @@ int conf_run_inventory(void);
 int conf_run_flash(void);
 int conf_run_inventory_concurrency(void);
 int conf_run_crash(void);
+int conf_run_commerce(void);
 
 #endif

@@ -23,13 +23,24 @@ int64_t conf_clock_peek(void)
     return atomic_load(&clock_now);
 }
 
-ecom_store *conf_open(const char *uri)
+ecom_options conf_options(void)
 {
     ecom_options opts = ECOM_OPTIONS_INIT;
     opts.clock = conf_clock;
     opts.no_sync = 1; /* durability is not what these cases measure */
+    return opts;
+}
+
+ecom_store *conf_open(const char *uri)
+{
+    ecom_options opts = conf_options();
+    return conf_open_with(uri, &opts);
+}
+
+ecom_store *conf_open_with(const char *uri, const ecom_options *opts)
+{
     ecom_store *s = NULL;
-    int rc = ecom_store_open(&s, uri ? uri : conf_fresh_uri(), &opts);
+    int rc = ecom_store_open(&s, uri ? uri : conf_fresh_uri(), opts);
     if (rc != ECOM_OK)
         fail_msg("open: %s", ecom_errmsg(s));
     assert_string_equal(ecom_store_backend(s), "lmdb");
