@@ -877,7 +877,8 @@ typedef struct ecom_payments ecom_payments;
 ECOM_EXTERN int ecom_payments_list(ecom_payments **out, ecom_store *store, const char *order_id);
 ECOM_EXTERN size_t ecom_payments_count(const ecom_payments *p);
 ECOM_EXTERN const char *ecom_payments_charge_id(const ecom_payments *p, size_t i);
-ECOM_EXTERN const char *ecom_payments_kind(const ecom_payments *p, size_t i); /* "charge", "refund", "void" */
+/* "charge", "capture", "void" or "refund". */
+ECOM_EXTERN const char *ecom_payments_kind(const ecom_payments *p, size_t i);
 ECOM_EXTERN int64_t ecom_payments_amount(const ecom_payments *p, size_t i);
 ECOM_EXTERN int ecom_payments_approved(const ecom_payments *p, size_t i);
 ECOM_EXTERN void ecom_payments_free(ecom_payments *p);
@@ -1018,8 +1019,9 @@ ECOM_EXTERN int ecom_order_ship(ecom_store *store, const char *id, uint64_t expe
                                 const char *const *skus, const int64_t *quantities, size_t n,
                                 const char *who);
 
-/* Cancels an order not yet shipped: its stock returns (and a paid one is refunded).
- * Errors: as transition. */
+/* Cancels an order not yet shipped: its stock returns (a pending order's holds are
+ * released; a paid order's committed units are returned to stock, and it is refunded
+ * in full through the provider). Errors: as transition. */
 ECOM_EXTERN int ecom_order_cancel(ecom_store *store, const char *id, uint64_t expected_version,
                                   const char *who, const char *why);
 

@@ -367,7 +367,7 @@ typedef struct ecom_payment_rec {
 typedef int (*ecom_payment_fn)(void *ctx, const ecom_payment_rec *rec);
 
 /* One payment record to store, idempotent on key: when the key is already stored,
- * nothing is written and `stored` receives the first record (existing = 1). */
+ * nothing is written, existing = 1, and the out fields describe the first record. */
 typedef struct ecom_payment_op {
     ecom_payment_rec rec;
     /* out */

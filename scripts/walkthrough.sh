@@ -1,7 +1,8 @@
 #!/bin/sh
 # The demo behind `make run`: a fresh store in ./var/demo-store, 10,000 generated
 # products imported with the ecom CLI, then a narrated tour of its commands: the
-# catalog, then stock, a reservation and a flash sale.
+# catalog, then stock, a reservation and a flash sale, then a purchase from a guest's
+# cart to delivery.
 # Usage: scripts/walkthrough.sh BUILD_DIR
 set -eu
 
@@ -30,6 +31,14 @@ say() { printf '\n== %s\n' "$*"; }
 show() {
     printf '$ %s\n' "$*"
     "$@"
+}
+
+# Like show, printing only the output lines that match a pattern (an order is long).
+show_only() {
+    pattern=$1
+    shift
+    printf '$ %s\n' "$*"
+    "$@" | grep -E "$pattern"
 }
 
 # Like show, for a command that is meant to be refused: its exit code goes in $rc.
@@ -105,7 +114,51 @@ refused ecom flash claim drop-1 --user dee --key dee-1
 echo "(exit code $rc: sold out, and nothing was oversold)"
 show ecom flash status drop-1
 
-say "A consistency check of the whole store (catalog, stock, holds and ledger)"
+GUEST_SKU=$(ecom product list --category "$CATEGORY" --status active --limit 3 | awk 'NR == 3 { print $1 }')-1
+USER_SKU=$(ecom product list --status active --limit 1 | awk 'NR == 1 { print $1 }')-1
+ecom stock adjust "$GUEST_SKU" receive 10 >/dev/null
+ecom stock adjust "$USER_SKU" receive 10 >/dev/null
+say "A purchase. A visitor, not signed in yet, puts $GUEST_SKU in a guest cart"
+show ecom cart add guest:visitor-7 "$GUEST_SKU" 1
+
+say "Ana had saved $USER_SKU in her cart last week; she signs in: the carts merge"
+ecom cart add user:ana "$USER_SKU" 2 >/dev/null
+show ecom cart merge guest:visitor-7 user:ana
+
+say "A 'mailer' consumer, which will send order e-mails, starts at the end of the event log"
+LAST=$(ecom events tail --max 0 --json | sed 's/.*"last_seq":\([0-9]*\).*/\1/')
+show ecom consumer ack mailer "$LAST"
+
+STORE_OPTS="--shipping-fee 499 --tax-rate-bp 825"
+say "Checkout with a 4.99 shipping fee and 8.25% tax: priced, stock held, card charged, paid"
+# shellcheck disable=SC2086 # STORE_OPTS holds two options
+show_only '^(id|state|total):' ecom $STORE_OPTS checkout --cart user:ana --user ana \
+    --token tok_approve --key ana-cart-1
+ORDER=$(ecom order list --user ana --limit 1 | awk 'NR == 1 { print $1 }')
+
+say "The order, with its lines, totals and history"
+show ecom order get "$ORDER"
+
+say "Fulfilment: the warehouse picks it, ships it, the carrier delivers it"
+show_only '^state:' ecom order fulfil "$ORDER" --who warehouse
+show_only '^state:' ecom order ship "$ORDER" --who warehouse
+show_only '^state:' ecom order deliver "$ORDER" --who carrier --why signed
+
+say "What the (built-in test) payment provider recorded: one charge, authorized and captured"
+show ecom payments list --order "$ORDER"
+
+say "Ana's browser retries the checkout with the same key: the same order, charged once"
+# shellcheck disable=SC2086
+show_only '^(id|state):' ecom $STORE_OPTS checkout --cart user:ana --user ana \
+    --token tok_approve --key ana-cart-1
+show ecom payments list --order "$ORDER"
+
+say "The mailer reads what happened since it started, then acknowledges it"
+show ecom consumer read mailer
+SEQ=$(ecom consumer read mailer --json | sed 's/.*"last_seq":\([0-9]*\).*/\1/')
+show ecom consumer ack mailer "$SEQ"
+
+say "A consistency check of the whole store (catalog, stock, holds, ledger and orders)"
 show ecom check
 
 say "Done. Try it yourself:"

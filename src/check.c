@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "orders.h"
 
 typedef struct check_state {
     ecom_check_sink sink; /* first: the backend hands us back this pointer */
@@ -76,6 +76,12 @@ static void check_product(ecom_check_sink *sink, const ecom_product_rec *rec,
     ecom_product_free(p);
 }
 
+static void check_order(ecom_check_sink *sink, const ecom_order_rec *rec, uint64_t version)
+{
+    if (ecom__order_verify(sink, rec, version) == ECOM_ENOMEM)
+        ((check_state *)sink)->error = ECOM_ENOMEM;
+}
+
 int ecom_check(uint64_t *violations, ecom_store *store, ecom_violation_fn report_fn, void *ctx)
 {
     if (violations)
@@ -83,7 +89,7 @@ int ecom_check(uint64_t *violations, ecom_store *store, ecom_violation_fn report
     int rc = ecom__enter(store);
     if (rc != ECOM_OK)
         return rc;
-    check_state st = {{report, check_product, NULL}, report_fn, ctx, 0, ECOM_OK};
+    check_state st = {{report, check_product, check_order}, report_fn, ctx, 0, ECOM_OK};
     rc = store->be->check(store->be, &st.sink);
     if (rc == ECOM_OK && st.error != ECOM_OK)
         return ecom__fail(store, st.error, "the check ran out of memory");

@@ -121,7 +121,8 @@ static int cancel_pending(ecom_store *store, ecom_order *o, const char *why)
     if (rc != ECOM_OK)
         return ecom__fail(store, rc, "out of memory");
     rc = ecom__order_write(store, o, ECOM_ORDER_UPDATE, ops, n, NULL);
-    if (rc == ECOM_EEXPIRED || rc == ECOM_EENDED)
+    /* A hold that already ended (expired, or a claim gone with its sale) needs no release. */
+    if (rc == ECOM_EEXPIRED || rc == ECOM_EENDED || rc == ECOM_ENOTFOUND)
         rc = ecom__order_write(store, o, ECOM_ORDER_UPDATE, NULL, 0, NULL);
     return rc;
 }
@@ -382,8 +383,12 @@ static int place_order(ecom_store *store, ecom_order **out, const ecom_checkout_
     rc = ecom__order_push(o, ECOM_ORDER_PENDING_PAYMENT, now, r->user, "checkout");
     if (rc == ECOM_OK)
         rc = ecom__order_write(store, o, ECOM_ORDER_CREATE, NULL, 0, key);
-    if (rc != ECOM_OK && o->reservation_id[0]) /* compensate: give the stock back */
-        ecom_reservation_release(store, o->reservation_id);
+    if (rc != ECOM_OK && o->reservation_id[0]) { /* compensate: give the stock back */
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", ecom_errmsg(store));
+        ecom_reservation_release(store, o->reservation_id); /* the hold expires if this fails */
+        ecom__fail(store, rc, "%s", msg);
+    }
     if (rc != ECOM_OK)
         goto fail;
     *out = o;

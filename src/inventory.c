@@ -420,3 +420,8 @@ int ecom_inventory_expire(uint64_t *expired, ecom_store *store, int64_t now)
             return ECOM_OK;
     }
 }
+
+int ecom__inv_explain(ecom_store *store, const ecom_inventory_op *op)
+{
+    return explain(store, op);
+}

@@ -25,4 +25,8 @@ const char *ecom__location(const char *location);
  * was refused. */
 int ecom__inv_run(ecom_store *store, ecom_inventory_op *op);
 
+/* Reports op's refusal (op->result) with that message; returns the code. For
+ * operations run inside another unit (an order write). */
+int ecom__inv_explain(ecom_store *store, const ecom_inventory_op *op);
+
 #endif

@@ -3,7 +3,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "internal.h"
+#include "orders.h"
 
 #ifdef ECOM_WITH_LMDB
 extern const ecom_backend_factory ecom__lmdb_factory;
@@ -136,6 +136,7 @@ int ecom_store_open(ecom_store **out, const char *uri, const ecom_options *opts)
         return ECOM_ENOMEM;
     }
     pthread_mutex_init(&store->err_lock, NULL);
+    ecom__test_payments_init(&store->test_payments, store);
     *out = store;
     store->flash_cache = ecom__flash_cache_new();
     if (store->flash_cache == NULL || ecom__committer_init(&store->committer) != ECOM_OK)
@@ -149,6 +150,12 @@ int ecom_store_open(ecom_store **out, const char *uri, const ecom_options *opts)
         memcpy(&store->opts, opts, opts->version == 1 ? offsetof(ecom_options, payments)
                                                       : sizeof *opts);
     store->opts.version = ECOM_OPTIONS_VERSION;
+    const ecom_payment_provider *pp = store->opts.payments;
+    if (pp && (pp->version != ECOM_PAYMENT_PROVIDER_VERSION || !pp->authorize || !pp->capture ||
+               !pp->void_charge || !pp->refund || !pp->lookup))
+        return ecom__fail(store, ECOM_EVERSION, "payment provider '%s': version %d or a missing "
+                          "call; this libecom needs version %d with every call",
+                          pp->name ? pp->name : "?", pp->version, ECOM_PAYMENT_PROVIDER_VERSION);
     return open_backend(store, uri);
 }
 

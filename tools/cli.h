@@ -21,49 +21,72 @@ enum {
     CLI_CONFLICT = 4,
     CLI_INVALID = 5,
     CLI_INSUFFICIENT = 6, /* not enough stock; a flash claim sold out or over its limit */
-    CLI_ENDED = 7         /* already ended or expired; a flash sale outside its window */
+    CLI_ENDED = 7,        /* already ended or expired; a flash sale outside its window */
+    CLI_DECLINED = 8,     /* the payment was declined */
+    CLI_PAYMENT = 9       /* the payment provider failed or timed out: retry, same key */
 };
 
-/* Command options; each command accepts the ones in its mask. */
-enum {
-    OPT_EXPECT = 1u << 0,      /* --expect-version N */
-    OPT_UPSERT = 1u << 1,      /* --upsert */
-    OPT_CATEGORY = 1u << 2,    /* --category PATH */
-    OPT_STATUS = 1u << 3,      /* --status S */
-    OPT_LIMIT = 1u << 4,       /* --limit N */
-    OPT_CURSOR = 1u << 5,      /* --cursor C */
-    OPT_AFTER = 1u << 6,       /* --after SEQ */
-    OPT_MAX = 1u << 7,         /* --max N */
-    OPT_FOLLOW = 1u << 8,      /* --follow */
-    OPT_STRICT = 1u << 9,      /* --strict */
-    OPT_JSON = 1u << 10,       /* --json: every command */
-    OPT_STORE = 1u << 11,      /* --store URI: every command */
-    OPT_HELP = 1u << 12,       /* --help: every command */
-    OPT_LOCATION = 1u << 13,   /* --location L */
-    OPT_REASON = 1u << 14,     /* --reason R */
-    OPT_REFERENCE = 1u << 15,  /* --reference REF */
-    OPT_ID = 1u << 16,         /* --id ID */
-    OPT_TTL = 1u << 17,        /* --ttl SECONDS */
-    OPT_NOW = 1u << 18,        /* --now MS */
-    OPT_SKU = 1u << 19,        /* --sku SKU */
-    OPT_UNITS = 1u << 20,      /* --units N */
-    OPT_STARTS = 1u << 21,     /* --starts-at MS */
-    OPT_ENDS = 1u << 22,       /* --ends-at MS */
-    OPT_USER_LIMIT = 1u << 23, /* --per-user-limit N */
-    OPT_CLAIM_TTL = 1u << 24,  /* --claim-ttl SECONDS */
-    OPT_ADMIT = 1u << 25,      /* --admit-per-second N */
-    OPT_USER = 1u << 26,       /* --user U */
-    OPT_KEY = 1u << 27,        /* --key K */
-    OPT_QTY = 1u << 28         /* --qty N */
-};
+/* Command options, one bit each (more than 32 of them); each command accepts the
+ * ones in its mask. */
+typedef uint64_t cli_opts;
+#define OPT_BIT(n) ((cli_opts)1 << (n))
+#define OPT_EXPECT     OPT_BIT(0)  /* --expect-version N */
+#define OPT_UPSERT     OPT_BIT(1)  /* --upsert */
+#define OPT_CATEGORY   OPT_BIT(2)  /* --category PATH */
+#define OPT_STATUS     OPT_BIT(3)  /* --status S */
+#define OPT_LIMIT      OPT_BIT(4)  /* --limit N */
+#define OPT_CURSOR     OPT_BIT(5)  /* --cursor C */
+#define OPT_AFTER      OPT_BIT(6)  /* --after SEQ */
+#define OPT_MAX        OPT_BIT(7)  /* --max N */
+#define OPT_FOLLOW     OPT_BIT(8)  /* --follow */
+#define OPT_STRICT     OPT_BIT(9)  /* --strict */
+#define OPT_JSON       OPT_BIT(10) /* --json: every command */
+#define OPT_STORE      OPT_BIT(11) /* --store URI: every command */
+#define OPT_HELP       OPT_BIT(12) /* --help: every command */
+#define OPT_LOCATION   OPT_BIT(13) /* --location L */
+#define OPT_REASON     OPT_BIT(14) /* --reason R */
+#define OPT_REFERENCE  OPT_BIT(15) /* --reference REF */
+#define OPT_ID         OPT_BIT(16) /* --id ID */
+#define OPT_TTL        OPT_BIT(17) /* --ttl SECONDS */
+#define OPT_NOW        OPT_BIT(18) /* --now MS */
+#define OPT_SKU        OPT_BIT(19) /* --sku SKU */
+#define OPT_UNITS      OPT_BIT(20) /* --units N */
+#define OPT_STARTS     OPT_BIT(21) /* --starts-at MS */
+#define OPT_ENDS       OPT_BIT(22) /* --ends-at MS */
+#define OPT_USER_LIMIT OPT_BIT(23) /* --per-user-limit N */
+#define OPT_CLAIM_TTL  OPT_BIT(24) /* --claim-ttl SECONDS */
+#define OPT_ADMIT      OPT_BIT(25) /* --admit-per-second N */
+#define OPT_USER       OPT_BIT(26) /* --user U */
+#define OPT_KEY        OPT_BIT(27) /* --key K */
+#define OPT_QTY        OPT_BIT(28) /* --qty N */
+#define OPT_CURRENCY   OPT_BIT(29) /* --currency C */
+#define OPT_CART       OPT_BIT(30) /* --cart CART */
+#define OPT_TOKEN      OPT_BIT(31) /* --token TOKEN */
+#define OPT_CLAIM      OPT_BIT(32) /* --claim CLAIM_ID, repeatable */
+#define OPT_WHO        OPT_BIT(33) /* --who W */
+#define OPT_WHY        OPT_BIT(34) /* --why T */
+#define OPT_STATE      OPT_BIT(35) /* --state S */
+#define OPT_ORDER      OPT_BIT(36) /* --order ID */
+#define OPT_CHARGE     OPT_BIT(37) /* --charge CHARGE_ID */
+#define OPT_OLDER      OPT_BIT(38) /* --older-than SECONDS */
+#define OPT_SHIPPING   OPT_BIT(39) /* --shipping-fee N: every command */
+#define OPT_TAX        OPT_BIT(40) /* --tax-rate-bp N: every command */
 
 /* reserve takes up to 256 SKU:QTY lines, the library's limit. */
 #define CLI_MAX_POSITIONAL 256
+/* checkout takes a claim per cart line at most; the library has the final say. */
+#define CLI_MAX_CLAIMS ECOM_CART_LINES_MAX
+
+/* The values of a repeatable option, in command-line order. */
+typedef struct cli_list {
+    const char *items[CLI_MAX_CLAIMS];
+    size_t n;
+} cli_list;
 
 typedef struct cli_args {
     const char *store_uri;
     int json;
-    unsigned given; /* OPT_* bits seen on the command line */
+    cli_opts given; /* OPT_* bits seen on the command line */
     const char *pos[CLI_MAX_POSITIONAL];
     size_t npos;
     uint64_t expect_version;
@@ -90,6 +113,19 @@ typedef struct cli_args {
     const char *user;
     const char *key;
     int64_t qty;
+    /* carts, checkout, orders and payments */
+    const char *currency;
+    const char *cart;
+    const char *token;
+    cli_list claims;
+    const char *who;
+    const char *why;
+    const char *state;
+    const char *order;
+    const char *charge;
+    int64_t older_than;
+    int64_t shipping_fee; /* store options, applied at open */
+    int64_t tax_rate_bp;
 } cli_args;
 
 typedef struct cli {
@@ -117,8 +153,24 @@ int cli_usage_error(const char *message);
  * characters; overflow refused). On failure prints a usage error naming what and
  * returns CLI_USAGE. */
 int cli_parse_i64(const char *s, const char *what, int64_t *v);
+/* The same for a whole number that may not be negative. */
+int cli_parse_u64(const char *s, const char *what, uint64_t *v);
 /* Converts seconds given with option opt to ms; CLI_USAGE if it overflows. */
 int cli_seconds_to_ms(int64_t seconds, const char *opt, int64_t *ms);
+/* --expect-version's value, or ECOM_VERSION_ANY without it. */
+uint64_t cli_expected_version(const cli_args *args);
+
+/* SKU:QTY words split into parallel arrays, as ecom_reserve and ecom_order_ship take. */
+typedef struct cli_lines {
+    char *text; /* a copy of the words, cut at each colon */
+    const char **skus;
+    int64_t *quantities;
+    size_t n;
+} cli_lines;
+/* Parses n SKU:QTY words into l (usage error on a malformed one); free it with
+ * cli_free_lines whatever the result. */
+int cli_parse_lines(cli_lines *l, const char *const *words, size_t n);
+void cli_free_lines(cli_lines *l);
 
 /* ---- output (ecom.c) ---- */
 
@@ -137,6 +189,13 @@ int cli_print_result(const cli *c, const char *id, const char *result);
 int cli_apply(cli *c, int (*fn)(ecom_store *, const char *), const char *result);
 /* "draft", "active" or "archived". */
 const char *cli_status_name(ecom_product_status status);
+
+/* ---- events (cli_store.c; events tail and consumer read print them alike) ---- */
+
+/* Event i as {"seq","time","type","key","version"}; NULL when memory ran out. */
+cJSON *cli_event_json(const ecom_events *ev, size_t i);
+/* Prints event i as one line of text: seq, time, type, key, version. */
+void cli_print_event_text(const ecom_events *ev, size_t i);
 
 /* ---- handlers ---- */
 
@@ -179,5 +238,31 @@ int cmd_flash_release(cli *c);
 int cmd_flash_commit(cli *c);
 int cmd_flash_status(cli *c);
 int cmd_flash_close(cli *c);
+
+/* cli_cart.c */
+int cmd_cart_add(cli *c);
+int cmd_cart_set(cli *c);
+int cmd_cart_remove(cli *c);
+int cmd_cart_get(cli *c);
+int cmd_cart_clear(cli *c);
+int cmd_cart_merge(cli *c);
+int cmd_stock_limit(cli *c);
+
+/* cli_orders.c */
+int cmd_checkout(cli *c);
+int cmd_order_get(cli *c);
+int cmd_order_list(cli *c);
+int cmd_order_fulfil(cli *c);
+int cmd_order_ship(cli *c);
+int cmd_order_deliver(cli *c);
+int cmd_order_cancel(cli *c);
+int cmd_order_refund(cli *c);
+int cmd_payments_list(cli *c);
+int cmd_notify(cli *c);
+int cmd_recover(cli *c);
+int cmd_purge(cli *c);
+int cmd_consumer_read(cli *c);
+int cmd_consumer_ack(cli *c);
+int cmd_consumer_position(cli *c);
 
 #endif

@@ -5,7 +5,6 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -266,72 +265,21 @@ static int show_reservation(cli *c, const char *id)
     return rc;
 }
 
-/* The lines of a reserve command, split out of its SKU:QTY words. */
-typedef struct reserve_lines {
-    char *text; /* a copy of the words, cut at each colon */
-    const char **skus;
-    int64_t *quantities;
-    size_t n;
-} reserve_lines;
-
-static void free_lines(reserve_lines *l)
-{
-    free(l->text);
-    free(l->skus);
-    free(l->quantities);
-}
-
-/* Splits word i ("SKU:QTY") into line i; copy has room for it. */
-static int split_line(reserve_lines *l, size_t i, const char *word, char *copy)
-{
-    memcpy(copy, word, strlen(word) + 1);
-    char *colon = strrchr(copy, ':');
-    if (colon == NULL || colon == copy) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "'%.60s' is not SKU:QTY", word);
-        return cli_usage_error(msg);
-    }
-    *colon = '\0';
-    l->skus[i] = copy;
-    return cli_parse_i64(colon + 1, "QTY", &l->quantities[i]);
-}
-
-static int parse_lines(reserve_lines *l, const cli *c)
-{
-    size_t total = 0;
-    for (size_t i = 0; i < c->args.npos; i++)
-        total += strlen(c->args.pos[i]) + 1;
-    l->n = c->args.npos;
-    l->text = malloc(total);
-    l->skus = calloc(l->n, sizeof *l->skus);
-    l->quantities = calloc(l->n, sizeof *l->quantities);
-    if (l->text == NULL || l->skus == NULL || l->quantities == NULL)
-        return cli_fail_msg(ECOM_ENOMEM, NULL);
-    char *copy = l->text;
-    for (size_t i = 0; i < l->n; i++) {
-        int rc = split_line(l, i, c->args.pos[i], copy);
-        if (rc != CLI_OK)
-            return rc;
-        copy += strlen(c->args.pos[i]) + 1;
-    }
-    return CLI_OK;
-}
-
 int cmd_reserve(cli *c)
 {
     if (c->args.id == NULL)
         return cli_usage_error("reserve needs --id ID");
     int64_t ttl_s = (c->args.given & OPT_TTL) ? c->args.ttl : RESERVE_TTL_DEFAULT_S, ttl_ms;
-    reserve_lines lines = {0};
+    cli_lines lines = {0};
     int rc = cli_seconds_to_ms(ttl_s, "--ttl", &ttl_ms);
     if (rc == CLI_OK)
-        rc = parse_lines(&lines, c);
+        rc = cli_parse_lines(&lines, c->args.pos, c->args.npos);
     if (rc == CLI_OK) {
         rc = ecom_reserve(c->store, c->args.id, lines.skus, lines.quantities, lines.n,
                           c->args.location, ttl_ms);
         rc = rc == ECOM_OK ? show_reservation(c, c->args.id) : cli_fail(c, rc);
     }
-    free_lines(&lines);
+    cli_free_lines(&lines);
     return rc;
 }
 

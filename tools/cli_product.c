@@ -199,17 +199,12 @@ cleanup:
 
 /* ---- product delete / archive ---- */
 
-static uint64_t expected_version(const cli *c)
-{
-    return (c->args.given & OPT_EXPECT) ? c->args.expect_version : ECOM_VERSION_ANY;
-}
-
 /* One body for delete and archive: they differ only in the call and the word. */
 static int change_product(cli *c, int (*change)(ecom_store *, const char *, uint64_t),
                           const char *done)
 {
     const char *id = c->args.pos[0];
-    int rc = change(c->store, id, expected_version(c));
+    int rc = change(c->store, id, cli_expected_version(&c->args));
     return rc == ECOM_OK ? cli_print_result(c, id, done) : cli_fail(c, rc);
 }
 

@@ -202,7 +202,7 @@ static void request_stop(int sig)
     stop_requested = 1;
 }
 
-static cJSON *event_json(const ecom_events *ev, size_t i)
+cJSON *cli_event_json(const ecom_events *ev, size_t i)
 {
     cJSON *e = cJSON_CreateObject();
     if (e && cli_json_add_u64(e, "seq", ecom_events_seq(ev, i)) == 0 &&
@@ -215,18 +215,24 @@ static cJSON *event_json(const ecom_events *ev, size_t i)
     return NULL;
 }
 
-/* Prints event i: into array when there is one, else as a line of text or JSON. */
-static int print_event(const cli *c, const ecom_events *ev, size_t i, cJSON *array)
+void cli_print_event_text(const ecom_events *ev, size_t i)
 {
-    if (array)
-        return cJSON_AddItemToArray(array, event_json(ev, i)) ? CLI_OK
-                                                               : cli_fail_msg(ECOM_ENOMEM, NULL);
-    if (c->args.json)
-        return cli_print_json(event_json(ev, i));
     char when[40];
     cli_format_time(when, sizeof when, ecom_events_time(ev, i));
     printf("%8" PRIu64 "  %s  %-21s %-20s v%" PRIu64 "\n", ecom_events_seq(ev, i), when,
            ecom_events_type(ev, i), ecom_events_key(ev, i), ecom_events_version(ev, i));
+}
+
+/* Prints event i: into array when there is one, else as a line of text or JSON. */
+static int print_event(const cli *c, const ecom_events *ev, size_t i, cJSON *array)
+{
+    if (array)
+        return cJSON_AddItemToArray(array, cli_event_json(ev, i))
+                   ? CLI_OK
+                   : cli_fail_msg(ECOM_ENOMEM, NULL);
+    if (c->args.json)
+        return cli_print_json(cli_event_json(ev, i));
+    cli_print_event_text(ev, i);
     return CLI_OK;
 }
 

@@ -1,7 +1,8 @@
 /*
  * The ecom command-line tool: the command table, argument parsing, help, opening
  * the store, and the error and output helpers every command shares. The commands
- * themselves live in cli_product.c, cli_store.c, cli_inventory.c and cli_flash.c.
+ * themselves live in cli_product.c, cli_store.c, cli_inventory.c, cli_flash.c,
+ * cli_cart.c and cli_orders.c.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -15,10 +16,13 @@
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-#define EXIT_CODES_HELP                                                              \
-    "Exit codes: 0 ok, 1 failure, 2 usage error, 3 not found,\n"                     \
-    "            4 conflict (stale version, id exists, SKU taken, retry later),\n"   \
-    "            5 invalid input, 6 not enough stock, 7 already ended or expired.\n"
+#define EXIT_CODES_HELP                                                                  \
+    "Exit codes: 0 ok, 1 failure, 2 usage error, 3 not found,\n"                         \
+    "            4 conflict (stale version, id exists, SKU taken, illegal order move,\n" \
+    "              idempotency key reused for another request, retry later),\n"         \
+    "            5 invalid input (also an empty or stale cart), 6 not enough stock,\n"   \
+    "            7 already ended or expired, 8 payment declined,\n"                      \
+    "            9 payment provider failed or timed out: retry with the same key.\n"
 
 enum store_mode { STORE_NONE, STORE_READ, STORE_WRITE };
 
@@ -27,7 +31,7 @@ typedef struct cli_command {
     const char *name;
     cli_handler run;
     enum store_mode store;
-    unsigned opts; /* OPT_* it accepts besides the global ones */
+    cli_opts opts; /* OPT_* it accepts besides the global ones */
     size_t min_pos, max_pos;
     const char *synopsis; /* arguments, as in the usage line */
     const char *summary;
@@ -139,6 +143,12 @@ static const cli_command commands[] = {
      "Applies to the SKU at every location; deny (never oversell) is the default.\n"
      "Then shows the stock at the default location as 'stock get' does.\n\n"
      "Example: ecom stock backorder p0000042-1 allow\n"},
+    {"stock", "limit", cmd_stock_limit, STORE_WRITE, 0, 2, 2, "SKU N",
+     "set the most units of a SKU one cart or order may hold",
+     "N is the purchase limit; 0 means none (the default). Carts refuse a line over\n"
+     "it (exit 5) and a merge caps the line at it. Prints the limit.\n\n"
+     "  --json   print {\"sku\":\"SKU\",\"purchase_limit\":N}\n\n"
+     "Example: ecom stock limit p0000042-1 2\n"},
     {"location", "add", cmd_location_add, STORE_WRITE, 0, 1, 2, "CODE [NAME]",
      "add a stock location",
      "CODE is 1..64 characters of [A-Za-z0-9._-]; NAME is up to 128 bytes of UTF-8.\n"
@@ -253,6 +263,221 @@ static const cli_command commands[] = {
      "they end.\n\n"
      "  --json   print {\"id\":\"SALE\",\"result\":\"closed\"}\n\n"
      "Example: ecom flash close drop-42\n"},
+    {"cart", "add", cmd_cart_add, STORE_WRITE, OPT_CURRENCY, 3, 3, "CART SKU QTY [--currency C]",
+     "add units of a SKU to a cart",
+     "CART is user:<id> (a signed-in buyer's cart) or guest:<token> (an anonymous\n"
+     "one); the id or token is 1..64 characters of [A-Za-z0-9._-].\n"
+     "Adds QTY (1..999 per line) to the SKU's line, priced from the catalog in the\n"
+     "cart's currency; the first line sets that currency. Exit 3 if no product has\n"
+     "the SKU, 5 if it is not active, has no price in the currency, the cart is in\n"
+     "another currency, or a bound or the SKU's purchase limit would be exceeded.\n"
+     "Then shows the cart as 'cart get' does.\n\n"
+     "  --currency C   the ISO 4217 currency of the price (default USD)\n"
+     "  --json         print the cart as 'cart get --json' does\n\n"
+     "Example: ecom cart add guest:b7f2 p0000042-1 2\n"},
+    {"cart", "set", cmd_cart_set, STORE_WRITE, OPT_CURRENCY, 3, 3, "CART SKU QTY [--currency C]",
+     "set a cart line's quantity (0 removes it)",
+     "Sets the line to QTY (0..999) and refreshes its price from the catalog: this\n"
+     "is how a buyer accepts a price that changed (checkout refuses a stale line).\n"
+     "Errors as 'cart add'. Then shows the cart.\n\n"
+     "  --currency C   the ISO 4217 currency of the price (default USD)\n"
+     "  --json         print the cart as 'cart get --json' does\n\n"
+     "Example: ecom cart set user:u123 p0000042-1 3\n"},
+    {"cart", "remove", cmd_cart_remove, STORE_WRITE, 0, 2, 2, "CART SKU",
+     "remove a line from a cart",
+     "Exit 3 if the cart has no line for the SKU. Then shows the cart.\n\n"
+     "  --json   print the cart as 'cart get --json' does\n\n"
+     "Example: ecom cart remove user:u123 p0000042-1\n"},
+    {"cart", "get", cmd_cart_get, STORE_READ, 0, 1, 1, "CART", "show a cart",
+     "CART is user:<id> (a signed-in buyer's cart) or guest:<token> (an anonymous\n"
+     "one); the id or token is 1..64 characters of [A-Za-z0-9._-].\n"
+     "Shows each line with its quantity, the unit price seen when it was last added\n"
+     "or set, and the line's total, then the subtotal. A missing or expired cart\n"
+     "is empty (carts expire after 30 idle days for guests, 90 for users).\n\n"
+     "  --json   print {\"cart\",\"currency\",\"updated_at\",\"lines\":[{\"sku\",\n"
+     "           \"quantity\",\"unit_price\",\"line_total\"}...],\"subtotal\"}\n"
+     "           (money in minor units; currency \"\" when empty)\n\n"
+     "Example: ecom cart get user:u123 --json\n"},
+    {"cart", "clear", cmd_cart_clear, STORE_WRITE, 0, 1, 1, "CART", "empty a cart",
+     "Empties the cart (fine if it was empty). Then shows it.\n\n"
+     "  --json   print the cart as 'cart get --json' does\n\n"
+     "Example: ecom cart clear guest:b7f2\n"},
+    {"cart", "merge", cmd_cart_merge, STORE_WRITE, 0, 2, 2, "GUEST_CART USER_CART",
+     "merge a guest's cart into a user's at login",
+     "In one atomic step: quantities of the same SKU are added up (capped at 999\n"
+     "and at the SKU's purchase limit, never refused) and the guest cart is\n"
+     "deleted. Merging an empty or missing guest cart changes nothing. Exit 5 if\n"
+     "the two carts are in different currencies. Then shows the user's cart.\n\n"
+     "  --json   print the user's cart as 'cart get --json' does\n\n"
+     "Example: ecom cart merge guest:b7f2 user:u123\n"},
+    {NULL, "checkout", cmd_checkout, STORE_WRITE, OPT_CART | OPT_USER | OPT_TOKEN | OPT_KEY |
+     OPT_CLAIM | OPT_LOCATION, 0, 0,
+     "--cart CART --user U --token TOKEN --key KEY [--claim ID]... [--location L]",
+     "buy a cart: price it, hold its stock, charge, and print the order",
+     "Prices the cart (lines, then the store's --shipping-fee and --tax-rate-bp),\n"
+     "holds the stock of every line (all or none), creates the order, charges the\n"
+     "payment token, then commits the stock and marks the order paid; the cart is\n"
+     "emptied. Prints the order as 'order get' does.\n\n"
+     "KEY makes it safe to retry: the same key and request print the same order,\n"
+     "never charged twice; the same key with another request exits 4.\n\n"
+     "Refusals: exit 5 for an empty cart or a stale one (a price changed or a\n"
+     "product is no longer active: 'cart set' the line to accept), 6 for stock,\n"
+     "8 when the payment is declined (the order is printed, cancelled, and the stock\n"
+     "went back), 9 when the provider failed or did not answer (the order is\n"
+     "printed, pending payment: retry with the same key, or run 'ecom recover'),\n"
+     "4 while another checkout with the key is still running.\n\n"
+     "The CLI charges through the library's built-in test provider, which decides\n"
+     "by token: tok_approve, tok_decline, tok_error (provider failure),\n"
+     "tok_timeout (charged, but the answer is lost).\n\n"
+     "  --cart CART     the cart to buy: user:<id> or guest:<token> (required)\n"
+     "  --user U        the buyer; orders are listed per user (required)\n"
+     "  --token TOKEN   the payment token from the buyer's client (required)\n"
+     "  --key KEY       the idempotency key: 1..128 printable ASCII characters,\n"
+     "                  unique per purchase attempt (required)\n"
+     "  --claim ID      a flash-sale claim standing in for its SKU's line; repeat\n"
+     "                  for several\n"
+     "  --location L    the stock location (default: \"default\")\n"
+     "  --json          print the order as 'order get --json' does\n\n"
+     "Example: ecom --shipping-fee 499 --tax-rate-bp 825 checkout --cart user:u123 \\\n"
+     "           --user u123 --token tok_approve --key 5d1c-checkout-1\n"},
+    {"order", "get", cmd_order_get, STORE_READ, 0, 1, 1, "ID", "show an order",
+     "Shows its state, version, lines (with units shipped), totals in the order's\n"
+     "currency, the charge, why it was declined or cancelled, and its history: each\n"
+     "move with when, who and why. Exit 3 if there is no such order.\n\n"
+     "  --json   print the order as ecom_order_to_json writes it: {\"id\",\"user\",\n"
+     "           \"state\",\"version\",\"created_at\",\"currency\",\"location\",\n"
+     "           \"subtotal\",\"shipping\",\"tax\",\"total\",\"refunded\",\"charge_id\",\n"
+     "           \"reason\",\"reservation_id\",\"lines\":[{\"sku\",\"quantity\",\n"
+     "           \"unit_price\",\"shipped\"}],\"claims\",\"refunds\":[{\"key\",\"amount\"}],\n"
+     "           \"history\":[{\"state\",\"time\",\"who\",\"why\"}]}\n\n"
+     "Example: ecom order get o0192f3a1b2c3d4e5f6\n"},
+    {"order", "list", cmd_order_list, STORE_READ, OPT_USER | OPT_STATE | OPT_LIMIT | OPT_CURSOR,
+     0, 0, "[--user U] [--state S] [--limit N] [--cursor C]",
+     "list orders, newest first, a page at a time",
+     "One row per order: id, state, total, user, created. Prints the cursor of the\n"
+     "next page last; pass it back with --cursor.\n\n"
+     "  --user U     only this buyer's orders\n"
+     "  --state S    pending_payment, paid, fulfilling, partially_shipped, shipped,\n"
+     "               delivered, cancelled, refunded or partially_refunded\n"
+     "  --limit N    orders per page, 1..1000 (default 100)\n"
+     "  --cursor C   the next page after a previous listing\n"
+     "  --json       print {\"orders\":[...],\"next_cursor\":\"...\"|null}\n\n"
+     "Example: ecom order list --user u123 --state paid\n"},
+    {"order", "fulfil", cmd_order_fulfil, STORE_WRITE, OPT_EXPECT | OPT_WHO | OPT_WHY, 1, 1,
+     "ID [--expect-version N] [--who W] [--why T]", "start fulfilling a paid order",
+     "Moves the order from paid to fulfilling. An illegal move (the order is not\n"
+     "paid) exits 4. Every move is recorded in the order's history and logged as\n"
+     "an event (order.<state>). Then shows the order as 'order get' does.\n\n"
+     "  --expect-version N   move only if the order's version is N (else exit 4)\n"
+     "  --who W              who made the move, kept in the history (default: cli)\n"
+     "  --why T              why, kept in the history\n"
+     "  --json               print the order as 'order get --json' does\n\n"
+     "Example: ecom order fulfil o0192f3a1b2c3d4e5f6 --who warehouse-7\n"},
+    {"order", "ship", cmd_order_ship, STORE_WRITE, OPT_EXPECT | OPT_WHO, 1, CLI_MAX_POSITIONAL,
+     "ID [SKU:QTY...] [--expect-version N] [--who W]", "ship some or all of an order",
+     "Ships QTY units of each SKU given, or everything not shipped yet when no line\n"
+     "is given: the order becomes partially_shipped or shipped. Exit 5 for more\n"
+     "units than are left to ship, 4 for an illegal move (the order is not\n"
+     "fulfilling or partially shipped). Then shows the order.\n\n"
+     "  --expect-version N   ship only if the order's version is N (else exit 4)\n"
+     "  --who W              who shipped, kept in the history (default: cli)\n"
+     "  --json               print the order as 'order get --json' does\n\n"
+     "Example: ecom order ship o0192f3a1b2c3d4e5f6 p0000042-1:1\n"},
+    {"order", "deliver", cmd_order_deliver, STORE_WRITE, OPT_EXPECT | OPT_WHO | OPT_WHY, 1, 1,
+     "ID [--expect-version N] [--who W] [--why T]", "mark a shipped order delivered",
+     "Moves the order from shipped to delivered; any other state exits 4. Then\n"
+     "shows the order.\n\n"
+     "  --expect-version N   move only if the order's version is N (else exit 4)\n"
+     "  --who W              who made the move (default: cli)\n"
+     "  --why T              why, kept in the history\n"
+     "  --json               print the order as 'order get --json' does\n\n"
+     "Example: ecom order deliver o0192f3a1b2c3d4e5f6 --why \"signed for\"\n"},
+    {"order", "cancel", cmd_order_cancel, STORE_WRITE, OPT_EXPECT | OPT_WHO | OPT_WHY, 1, 1,
+     "ID [--why T] [--expect-version N] [--who W]", "cancel an order not yet shipped",
+     "Its stock goes back, and a paid order is refunded. Exit 4 once the order has\n"
+     "shipped (refund it instead). Then shows the order.\n\n"
+     "  --why T              why, kept in the history and as the order's reason\n"
+     "  --expect-version N   cancel only if the order's version is N (else exit 4)\n"
+     "  --who W              who cancelled (default: cli)\n"
+     "  --json               print the order as 'order get --json' does\n\n"
+     "Example: ecom order cancel o0192f3a1b2c3d4e5f6 --why \"customer asked\"\n"},
+    {"order", "refund", cmd_order_refund, STORE_WRITE,
+     OPT_KEY | OPT_EXPECT | OPT_WHO | OPT_WHY, 2, 2,
+     "ID AMOUNT --key KEY [--why T] [--expect-version N] [--who W]",
+     "refund part or all of a paid order",
+     "Refunds AMOUNT minor units through the payment provider: the order becomes\n"
+     "partially_refunded, or refunded once all it paid is back. KEY makes it safe\n"
+     "to retry: a refund with the same key is made once. Exit 5 if AMOUNT is not\n"
+     "positive or above what is left to refund, 4 for an illegal move (the order\n"
+     "was never paid, or is being fulfilled), 9 if the provider failed or timed\n"
+     "out (retry with the same key). Then shows the order.\n\n"
+     "  --key KEY            the refund's idempotency key (required)\n"
+     "  --why T              why, kept in the history\n"
+     "  --expect-version N   refund only if the order's version is N (else exit 4)\n"
+     "  --who W              who refunded (default: cli)\n"
+     "  --json               print the order as 'order get --json' does\n\n"
+     "Example: ecom order refund o0192f3a1b2c3d4e5f6 1500 --key rf-8812-1\n"},
+    {"payments", "list", cmd_payments_list, STORE_READ, OPT_ORDER, 0, 0, "--order ID",
+     "list the test provider's records for an order",
+     "The built-in test payment provider records every call it answers: one row\n"
+     "per record, oldest first, with the charge id, the kind (charge: the\n"
+     "authorization; capture, refund or void), the amount in minor units and\n"
+     "whether it was approved.\n\n"
+     "  --order ID   the order (required)\n"
+     "  --json       print {\"order\",\"payments\":[{\"charge_id\",\"kind\",\"amount\",\n"
+     "               \"approved\":true|false}...]}\n\n"
+     "Example: ecom payments list --order o0192f3a1b2c3d4e5f6\n"},
+    {NULL, "notify", cmd_notify, STORE_WRITE, OPT_CHARGE | OPT_REASON, 2, 2,
+     "ORDER_ID approved|declined [--charge CHARGE_ID] [--reason R]",
+     "deliver a payment provider's notification",
+     "The provider says how the order's payment ended. It goes through the same\n"
+     "completion path as a checkout retry, so the order is completed once:\n"
+     "approved marks it paid (and sells its stock), declined cancels it (and\n"
+     "returns the stock). A notification for an order already past payment exits\n"
+     "4 (it is stale), unless it agrees with what happened. Then shows the order.\n\n"
+     "  --charge CHARGE_ID   the provider's charge id (required with approved)\n"
+     "  --reason R           why it was declined\n"
+     "  --json               print the order as 'order get --json' does\n\n"
+     "Example: ecom notify o0192f3a1b2c3d4e5f6 approved --charge ch_81f2\n"},
+    {NULL, "recover", cmd_recover, STORE_WRITE, OPT_OLDER, 0, 0, "[--older-than SECONDS]",
+     "finish checkouts abandoned mid-way",
+     "Every order still pending payment and older than SECONDS is completed from\n"
+     "the payment provider's record (paid if it charged, cancelled if it declined)\n"
+     "or, if the provider never saw it, cancelled with its stock returned. Prints\n"
+     "\"recovered N\". Run it every few minutes, and after a crash.\n\n"
+     "  --older-than SECONDS   leave younger orders alone: their checkout may still\n"
+     "                         be running (default 300)\n"
+     "  --json                 print {\"recovered\":N}\n\n"
+     "Example: ecom recover --older-than 600\n"},
+    {NULL, "purge", cmd_purge, STORE_WRITE, OPT_NOW, 0, 0, "[--now MS]",
+     "drop expired idempotency keys and idle carts",
+     "Drops checkout keys older than their time to live (24 h) and carts idle past\n"
+     "theirs (30 days for guests, 90 for users). Prints \"purged N\".\n\n"
+     "  --now MS   judge as of this time, in ms since the epoch (default: the\n"
+     "             store's clock)\n"
+     "  --json     print {\"purged\":N,\"now\":MS}\n\n"
+     "Example: ecom purge\n"},
+    {"consumer", "read", cmd_consumer_read, STORE_READ, OPT_MAX, 1, 1, "NAME [--max N]",
+     "read the events a named consumer has not acknowledged",
+     "A consumer reads the event log from its own durable position: what it has\n"
+     "not acknowledged it reads again, so it sees every event at least once. Reading\n"
+     "does not move the position; 'consumer ack' does. NAME is 1..64 characters of\n"
+     "[A-Za-z0-9._-]. Events are shown as 'events tail' shows them.\n\n"
+     "  --max N   how many events to read (default 100)\n"
+     "  --json    print {\"consumer\",\"events\":[...],\"last_seq\"} where last_seq is\n"
+     "            the last event read (the position when none): pass it to ack\n\n"
+     "Example: ecom consumer read mailer --max 20\n"},
+    {"consumer", "ack", cmd_consumer_ack, STORE_WRITE, 0, 2, 2, "NAME SEQ",
+     "acknowledge a consumer's events up to SEQ",
+     "The next read starts after SEQ. Acknowledging less than before changes\n"
+     "nothing. Then shows the position as 'consumer position' does.\n\n"
+     "  --json   print {\"consumer\":\"NAME\",\"position\":SEQ}\n\n"
+     "Example: ecom consumer ack mailer 4212\n"},
+    {"consumer", "position", cmd_consumer_position, STORE_READ, 0, 1, 1, "NAME",
+     "show how far a consumer has acknowledged",
+     "0 for a consumer that has acknowledged nothing yet.\n\n"
+     "  --json   print {\"consumer\":\"NAME\",\"position\":SEQ}\n\n"
+     "Example: ecom consumer position mailer\n"},
     {NULL, "check", cmd_check, STORE_READ, 0, 0, 0, "",
      "check consistency; exit 1 on any violation",
      "Prints each violation found, one per line.\n\n"
@@ -261,11 +486,12 @@ static const cli_command commands[] = {
      "print the tool's and the library's versions", ""},
 };
 
-typedef enum opt_kind { KIND_FLAG, KIND_U64, KIND_I64, KIND_STR } opt_kind;
+/* KIND_LIST: a repeatable string option, collected into a cli_list. */
+typedef enum opt_kind { KIND_FLAG, KIND_U64, KIND_I64, KIND_STR, KIND_LIST } opt_kind;
 
 typedef struct cli_option {
     const char *name;
-    unsigned bit;
+    cli_opts bit;
     opt_kind kind;
     size_t offset; /* where a value goes in cli_args */
 } cli_option;
@@ -300,9 +526,23 @@ static const cli_option options[] = {
     {"--user", OPT_USER, KIND_STR, offsetof(cli_args, user)},
     {"--key", OPT_KEY, KIND_STR, offsetof(cli_args, key)},
     {"--qty", OPT_QTY, KIND_I64, offsetof(cli_args, qty)},
+    {"--currency", OPT_CURRENCY, KIND_STR, offsetof(cli_args, currency)},
+    {"--cart", OPT_CART, KIND_STR, offsetof(cli_args, cart)},
+    {"--token", OPT_TOKEN, KIND_STR, offsetof(cli_args, token)},
+    {"--claim", OPT_CLAIM, KIND_LIST, offsetof(cli_args, claims)},
+    {"--who", OPT_WHO, KIND_STR, offsetof(cli_args, who)},
+    {"--why", OPT_WHY, KIND_STR, offsetof(cli_args, why)},
+    {"--state", OPT_STATE, KIND_STR, offsetof(cli_args, state)},
+    {"--order", OPT_ORDER, KIND_STR, offsetof(cli_args, order)},
+    {"--charge", OPT_CHARGE, KIND_STR, offsetof(cli_args, charge)},
+    {"--older-than", OPT_OLDER, KIND_I64, offsetof(cli_args, older_than)},
+    {"--shipping-fee", OPT_SHIPPING, KIND_I64, offsetof(cli_args, shipping_fee)},
+    {"--tax-rate-bp", OPT_TAX, KIND_I64, offsetof(cli_args, tax_rate_bp)},
 };
 
-#define GLOBAL_OPTS (OPT_JSON | OPT_STORE | OPT_HELP)
+/* --shipping-fee and --tax-rate-bp set the store's options, so every command takes
+ * them; they matter to the commands that price an order (checkout). */
+#define GLOBAL_OPTS (OPT_JSON | OPT_STORE | OPT_HELP | OPT_SHIPPING | OPT_TAX)
 #define MAX_WORDS (2 + CLI_MAX_POSITIONAL)
 
 /* The command line, split into words (command, subcommand, arguments) and options. */
@@ -324,6 +564,8 @@ int cli_exit_code(int err)
     case ECOM_EEXISTS:
     case ECOM_ECONFLICT:
     case ECOM_EDUPSKU:
+    case ECOM_EIDEMPOTENCY: /* the key names another request: pick a new key */
+    case ECOM_ESTATE:       /* the order's state does not allow the move */
         return CLI_CONFLICT;
     case ECOM_EURI:
     case ECOM_EUNSUPPORTED:
@@ -338,6 +580,11 @@ int cli_exit_code(int err)
     case ECOM_EENDED:
     case ECOM_EEXPIRED:
         return CLI_ENDED;
+    case ECOM_EDECLINED:
+        return CLI_DECLINED;
+    case ECOM_ETIMEOUT:
+    case ECOM_EPAYMENT:
+        return CLI_PAYMENT;
     case ECOM_EINVAL:
     case ECOM_EQUANTITY:
     case ECOM_EJSON:
@@ -350,6 +597,9 @@ int cli_exit_code(int err)
     case ECOM_ELIMIT:
     case ECOM_ECATEGORY:
     case ECOM_ESTATUS:
+    case ECOM_EEMPTY:       /* a cart to fix before checkout: */
+    case ECOM_ESTALE:       /* its prices changed, */
+    case ECOM_EUNAVAILABLE: /* or a product is no longer sold */
         return CLI_INVALID;
     default:
         return CLI_FAILURE;
@@ -502,7 +752,11 @@ static void print_tool_help(FILE *f)
           "  --store URI   the store, e.g. lmdb:./var/store or lmdb:///srv/store\n"
           "                (default: the ECOM_STORE environment variable)\n"
           "  --json        machine-readable output\n"
-          "  --help        help for the tool or for a command (ecom product --help)\n\n" EXIT_CODES_HELP,
+          "  --help        help for the tool or for a command (ecom product --help)\n"
+          "  --shipping-fee N   the store's flat shipping fee per order, in minor units\n"
+          "                     of the order's currency (default 0); checkout uses it\n"
+          "  --tax-rate-bp N    the store's tax rate in basis points: 825 is 8.25%\n"
+          "                     (default 0); checkout uses it\n\n" EXIT_CODES_HELP,
           f);
 }
 
@@ -554,6 +808,16 @@ int cli_parse_i64(const char *s, const char *what, int64_t *v)
     return CLI_OK;
 }
 
+int cli_parse_u64(const char *s, const char *what, uint64_t *v)
+{
+    if (parse_u64(s, v) == 0)
+        return CLI_OK;
+    char msg[200];
+    snprintf(msg, sizeof msg, "%s must be a whole number from 0 to %" PRIu64 ", not '%.60s'",
+             what, UINT64_MAX, s);
+    return cli_usage_error(msg);
+}
+
 int cli_seconds_to_ms(int64_t seconds, const char *opt, int64_t *ms)
 {
     if (seconds > INT64_MAX / 1000) {
@@ -563,6 +827,64 @@ int cli_seconds_to_ms(int64_t seconds, const char *opt, int64_t *ms)
     }
     *ms = seconds * 1000;
     return CLI_OK;
+}
+
+uint64_t cli_expected_version(const cli_args *args)
+{
+    return (args->given & OPT_EXPECT) ? args->expect_version : ECOM_VERSION_ANY;
+}
+
+void cli_free_lines(cli_lines *l)
+{
+    free(l->text);
+    free(l->skus);
+    free(l->quantities);
+}
+
+/* Splits word i ("SKU:QTY") into line i; copy has room for it. */
+static int split_line(cli_lines *l, size_t i, const char *word, char *copy)
+{
+    memcpy(copy, word, strlen(word) + 1);
+    char *colon = strrchr(copy, ':');
+    if (colon == NULL || colon == copy) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "'%.60s' is not SKU:QTY", word);
+        return cli_usage_error(msg);
+    }
+    *colon = '\0';
+    l->skus[i] = copy;
+    return cli_parse_i64(colon + 1, "QTY", &l->quantities[i]);
+}
+
+int cli_parse_lines(cli_lines *l, const char *const *words, size_t n)
+{
+    size_t total = 1;
+    for (size_t i = 0; i < n; i++)
+        total += strlen(words[i]) + 1;
+    l->n = n;
+    l->text = malloc(total);
+    l->skus = calloc(n ? n : 1, sizeof *l->skus);
+    l->quantities = calloc(n ? n : 1, sizeof *l->quantities);
+    if (l->text == NULL || l->skus == NULL || l->quantities == NULL)
+        return cli_fail_msg(ECOM_ENOMEM, NULL);
+    char *copy = l->text;
+    for (size_t i = 0; i < n; i++) {
+        int rc = split_line(l, i, words[i], copy);
+        if (rc != CLI_OK)
+            return rc;
+        copy += strlen(words[i]) + 1;
+    }
+    return CLI_OK;
+}
+
+/* Appends a KIND_LIST option's value to the cli_list at field. Returns 0 or -1. */
+static int append_list_option(const char *value, char *field)
+{
+    cli_list *list = (cli_list *)(void *)field;
+    if (list->n >= CLI_MAX_CLAIMS)
+        return -1;
+    list->items[list->n++] = value;
+    return 0;
 }
 
 /* Stores a KIND_U64 or KIND_I64 option's value at field. Returns 0 or -1. */
@@ -616,11 +938,18 @@ static int parse_option(parsed *p, int argc, char **argv, int *i)
         memcpy(field, &value, sizeof value);
         return CLI_OK;
     }
+    if (value && opt->kind == KIND_LIST) {
+        if (append_list_option(value, field) == 0)
+            return CLI_OK;
+        snprintf(msg, sizeof msg, "%s given more than %d times", opt->name, CLI_MAX_CLAIMS);
+        return cli_usage_error(msg);
+    }
     if (value && parse_number_option(opt, value, field) == 0)
         return CLI_OK;
     if (value == NULL)
         snprintf(msg, sizeof msg, "%s needs %s", opt->name,
-                 opt->kind == KIND_STR ? "a value" : "a non-negative integer");
+                 opt->kind == KIND_STR || opt->kind == KIND_LIST ? "a value"
+                                                                 : "a non-negative integer");
     else
         snprintf(msg, sizeof msg, "%s needs a non-negative integer up to %" PRIu64 ", not '%.60s'",
                  opt->name, opt->kind == KIND_U64 ? UINT64_MAX : (uint64_t)INT64_MAX, value);
@@ -677,7 +1006,7 @@ static const cli_command *find_command(const parsed *p, size_t *used)
 static int check_usage(const parsed *p, const cli_command *cmd, size_t npos)
 {
     char msg[160];
-    unsigned extra = p->args.given & ~(cmd->opts | GLOBAL_OPTS);
+    cli_opts extra = p->args.given & ~(cmd->opts | GLOBAL_OPTS);
     for (size_t i = 0; extra && i < ARRAY_LEN(options); i++) {
         if (extra & options[i].bit) {
             snprintf(msg, sizeof msg, "%s does not take %s", cmd->name, options[i].name);
@@ -700,6 +1029,10 @@ static int open_store(cli *c, enum store_mode mode)
     if (uri == NULL || *uri == '\0')
         return cli_usage_error("no store given: pass --store URI or set ECOM_STORE");
     ecom_options opts = ECOM_OPTIONS_INIT;
+    if (c->args.tax_rate_bp > INT32_MAX)
+        return cli_usage_error("--tax-rate-bp is too large");
+    opts.shipping_fee = c->args.shipping_fee;
+    opts.tax_rate_bp = (int32_t)c->args.tax_rate_bp;
     if (mode == STORE_READ) {
         /* Reading never creates: a mistyped path is an error, not a new empty store. */
         opts.create = 0;

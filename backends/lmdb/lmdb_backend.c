@@ -11,11 +11,12 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "lmdb_commerce.h"
 #include "lmdb_inventory.h"
 
 #define DEFAULT_MAP_SIZE ((size_t)64 << 20)
 #define MAX_READERS 1022
-#define MAX_DBS 24
+#define MAX_DBS 32
 /* A write that keeps finding the map full or resized gives up after this many
  * runs (doubling from the smallest map reaches any size in far fewer). */
 #define MAX_WRITE_RUNS 64
@@ -387,18 +388,25 @@ static int default_location(ecom__lmdb *be, MDB_txn *txn)
 }
 
 /* Opens the databases in txn (creating them if flags say so) and checks the format.
- * A store made before inventory existed gains its databases at its first writable
- * open; the format number stays, since older code never looks at them. */
+ * A store made before inventory (or commerce) existed gains its databases at its
+ * first writable open; the format number stays, since older code never looks at
+ * them. */
 static int init_dbs(ecom__lmdb *be, MDB_txn *txn, unsigned flags)
 {
-    static const char *const names[] = {"products", "skus",     "bycat",     "cats",
-                                        "events",   "meta",     "locations", "skuinv",
-                                        "stock",    "ledger",   "resv",      "expiry",
-                                        "sales",    "claims",   "claimlog"};
-    MDB_dbi *handles[] = {&be->products, &be->skus,   &be->bycat,     &be->cats,
-                          &be->events,   &be->meta,   &be->locations, &be->skuinv,
-                          &be->stock,    &be->ledger, &be->resv,      &be->expiry,
-                          &be->sales,    &be->claims, &be->claimlog};
+    static const char *const names[] = {
+        "products", "skus",     "bycat",   "cats",      "events",   "meta",     "locations",
+        "skuinv",   "stock",    "ledger",  "resv",      "expiry",   "sales",    "claims",
+        "claimlog", "carts",    "plimits", "idem",      "orders",   "ord_user", "ord_state",
+        "ord_time", "consumers", "payments", "pay_order"};
+    MDB_dbi *handles[] = {
+        &be->products, &be->skus,     &be->bycat,    &be->cats,      &be->events,
+        &be->meta,     &be->locations, &be->skuinv,  &be->stock,     &be->ledger,
+        &be->resv,     &be->expiry,   &be->sales,    &be->claims,    &be->claimlog,
+        &be->carts,    &be->plimits,  &be->idem,     &be->orders,    &be->ord_user,
+        &be->ord_state, &be->ord_time, &be->consumers, &be->payments, &be->pay_order};
+    _Static_assert(sizeof names / sizeof names[0] == sizeof handles / sizeof handles[0],
+                   "every database has a handle");
+    _Static_assert(sizeof names / sizeof names[0] <= MAX_DBS, "MAX_DBS holds every database");
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         int rc = mdb_dbi_open(txn, names[i], flags, handles[i]);
         if (rc == MDB_NOTFOUND)
@@ -572,6 +580,17 @@ static ecom__lmdb *backend_new(ecom_store *store)
     be->base.flash_get = ecom__lmdb_flash_get;
     be->base.claim_get = ecom__lmdb_claim_get;
     be->base.flash_keys = ecom__lmdb_flash_keys;
+    be->base.cart_apply = ecom__lmdb_cart_apply;
+    be->base.cart_get = ecom__lmdb_cart_get;
+    be->base.idem_apply = ecom__lmdb_idem_apply;
+    be->base.order_apply = ecom__lmdb_order_apply;
+    be->base.order_get = ecom__lmdb_order_get;
+    be->base.order_scan = ecom__lmdb_order_scan;
+    be->base.consumer_get = ecom__lmdb_consumer_get;
+    be->base.consumer_ack = ecom__lmdb_consumer_ack;
+    be->base.payment_apply = ecom__lmdb_payment_apply;
+    be->base.payment_get = ecom__lmdb_payment_get;
+    be->base.payment_list = ecom__lmdb_payment_list;
     return be;
 }
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lmdb_commerce.h"
 #include "lmdb_inventory.h"
 
 #define KEY_BUF 512
@@ -359,6 +360,8 @@ static int check_all(ecom__lmdb *be, MDB_txn *txn, ecom_check_sink *sink)
         rc = each(&e.c, be->events, "events", check_event);
     if (rc == ECOM_OK)
         rc = ecom__lmdb_inventory_check(be, txn, sink);
+    if (rc == ECOM_OK)
+        rc = ecom__lmdb_commerce_check(be, txn, sink);
     return rc;
 }
 

@@ -11,7 +11,9 @@
  *   cats      "cat\0"           -> u64 products filed directly there (never "", never 0)
  *   events    seq (u64 big-endian) -> event (lmdb_codec.c)
  *   meta      "format\0"        -> u32 format version
- * and the inventory databases described in lmdb_inventory.h.
+ *             "payment_seq\0"   -> u64 (lmdb_commerce.h)
+ * the inventory databases described in lmdb_inventory.h, and the databases of
+ * carts, orders, idempotency keys, consumers and payments in lmdb_commerce.h.
  */
 #ifndef ECOM_LMDB_INTERNAL_H
 #define ECOM_LMDB_INTERNAL_H
@@ -25,7 +27,7 @@
 #define ECOM__LMDB_FORMAT 1u
 /* The contract version this backend implements in full (not ECOM_BACKEND_VERSION:
  * a newer header must not make the backend claim operations it lacks). */
-#define ECOM__LMDB_CONTRACT 2
+#define ECOM__LMDB_CONTRACT 3
 /* Sku pointers decoded on the stack before falling back to the heap. */
 #define ECOM__LMDB_STACK_SKUS 256
 
@@ -51,6 +53,10 @@ struct ecom__lmdb {
     MDB_dbi products, skus, bycat, cats, events, meta;
     /* inventory and flash sales (contract version 2; layout in lmdb_inventory.h) */
     MDB_dbi locations, skuinv, stock, ledger, resv, expiry, sales, claims, claimlog;
+    /* carts, orders, idempotency, consumers, payments (contract version 3; layout
+     * in lmdb_commerce.h) */
+    MDB_dbi carts, plimits, idem, orders, ord_user, ord_state, ord_time, consumers, payments,
+        pay_order;
     int read_only;
     size_t max_key; /* mdb_env_get_maxkeysize */
     /* Every txn holds this shared; changing the map size holds it exclusive,

@@ -181,6 +181,7 @@ typedef struct apply_ctx {
 
 static int dispatch(inv_ctx *c, ecom_inventory_op *op)
 {
+    /* A switch over every kind without default: a new kind fails to compile. */
     switch (op->kind) {
     case ECOM_INV_LOCATION_ADD: return ecom__inv_location_add(c, op);
     case ECOM_INV_ADJUST: return ecom__inv_adjust(c, op);
@@ -197,7 +198,7 @@ static int dispatch(inv_ctx *c, ecom_inventory_op *op)
     case ECOM_INV_FLASH_CLAIM: return ecom__inv_flash_claim(c, op);
     case ECOM_INV_FLASH_RELEASE:
     case ECOM_INV_FLASH_COMMIT: return ecom__inv_claim_end_op(c, op);
-    case ECOM_INV_SET_PURCHASE_LIMIT: break; /* version 3 */
+    case ECOM_INV_SET_PURCHASE_LIMIT: return ecom__inv_set_purchase_limit(c, op);
     }
     op->result = ecom__lmdb_fail(c->be, ECOM_EINVAL, "lmdb: unknown inventory op %d",
                                  (int)op->kind);
@@ -218,12 +219,31 @@ static void op_reset(ecom_inventory_op *op)
 
 /* The bounded sweep, once per txn, before the first operation that judges state.
  * A batch of EXPIRE operations alone skips it, so their limits hold exactly. */
-static int lazy_sweep(inv_ctx *c)
+int ecom__inv_lazy_sweep(inv_ctx *c)
 {
     c->lazy_done = 1;
     int rc = ecom__inv_sweep(c, INV_LAZY_SWEEP, &c->swept);
     c->due_left = c->swept >= INV_LAZY_SWEEP;
     return rc;
+}
+
+void ecom__inv_ctx_init(inv_ctx *c, ecom__lmdb *be, MDB_txn *txn, int64_t now)
+{
+    memset(c, 0, sizeof *c);
+    c->be = be;
+    c->txn = txn;
+    c->now = now;
+}
+
+int ecom__inv_dispatch(inv_ctx *c, ecom_inventory_op *op)
+{
+    op_reset(op);
+    return dispatch(c, op);
+}
+
+int ecom__inv_flush(inv_ctx *c)
+{
+    return sales_flush(c);
 }
 
 static int apply_fn(ecom__lmdb *be, MDB_txn *txn, void *ctx)
@@ -233,14 +253,12 @@ static int apply_fn(ecom__lmdb *be, MDB_txn *txn, void *ctx)
     ecom__inv_claims_begin(be);
     /* A rerun after growing the map starts from nothing. */
     inv_ctx c;
-    memset(&c, 0, sizeof c);
-    c.be = be;
-    c.txn = txn;
-    c.now = a->now;
+    ecom__inv_ctx_init(&c, be, txn, a->now);
     int rc = ECOM_OK;
     for (size_t i = 0; rc == ECOM_OK && i < a->n; i++) {
         op_reset(&a->ops[i]);
-        if (!c.lazy_done && a->ops[i].kind != ECOM_INV_EXPIRE && (rc = lazy_sweep(&c)) != ECOM_OK)
+        if (!c.lazy_done && a->ops[i].kind != ECOM_INV_EXPIRE &&
+            (rc = ecom__inv_lazy_sweep(&c)) != ECOM_OK)
             break;
         rc = dispatch(&c, &a->ops[i]);
     }

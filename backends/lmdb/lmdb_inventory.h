@@ -7,6 +7,7 @@
  * values are u16 length, bytes, NUL; key strings end with their NUL):
  *   locations   "code\0"                  -> "name\0"
  *   skuinv      "sku\0"                   -> u8 backorder policy (absent: deny)
+ *   (purchase limits live in plimits: lmdb_commerce.h)
  *   stock       "sku\0loc\0"              -> i64 on_hand, i64 reserved, i64 safety
  *   ledger      u64 BE seq                -> i64 time, i64 d_on_hand, i64 d_reserved,
  *                                            u8 kind, str sku, loc, reference, text
@@ -185,6 +186,16 @@ int ecom__inv_sale_get(inv_ctx *c, const char *id, inv_sale **out, int *found);
 int ecom__inv_sale_add(inv_ctx *c, const char *id, const inv_sale *s, inv_sale **out);
 void ecom__inv_sale_dirty(inv_ctx *c, inv_sale *s);
 
+/* ---- inventory inside another write (order_apply, lmdb_orders.c) ----
+ * The caller brackets its txn with ecom__inv_claims_begin/end as apply does. */
+void ecom__inv_ctx_init(inv_ctx *c, ecom__lmdb *be, MDB_txn *txn, int64_t now);
+/* The bounded sweep of due holds that apply runs once per txn before judging. */
+int ecom__inv_lazy_sweep(inv_ctx *c);
+/* Resets op's outputs and runs it: sets op->result, returns only fatal errors. */
+int ecom__inv_dispatch(inv_ctx *c, ecom_inventory_op *op);
+/* Writes back the sale figures cached in c (before its txn commits). */
+int ecom__inv_flush(inv_ctx *c);
+
 /* ---- claims (lmdb_flash.c) ---- */
 int ecom__inv_claim_load(inv_ctx *c, const char *sale, uint64_t ticket, inv_claim *cl,
                          int *found);
@@ -212,6 +223,7 @@ int ecom__inv_adjust(inv_ctx *c, ecom_inventory_op *op);
 int ecom__inv_set_on_hand(inv_ctx *c, ecom_inventory_op *op);
 int ecom__inv_set_safety(inv_ctx *c, ecom_inventory_op *op);
 int ecom__inv_set_backorder(inv_ctx *c, ecom_inventory_op *op);
+int ecom__inv_set_purchase_limit(inv_ctx *c, ecom_inventory_op *op);
 int ecom__inv_reserve(inv_ctx *c, ecom_inventory_op *op);
 int ecom__inv_resv_end_op(inv_ctx *c, ecom_inventory_op *op);
 int ecom__inv_extend(inv_ctx *c, ecom_inventory_op *op);

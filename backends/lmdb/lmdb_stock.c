@@ -1,8 +1,9 @@
 /* The LMDB backend's stock-keeping operations: locations, adjustments, counted
- * on-hand, safety stock and the backorder policy of a SKU. */
+ * on-hand, safety stock, the backorder policy and the purchase limit of a SKU. */
 #include <stdio.h>
 #include <string.h>
 
+#include "lmdb_commerce.h"
 #include "lmdb_inventory.h"
 
 int ecom__inv_location_add(inv_ctx *c, ecom_inventory_op *op)
@@ -210,4 +211,48 @@ int ecom__inv_set_backorder(inv_ctx *c, ecom_inventory_op *op)
         return ecom__lmdb_mdb(c->be, "mdb_put (skuinv)", rc);
     /* What is sellable changed at every location of the SKU. */
     return each_row(c, op->sku, row_event, NULL);
+}
+
+/* ---- purchase limits ---- */
+
+/* No event: a limit changes what carts may hold, not any stock figure. */
+int ecom__inv_set_purchase_limit(inv_ctx *c, ecom_inventory_op *op)
+{
+    int fatal;
+    if ((op->result = ecom__inv_need_sku(c, op->sku, &fatal)) != ECOM_OK)
+        return fatal;
+    if (op->quantity < 0) {
+        op->result = ecom__lmdb_fail(c->be, ECOM_EQUANTITY, "purchase limit %lld is negative",
+                                     (long long)op->quantity);
+        return ECOM_OK;
+    }
+    MDB_val k = {strlen(op->sku) + 1, (void *)op->sku};
+    int rc;
+    if (op->quantity == 0) {
+        rc = mdb_del(c->txn, c->be->plimits, &k, NULL);
+        return rc && rc != MDB_NOTFOUND ? ecom__lmdb_mdb(c->be, "mdb_del (plimits)", rc) : ECOM_OK;
+    }
+    unsigned char buf[8];
+    ecom__lmdb_put_u64(buf, (uint64_t)op->quantity);
+    MDB_val v = {sizeof buf, buf};
+    rc = mdb_put(c->txn, c->be->plimits, &k, &v, 0);
+    return rc ? ecom__lmdb_mdb(c->be, "mdb_put (plimits)", rc) : ECOM_OK;
+}
+
+int ecom__cm_purchase_limit(ecom__lmdb *be, MDB_txn *txn, const char *sku, int64_t *limit)
+{
+    MDB_val k = {strlen(sku) + 1, (void *)sku}, v;
+    *limit = 0;
+    if (k.mv_size > be->max_key)
+        return ECOM_OK; /* too long to have one */
+    int rc = mdb_get(txn, be->plimits, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return ECOM_OK;
+    if (rc != 0)
+        return ecom__lmdb_mdb(be, "mdb_get (plimits)", rc);
+    if (v.mv_size != 8 || (int64_t)ecom__lmdb_get_u64(v.mv_data) <= 0)
+        return ecom__lmdb_fail(be, ECOM_ECORRUPT, "lmdb: purchase limit of '%.64s' is malformed",
+                               sku);
+    *limit = (int64_t)ecom__lmdb_get_u64(v.mv_data);
+    return ECOM_OK;
 }

@@ -1,7 +1,8 @@
 #!/bin/sh
 # End-to-end test of the ecom CLI: generate, import, export, read, write with
 # versions, paginate, events, check, rejected lines, usage errors, help and JSON;
-# then stock, reservations, locations, expiry and a flash sale.
+# then stock, reservations, locations, expiry and a flash sale; then carts,
+# checkout, orders, payments and event consumers.
 # Run by ctest as: test_cli.sh <ecom binary> <ecom-gen-catalog binary> <tmpdir>
 set -eu
 
@@ -581,5 +582,280 @@ ok stock get $A --json
 json_is 'j["reserved"]' 0
 ok stock get $B --json
 json_is 'j["reserved"]' 0
+ok check --json
+json_is 'j["violations"], j["messages"]' "(0, [])"
+
+# ---------------------------------------------------------------------------
+# Commerce: carts, checkout with the built-in test payment provider (its outcome
+# is chosen by the token), orders, payments and event consumers. The store's
+# options (shipping fee, tax rate) are given on every checkout, as a host would
+# open its store with them.
+SHOP="--shipping-fee 500 --tax-rate-bp 1000"
+CHARGES='[p["kind"] for p in j["payments"] if p["approved"]].count("charge")'
+
+# checkout_as CODE CART USER TOKEN KEY: a checkout that must exit with CODE.
+checkout_as() {
+    # shellcheck disable=SC2086 # SHOP holds two options
+    expect "$1" $SHOP checkout --cart "$2" --user "$3" --token "$4" --key "$5" --json
+}
+
+step "commerce: products with prices and stock; a consumer starts at the log's end"
+cat >"$TMP/shop.jsonl" <<'JSONL'
+{"id":"c1","title":"Teapot","status":"active","variants":[{"sku":"c1-1","prices":{"USD":2500,"EUR":2300}}]}
+{"id":"c2","title":"Tea cup","status":"active","variants":[{"sku":"c2-1","prices":{"USD":1000}}]}
+{"id":"c3","title":"Tea tray","status":"draft","variants":[{"sku":"c3-1","prices":{"USD":4000}}]}
+JSONL
+ok import "$TMP/shop.jsonl"
+stdout_has "imported 3"
+ok stock adjust c1-1 receive 10
+ok stock adjust c2-1 receive 10
+ok events tail --json --max 0
+start=$(py 'j["last_seq"]')
+ok consumer ack shop "$start" --json
+json_is 'j["consumer"], j["position"]' "('shop', $start)"
+
+step "cart add, set, get, remove; a guest cart merged into a user's at login"
+ok cart add guest:g1 c1-1 2 --json
+json_is 'j["cart"], j["currency"], [(l["sku"], l["quantity"], l["unit_price"]) for l in j["lines"]], j["subtotal"]' \
+    "('guest:g1', 'USD', [('c1-1', 2, 2500)], 5000)"
+ok cart add guest:g1 c2-1 1
+ok cart set guest:g1 c2-1 3 --json
+json_is '[(l["sku"], l["quantity"], l["line_total"]) for l in j["lines"]]' "[('c1-1', 2, 5000), ('c2-1', 3, 3000)]"
+ok cart add user:buyer1 c1-1 1
+ok cart merge guest:g1 user:buyer1 --json
+json_is 'j["cart"], sorted((l["sku"], l["quantity"]) for l in j["lines"]), j["subtotal"]' \
+    "('user:buyer1', [('c1-1', 3), ('c2-1', 3)], 10500)"
+ok cart get guest:g1 --json
+json_is 'j["lines"], j["currency"]' "([], '')"
+ok cart get guest:g1
+stdout_has "(empty)"
+ok cart remove user:buyer1 c2-1 --json
+json_is '[l["sku"] for l in j["lines"]]' "['c1-1']"
+expect 3 cart remove user:buyer1 c2-1
+ok cart set user:buyer1 c2-1 1
+ok cart get user:buyer1
+stdout_has "c2-1"
+stdout_has "subtotal: *85.00 USD"
+expect 5 cart add user:buyer1 c1-1 0
+expect 5 cart add user:buyer1 c1-1 1000
+expect 3 cart add user:buyer1 nosuch-1 1
+expect 5 cart add user:buyer1 c3-1 1
+expect 5 cart add user:buyer1 c1-1 1 --currency EUR
+expect 5 cart add shelf:9 c1-1 1
+expect 2 cart add user:buyer1 c1-1
+expect 2 cart add user:buyer1 c1-1 two
+ok cart add guest:g2 c1-1 1
+ok cart clear guest:g2 --json
+json_is 'j["cart"], j["lines"]' "('guest:g2', [])"
+ok cart clear guest:g2
+
+step "stock limit: a purchase limit caps what one cart may hold"
+ok stock limit c2-1 2 --json
+json_is 'j["sku"], j["purchase_limit"]' "('c2-1', 2)"
+expect 5 cart add user:buyer1 c2-1 2
+ok stock limit c2-1 0
+stdout_has "none"
+expect 3 stock limit nosuch-1 2
+
+step "checkout with tok_approve: exit 0, the order paid, one charge"
+checkout_as 0 user:buyer1 buyer1 tok_approve ck-1
+json_is 'j["state"], j["user"], j["currency"], j["subtotal"], j["shipping"], j["tax"], j["total"]' \
+    "('paid', 'buyer1', 'USD', 8500, 500, 850, 9850)"
+json_is '[(l["sku"], l["quantity"], l["unit_price"]) for l in j["lines"]]' "[('c1-1', 3, 2500), ('c2-1', 1, 1000)]"
+ORDER=$(py 'j["id"]')
+ok cart get user:buyer1 --json
+json_is 'j["lines"]' "[]"
+ok stock get c1-1 --json
+json_is 'j["on_hand"], j["reserved"]' "(7, 0)"
+ok payments list --order "$ORDER" --json
+json_is "j['order'], $CHARGES" "('$ORDER', 1)"
+ok payments list --order "$ORDER"
+stdout_has "charge"
+expect 2 payments list
+
+step "the same key again: the same order, no second charge; another token: exit 4"
+checkout_as 0 user:buyer1 buyer1 tok_approve ck-1
+json_is 'j["id"], j["state"]' "('$ORDER', 'paid')"
+ok payments list --order "$ORDER" --json
+json_is "$CHARGES" 1
+checkout_as 4 user:buyer1 buyer1 tok_decline ck-1
+stderr_has "ck-1"
+expect 2 checkout --cart user:buyer1 --user buyer1 --token tok_approve
+expect 5 checkout --cart user:buyer1 --user buyer1 --token tok_approve --key ck-empty
+
+step "tok_decline: exit 8, the order cancelled, the stock back"
+ok cart add user:buyer2 c1-1 2
+checkout_as 8 user:buyer2 buyer2 tok_decline ck-2
+json_is 'j["state"], j["reason"] != ""' "('cancelled', True)"
+DECLINED=$(py 'j["id"]')
+stderr_has "declined"
+ok stock get c1-1 --json
+json_is 'j["on_hand"], j["reserved"]' "(7, 0)"
+ok cart get user:buyer2 --json
+json_is '[(l["sku"], l["quantity"]) for l in j["lines"]]' "[('c1-1', 2)]"
+checkout_as 8 user:buyer2 buyer2 tok_decline ck-2
+json_is 'j["id"]' "$DECLINED"
+
+step "tok_timeout: exit 9; a retry with the same key is paid, charged once"
+checkout_as 9 user:buyer2 buyer2 tok_timeout ck-3
+json_is 'j["state"]' pending_payment
+TIMED=$(py 'j["id"]')
+stderr_has "retry"
+ok stock get c1-1 --json
+json_is 'j["reserved"]' 2
+checkout_as 0 user:buyer2 buyer2 tok_timeout ck-3
+json_is 'j["id"], j["state"]' "('$TIMED', 'paid')"
+ok payments list --order "$TIMED" --json
+json_is "$CHARGES" 1
+ok stock get c1-1 --json
+json_is 'j["on_hand"], j["reserved"]' "(5, 0)"
+
+step "a price changed since the line was added: exit 5 until the line is set again"
+ok cart add user:buyer3 c2-1 1
+sed 's/"USD":1000/"USD":1200/' "$TMP/shop.jsonl" | grep '"c2"' >"$TMP/c2.json"
+ok product put --upsert "$TMP/c2.json"
+checkout_as 5 user:buyer3 buyer3 tok_approve ck-4
+stderr_has "c2-1"
+ok cart set user:buyer3 c2-1 1 --json
+json_is 'j["lines"][0]["unit_price"]' 1200
+# The refusal is kept with its key, as any result is: the new attempt takes a new key.
+checkout_as 5 user:buyer3 buyer3 tok_approve ck-4
+checkout_as 0 user:buyer3 buyer3 tok_approve ck-4b
+json_is 'j["state"], j["subtotal"]' "('paid', 1200)"
+
+step "order fulfil, ship, deliver, refund; illegal moves exit 4"
+expect 4 order deliver "$ORDER"
+stderr_has "paid"
+expect 4 order fulfil "$ORDER" --expect-version 1
+ok order fulfil "$ORDER" --expect-version 2 --who wh1 --why picking --json
+json_is 'j["state"], j["version"], j["history"][-1]["who"], j["history"][-1]["why"]' \
+    "('fulfilling', 3, 'wh1', 'picking')"
+ok order ship "$ORDER" c1-1:1 --json
+json_is 'j["state"], [(l["sku"], l["shipped"]) for l in j["lines"]]' \
+    "('partially_shipped', [('c1-1', 1), ('c2-1', 0)])"
+expect 5 order ship "$ORDER" c1-1:9
+expect 2 order ship "$ORDER" c1-1
+ok order ship "$ORDER" --json
+json_is 'j["state"], [l["shipped"] for l in j["lines"]]' "('shipped', [3, 1])"
+expect 4 order cancel "$ORDER"
+ok order deliver "$ORDER" --why "signed for" --json
+json_is 'j["state"], j["history"][-1]["who"]' "('delivered', 'cli')"
+expect 4 order fulfil "$ORDER"
+ok order refund "$ORDER" 1000 --key rf-1 --why dent --json
+json_is 'j["state"], j["refunded"]' "('partially_refunded', 1000)"
+ok order refund "$ORDER" 1000 --key rf-1 --json
+json_is 'j["refunded"]' 1000
+expect 5 order refund "$ORDER" 999999 --key rf-2
+expect 5 order refund "$ORDER" 0 --key rf-2
+expect 2 order refund "$ORDER" 100
+ok order refund "$ORDER" 8850 --key rf-3 --json
+json_is 'j["state"], j["refunded"], j["total"]' "('refunded', 9850, 9850)"
+ok payments list --order "$ORDER" --json
+json_is '[p["amount"] for p in j["payments"] if p["kind"] == "refund"]' "[1000, 8850]"
+json_is "$CHARGES" 1
+ok order get "$ORDER"
+stdout_has "state: *refunded"
+stdout_has "refunded: *98.50 USD"
+stdout_has "delivered *cli *signed for"
+expect 3 order get o-nosuch
+expect 5 order get "bad id"
+
+step "order cancel: a paid order's stock returns and it is refunded"
+ok order cancel "$TIMED" --why "customer asked" --json
+json_is 'j["state"], j["reason"], j["refunded"], j["total"]' "('cancelled', 'customer asked', 6000, 6000)"
+ok stock get c1-1 --json
+json_is 'j["on_hand"], j["reserved"]' "(7, 0)"
+expect 4 order cancel "$TIMED"
+
+step "order list: by user, by state, a page at a time"
+ok order list --user buyer1 --json
+json_is '[o["id"] for o in j["orders"]], j["next_cursor"]' "(['$ORDER'], None)"
+ok order list --state cancelled --json
+json_is "sorted(o['id'] for o in j['orders']) == sorted(['$DECLINED', '$TIMED'])" True
+ok order list --limit 1 --json
+next=$(py 'j["next_cursor"]')
+first=$(py 'j["orders"][0]["id"]')
+ok order list --limit 1 --cursor "$next" --json
+json_is "j['orders'][0]['id'] != '$first'" True
+ok order list
+stdout_has "$ORDER"
+expect 2 order list --state bogus
+expect 2 order list --limit 0
+
+step "notify: a provider's late answer completes a pending order once"
+ok cart add user:buyer4 c2-1 1
+checkout_as 9 user:buyer4 buyer4 tok_timeout ck-5
+PENDING=$(py 'j["id"]')
+ok payments list --order "$PENDING" --json
+charge=$(py '[p["charge_id"] for p in j["payments"] if p["kind"] == "charge"][0]')
+ok notify "$PENDING" approved --charge "$charge" --json
+json_is 'j["state"], j["charge_id"]' "('paid', '$charge')"
+expect 4 notify "$PENDING" declined --reason late
+expect 3 notify o-nosuch approved --charge ch_1
+expect 2 notify "$PENDING" maybe
+
+step "recover: an abandoned checkout is finished from the provider's record"
+ok cart add user:buyer5 c2-1 1
+checkout_as 9 user:buyer5 buyer5 tok_timeout ck-6
+ABANDONED=$(py 'j["id"]')
+ok recover --json
+json_is 'j["recovered"]' 0
+ok recover --older-than 0 --json
+json_is 'j["recovered"]' 1
+ok order get "$ABANDONED" --json
+json_is 'j["state"]' paid
+ok recover --older-than 0
+stdout_has "recovered 0"
+
+step "purge: idempotency keys and carts past their time to live"
+ok purge --json
+json_is 'j["purged"]' 0
+ok cart add guest:idle c2-1 1
+ok purge --now 9000000000000 --json
+json_is 'j["purged"] >= 7, j["now"]' "(True, 9000000000000)"
+
+step "consumer read, ack, position: at least once, from a durable position"
+ok consumer read shop --max 1000 --json
+json_is 'j["consumer"], j["events"][0]["seq"], all(e["seq"] > '"$start"' for e in j["events"])' \
+    "('shop', $((start + 1)), True)"
+json_is "sorted(set(e['type'] for e in j['events'] if e['key'] == '$ORDER'))" \
+    "['order.created', 'order.delivered', 'order.fulfilling', 'order.paid', 'order.partially_refunded', 'order.partially_shipped', 'order.refunded', 'order.shipped']"
+last=$(py 'j["last_seq"]')
+ok consumer read shop --max 2 --json
+json_is '[e["seq"] for e in j["events"]]' "[$((start + 1)), $((start + 2))]"
+ok consumer read shop --max 2
+stdout_has "$((start + 1))"
+ok consumer ack shop "$last"
+stdout_has "shop acknowledged up to $last"
+ok consumer read shop --json
+json_is 'j["events"], j["last_seq"]' "([], $last)"
+ok consumer read shop
+stdout_has "no unacknowledged events"
+ok consumer ack shop 1 --json
+json_is 'j["position"]' "$last"
+ok consumer position shop --json
+json_is 'j["consumer"], j["position"]' "('shop', $last)"
+ok consumer position newcomer
+stdout_has "up to 0"
+expect 5 consumer read "bad name!"
+expect 5 consumer read shop --max 0
+expect 2 consumer ack shop x
+expect 2 consumer ack shop -1
+
+step "--help for every commerce command, and the new exit codes"
+for cmd in "cart add" "cart set" "cart remove" "cart get" "cart clear" "cart merge" \
+    "stock limit" checkout "order get" "order list" "order fulfil" "order ship" \
+    "order deliver" "order cancel" "order refund" "payments list" notify recover purge \
+    "consumer read" "consumer ack" "consumer position" cart order payments consumer; do
+    # shellcheck disable=SC2086 # the command's words must split
+    ok $cmd --help
+    stdout_has "usage: ecom"
+done
+ok --help
+stdout_has "8 payment declined"
+stdout_has "9 payment provider"
+stdout_has "shipping-fee"
+
+step "after all of it the store is consistent"
 ok check --json
 json_is 'j["violations"], j["messages"]' "(0, [])"

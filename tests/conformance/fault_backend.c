@@ -190,6 +190,77 @@ static int fault_flash_keys(ecom_backend *be, const char *sale, ecom_key_fn fn, 
     return rc ? rc : of(be)->inner->flash_keys(of(be)->inner, sale, fn, ctx);
 }
 
+/* ---- version 3 ---- */
+
+static int fault_cart_apply(ecom_backend *be, ecom_cart_op *ops, size_t n, int64_t now)
+{
+    int rc = step(of(be));
+    return rc ? rc : of(be)->inner->cart_apply(of(be)->inner, ops, n, now);
+}
+
+static int fault_cart_get(ecom_backend *be, const char *cart, int64_t now, ecom_cart_fn fn,
+                          void *ctx)
+{
+    int rc = step(of(be));
+    return rc ? rc : of(be)->inner->cart_get(of(be)->inner, cart, now, fn, ctx);
+}
+
+static int fault_idem_apply(ecom_backend *be, ecom_idem_op *ops, size_t n, int64_t now)
+{
+    int rc = step(of(be));
+    return rc ? rc : of(be)->inner->idem_apply(of(be)->inner, ops, n, now);
+}
+
+static int fault_order_apply(ecom_backend *be, ecom_order_op *ops, size_t n, int64_t now)
+{
+    int rc = step(of(be));
+    return rc ? rc : of(be)->inner->order_apply(of(be)->inner, ops, n, now);
+}
+
+static int fault_order_get(ecom_backend *be, const char *id, ecom_order_fn fn, void *ctx)
+{
+    int rc = step(of(be));
+    return rc ? rc : of(be)->inner->order_get(of(be)->inner, id, fn, ctx);
+}
+
+static int fault_order_scan(ecom_backend *be, const ecom_order_scan *scan, ecom_order_fn fn,
+                            void *ctx)
+{
+    int rc = step(of(be));
+    return rc ? rc : of(be)->inner->order_scan(of(be)->inner, scan, fn, ctx);
+}
+
+static int fault_consumer_get(ecom_backend *be, const char *name, uint64_t *seq)
+{
+    int rc = step(of(be));
+    return rc ? rc : of(be)->inner->consumer_get(of(be)->inner, name, seq);
+}
+
+static int fault_consumer_ack(ecom_backend *be, const char *name, uint64_t seq)
+{
+    int rc = step(of(be));
+    return rc ? rc : of(be)->inner->consumer_ack(of(be)->inner, name, seq);
+}
+
+static int fault_payment_apply(ecom_backend *be, ecom_payment_op *ops, size_t n, int64_t now)
+{
+    int rc = step(of(be));
+    return rc ? rc : of(be)->inner->payment_apply(of(be)->inner, ops, n, now);
+}
+
+static int fault_payment_get(ecom_backend *be, const char *key, ecom_payment_fn fn, void *ctx)
+{
+    int rc = step(of(be));
+    return rc ? rc : of(be)->inner->payment_get(of(be)->inner, key, fn, ctx);
+}
+
+static int fault_payment_list(ecom_backend *be, const char *order_id, ecom_payment_fn fn,
+                              void *ctx)
+{
+    int rc = step(of(be));
+    return rc ? rc : of(be)->inner->payment_list(of(be)->inner, order_id, fn, ctx);
+}
+
 static int fault_open(ecom_backend **out, ecom_store *store, const char *uri,
                       const ecom_options *opts)
 {
@@ -221,7 +292,13 @@ static int fault_open(ecom_backend **out, ecom_store *store, const char *uri,
         .check = fault_check, .inventory_apply = fault_inventory_apply,
         .stock_get = fault_stock_get, .reservation_get = fault_reservation_get,
         .location_list = fault_location_list, .flash_get = fault_flash_get,
-        .claim_get = fault_claim_get, .flash_keys = fault_flash_keys};
+        .claim_get = fault_claim_get, .flash_keys = fault_flash_keys,
+        .cart_apply = fault_cart_apply, .cart_get = fault_cart_get,
+        .idem_apply = fault_idem_apply, .order_apply = fault_order_apply,
+        .order_get = fault_order_get, .order_scan = fault_order_scan,
+        .consumer_get = fault_consumer_get, .consumer_ack = fault_consumer_ack,
+        .payment_apply = fault_payment_apply, .payment_get = fault_payment_get,
+        .payment_list = fault_payment_list};
     *out = &fb->base;
     return ECOM_OK;
 }

@@ -49,6 +49,7 @@ int main(int argc, char **argv)
     failed += conf_run_inventory();
     failed += conf_run_flash();
     failed += conf_run_inventory_concurrency();
+    failed += conf_run_commerce();
     if (strcmp(conf_backend, "lmdb") == 0)
         failed += conf_run_crash();
     if (strcmp(conf_backend, "fault") == 0)

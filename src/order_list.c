@@ -1,0 +1,194 @@
+/* Listing orders, newest first, a page at a time, with cursors as list.c makes them. */
+#include <string.h>
+
+#include "orders.h"
+
+#define ORDER_LIST_DEFAULT 100
+#define ORDER_LIST_MAX 1000
+#define USER_MAX 256
+/* A cursor is a kind letter and the hex of a backend key: bounded by user + id + time. */
+#define CURSOR_KEY_MAX (USER_MAX + ECOM_ID_MAX + 32)
+
+struct ecom_order_page {
+    ecom_order **orders;
+    size_t count;
+    char *next_cursor;
+};
+
+typedef struct list_state {
+    ecom_order_page *page;
+    size_t limit;
+    const char *user;
+    int state;
+    ecom__buf last_key; /* key of the last order put in the page */
+    bool more;
+} list_state;
+
+static const char hex_digits[] = "0123456789abcdef";
+
+static char *cursor_encode(char kind, const ecom__buf *key)
+{
+    char *s = ecom__malloc(2 + key->len * 2);
+    if (s == NULL)
+        return NULL;
+    s[0] = kind;
+    for (size_t i = 0; i < key->len; i++) {
+        unsigned char c = (unsigned char)key->data[i];
+        s[1 + 2 * i] = hex_digits[c >> 4];
+        s[2 + 2 * i] = hex_digits[c & 15];
+    }
+    s[1 + key->len * 2] = '\0';
+    return s;
+}
+
+static int hex_value(char c)
+{
+    const char *p = c ? strchr(hex_digits, c) : NULL;
+    return p ? (int)(p - hex_digits) : -1;
+}
+
+static int cursor_decode(ecom__buf *out, const char *cursor, char kind)
+{
+    size_t len = strlen(cursor);
+    if (len < 3 || len % 2 == 0 || cursor[0] != kind || (len - 1) / 2 > CURSOR_KEY_MAX)
+        return ECOM_EINVAL;
+    for (size_t i = 1; i < len; i += 2) {
+        int hi = hex_value(cursor[i]), lo = hex_value(cursor[i + 1]);
+        if (hi < 0 || lo < 0)
+            return ECOM_EINVAL;
+        int rc = ecom__buf_putc(out, (char)(hi << 4 | lo));
+        if (rc != ECOM_OK)
+            return rc;
+    }
+    return ECOM_OK;
+}
+
+/* The scan each filter makes walks its own index, so its keys resume only it. */
+static char cursor_kind(const ecom_order_list_options *opts)
+{
+    bool by_user = opts->user != NULL, by_state = opts->state >= 0;
+    return by_user ? (by_state ? 'b' : 'u') : (by_state ? 's' : 'a');
+}
+
+static int list_fn(void *ctx, const ecom_order_rec *rec, uint64_t version, const void *key,
+                   size_t key_len)
+{
+    list_state *st = ctx;
+    /* The backend filters; this only guards against one that does not. */
+    if ((st->state >= 0 && rec->state != st->state) ||
+        (st->user && strcmp(rec->user, st->user) != 0))
+        return 0;
+    if (st->page->count == st->limit) {
+        st->more = true; /* one more match exists: the page is not the last */
+        return 1;
+    }
+    ecom_order *o = NULL;
+    int rc = ecom__order_decode(&o, rec, version);
+    if (rc != ECOM_OK)
+        return rc;
+    st->page->orders[st->page->count++] = o;
+    st->last_key.len = 0;
+    return ecom__buf_put(&st->last_key, key, key_len);
+}
+
+static int check_options(ecom_store *store, const ecom_order_list_options *opts)
+{
+    char msg[160];
+    if (opts->version != ECOM_ORDER_LIST_OPTIONS_VERSION)
+        return ecom__fail(store, ECOM_EVERSION, "ecom_order_list_options version %d; "
+                          "expected %d", opts->version, ECOM_ORDER_LIST_OPTIONS_VERSION);
+    if (opts->limit > ORDER_LIST_MAX)
+        return ecom__fail(store, ECOM_EINVAL, "limit: %zu is above %d", opts->limit,
+                          ORDER_LIST_MAX);
+    if (opts->state != -1 && ecom_order_state_name((ecom_order_state)opts->state) == NULL)
+        return ecom__fail(store, ECOM_ESTATE, "state: %d is not an order state", opts->state);
+    if (opts->user) {
+        int rc = ecom__check_text(opts->user, USER_MAX, false, true, "user", msg, sizeof msg);
+        if (rc != ECOM_OK)
+            return ecom__fail(store, rc, "%s", msg);
+    }
+    return ECOM_OK;
+}
+
+int ecom_order_list(ecom_order_page **out, ecom_store *store, const ecom_order_list_options *opts)
+{
+    static const ecom_order_list_options defaults = ECOM_ORDER_LIST_OPTIONS_INIT;
+    if (out == NULL)
+        return store ? ecom__fail(store, ECOM_EINVAL, "out: NULL") : ECOM_EINVAL;
+    *out = NULL;
+    int rc = ecom__enter(store);
+    if (rc != ECOM_OK)
+        return rc;
+    opts = opts ? opts : &defaults;
+    if ((rc = check_options(store, opts)) != ECOM_OK)
+        return rc;
+    if (store->be->version < 3 || store->be->order_scan == NULL)
+        return ecom__fail(store, ECOM_EUNSUPPORTED, "the %s backend has no orders (contract "
+                          "version %d; orders need 3)", store->be->name, store->be->version);
+
+    char kind = cursor_kind(opts);
+    list_state st = {.limit = opts->limit ? opts->limit : ORDER_LIST_DEFAULT,
+                     .user = opts->user, .state = opts->state};
+    ecom__buf after = {0};
+    ecom_order_scan scan = {.user = opts->user, .state = opts->state};
+    if (opts->cursor) {
+        rc = cursor_decode(&after, opts->cursor, kind);
+        if (rc != ECOM_OK) {
+            rc = rc == ECOM_ENOMEM ? ecom__fail(store, rc, "out of memory")
+                                   : ecom__fail(store, rc, "cursor: not a cursor of an order "
+                                                "listing with these filters");
+            goto cleanup;
+        }
+        scan.after = after.data;
+        scan.after_len = after.len;
+    }
+    st.page = ecom__calloc(1, sizeof *st.page);
+    if (st.page)
+        st.page->orders = ecom__calloc(st.limit, sizeof *st.page->orders);
+    if (st.page == NULL || st.page->orders == NULL) {
+        rc = ecom__fail(store, ECOM_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    rc = store->be->order_scan(store->be, &scan, list_fn, &st);
+    if (rc == ECOM_OK && st.more) {
+        st.page->next_cursor = cursor_encode(kind, &st.last_key);
+        if (st.page->next_cursor == NULL)
+            rc = ECOM_ENOMEM;
+    }
+    if (rc != ECOM_OK && ecom_errcode(store) != rc)
+        ecom__fail(store, rc, "listing orders: %s", ecom_strerror(rc));
+cleanup:
+    ecom__buf_free(&after);
+    ecom__buf_free(&st.last_key);
+    if (rc == ECOM_OK)
+        *out = st.page;
+    else
+        ecom_order_page_free(st.page);
+    return rc;
+}
+
+size_t ecom_order_page_count(const ecom_order_page *page)
+{
+    return page ? page->count : 0;
+}
+
+const ecom_order *ecom_order_page_order(const ecom_order_page *page, size_t i)
+{
+    return page && i < page->count ? page->orders[i] : NULL;
+}
+
+const char *ecom_order_page_next_cursor(const ecom_order_page *page)
+{
+    return page ? page->next_cursor : NULL;
+}
+
+void ecom_order_page_free(ecom_order_page *page)
+{
+    if (page == NULL)
+        return;
+    for (size_t i = 0; i < page->count; i++)
+        ecom_order_free(page->orders[i]);
+    ecom__free(page->orders);
+    ecom__free(page->next_cursor);
+    ecom__free(page);
+}

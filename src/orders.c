@@ -1,0 +1,583 @@
+/*
+ * Orders after checkout: reading and writing them through the backend (with their
+ * stock operations and events in the same unit), and the moves callers make:
+ * transition (fulfilling, delivered), ship, cancel, refund. Each move is one worker
+ * (run_change) and a function that applies it to a fresh copy of the order.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "inventory.h"
+#include "orders.h"
+
+/* Writes with ECOM_VERSION_ANY retry a lost compare-and-set this many times. */
+#define ORDER_RETRIES 8
+#define REFUND_KEY_MAX 128
+
+static const char *state_name(ecom_order_state s)
+{
+    const char *name = ecom_order_state_name(s);
+    return name ? name : "in an unknown state";
+}
+
+static bool orders_supported(const ecom_store *store)
+{
+    const ecom_backend *be = store->be;
+    return be->version >= 3 && be->order_get && be->order_apply && be->order_scan;
+}
+
+static int unsupported(ecom_store *store)
+{
+    return ecom__fail(store, ECOM_EUNSUPPORTED, "the %s backend has no orders (contract "
+                      "version %d; orders need 3)", store->be->name, store->be->version);
+}
+
+/* ---- reading and writing ---- */
+
+typedef struct read_state {
+    ecom_order *o;
+} read_state;
+
+static int read_fn(void *ctx, const ecom_order_rec *rec, uint64_t version, const void *key,
+                   size_t key_len)
+{
+    read_state *st = ctx;
+    ECOM__UNUSED(key);
+    ECOM__UNUSED(key_len);
+    ecom_order_free(st->o);
+    st->o = NULL;
+    return ecom__order_decode(&st->o, rec, version);
+}
+
+int ecom__order_read(ecom_order **out, ecom_store *store, const char *id)
+{
+    *out = NULL;
+    if (!orders_supported(store))
+        return unsupported(store);
+    read_state st = {NULL};
+    int rc = store->be->order_get(store->be, id, read_fn, &st);
+    if (rc == ECOM_OK && st.o == NULL)
+        rc = ECOM_ENOTFOUND;
+    if (rc == ECOM_OK) {
+        *out = st.o;
+        return ECOM_OK;
+    }
+    ecom_order_free(st.o);
+    switch (rc) {
+    case ECOM_ENOTFOUND: return ecom__fail(store, rc, "order '%s' not found", id);
+    case ECOM_ECORRUPT:
+        return ecom__fail(store, rc, "order '%s': its stored record does not decode", id);
+    case ECOM_ENOMEM: return ecom__fail(store, rc, "out of memory reading order '%s'", id);
+    default:
+        return ecom_errcode(store) == rc
+                   ? rc
+                   : ecom__fail(store, rc, "reading order '%s': %s", id, ecom_strerror(rc));
+    }
+}
+
+/* Says why the backend refused the write of o. */
+static int explain_write(ecom_store *store, const ecom_order *o, const ecom_order_op *op,
+                         const ecom_inventory_op *inv, size_t n)
+{
+    int rc = op->result;
+    for (size_t i = 0; i < n; i++) {
+        if (inv[i].result != rc)
+            continue;
+        ecom__inv_explain(store, &inv[i]);
+        char msg[400];
+        snprintf(msg, sizeof msg, "%s", ecom_errmsg(store));
+        return ecom__fail(store, ecom_errcode(store), "order '%s': %s", o->id, msg);
+    }
+    switch (rc) {
+    case ECOM_ECONFLICT:
+        return ecom__fail(store, rc, "order '%s' is no longer at version %llu (stale write)",
+                          o->id, (unsigned long long)op->expected_version);
+    case ECOM_ENOTFOUND: return ecom__fail(store, rc, "order '%s' not found", o->id);
+    case ECOM_EEXISTS: return ecom__fail(store, rc, "order '%s' already exists", o->id);
+    case ECOM_EUNSUPPORTED: return unsupported(store);
+    default:
+        return ecom_errcode(store) == rc
+                   ? rc
+                   : ecom__fail(store, rc, "writing order '%s': %s", o->id, ecom_strerror(rc));
+    }
+}
+
+int ecom__order_write(ecom_store *store, ecom_order *o, ecom_order_op_kind kind,
+                      ecom_inventory_op *inv, size_t n, const char *idem_key)
+{
+    if (!orders_supported(store))
+        return unsupported(store);
+    char event[40];
+    snprintf(event, sizeof event, "order.%s",
+             kind == ECOM_ORDER_CREATE ? "created" : state_name(o->state));
+    ecom__buf data = {0};
+    int rc = ecom__order_encode(&data, o);
+    if (rc != ECOM_OK)
+        return ecom__fail(store, rc, "out of memory writing order '%s'", o->id);
+    for (size_t i = 0; i < n; i++)
+        inv[i].result = ECOM_OK;
+    ecom_order_op op = {
+        .kind = kind,
+        .rec = {o->id, o->user, (int)o->state, o->created_at, data.data, data.len},
+        .expected_version = kind == ECOM_ORDER_CREATE ? 0 : o->version,
+        .event = event,
+        .inventory = n ? inv : NULL,
+        .inventory_count = n,
+        .idem_key = kind == ECOM_ORDER_CREATE ? idem_key : NULL,
+    };
+    rc = ecom__commit(store, ECOM__WRITE_ORDER, &op);
+    ecom__buf_free(&data);
+    if (rc == ECOM_OK) {
+        o->version = op.version;
+        return ECOM_OK;
+    }
+    op.result = rc;
+    return explain_write(store, o, &op, inv, n);
+}
+
+size_t ecom__order_stock_ops(ecom_inventory_op *ops, char (*claim_sales)[ECOM_ID_MAX + 1],
+                             size_t cap, const ecom_order *o, bool commit)
+{
+    size_t n = 0;
+    if (o->reservation_id && o->reservation_id[0] && n < cap)
+        ops[n++] = (ecom_inventory_op){.kind = commit ? ECOM_INV_COMMIT : ECOM_INV_RELEASE,
+                                       .id = o->reservation_id};
+    for (size_t i = 0; i < o->claim_count && n < cap; i++) {
+        uint64_t ticket;
+        /* Checkout stored only claims it parsed; ecom_check reports any other. */
+        if (!ecom__claim_parse(o->claims[i], claim_sales[n], &ticket))
+            continue;
+        ops[n] = (ecom_inventory_op){.kind = commit ? ECOM_INV_FLASH_COMMIT
+                                                    : ECOM_INV_FLASH_RELEASE,
+                                     .id = claim_sales[n], .ticket = ticket};
+        n++;
+    }
+    return n;
+}
+
+/* ---- the moves: one worker ---- */
+
+typedef struct change change;
+struct change {
+    /* Applies the move to o, a fresh copy at the expected version: changes it, may
+     * queue stock operations in inv. Reports on store why not. */
+    int (*apply)(ecom_store *store, ecom_order *o, change *c);
+    /* Optional: 1 if the move was already made (an idempotent retry), 0 if not, or an
+     * error. Runs before the version check: a retry may come with the old version. */
+    int (*done)(ecom_store *store, const ecom_order *o, change *c);
+    void *ctx;
+    const char *who, *why;
+    ecom_inventory_op *inv; /* room for inv_cap ops */
+    char (*sales)[ECOM_ID_MAX + 1];
+    size_t inv_cap, inv_count;
+    bool drop_ended; /* a hold that already ended need not be released */
+};
+
+static int illegal(ecom_store *store, const ecom_order *o, ecom_order_state to)
+{
+    return ecom__fail(store, ECOM_ESTATE, "order '%s' is %s: it cannot move to %s", o->id,
+                      state_name(o->state), state_name(to));
+}
+
+static int push(ecom_store *store, ecom_order *o, ecom_order_state to, const change *c,
+                const char *why)
+{
+    int rc = ecom__order_push(o, to, ecom__now(store), c->who, why);
+    return rc ? ecom__fail(store, rc, "out of memory moving order '%s'", o->id) : ECOM_OK;
+}
+
+static bool ended(int rc)
+{
+    return rc == ECOM_EENDED || rc == ECOM_EEXPIRED || rc == ECOM_ENOTFOUND;
+}
+
+/* Writes the change; with drop_ended, a release refused because its hold already
+ * ended (expired, released) is dropped and the rest written again. */
+static int write_change(ecom_store *store, ecom_order *o, change *c)
+{
+    for (;;) {
+        int rc = ecom__order_write(store, o, ECOM_ORDER_UPDATE, c->inv, c->inv_count, NULL);
+        if (rc == ECOM_OK || !c->drop_ended || !ended(rc))
+            return rc;
+        size_t kept = 0;
+        for (size_t i = 0; i < c->inv_count; i++)
+            if (!(c->inv[i].result == rc))
+                c->inv[kept++] = c->inv[i];
+        if (kept == c->inv_count)
+            return rc; /* not a hold's refusal: the order's own */
+        c->inv_count = kept;
+    }
+}
+
+static int run_change(ecom_store *store, const char *id, uint64_t expected, change *c)
+{
+    for (int attempt = 1;; attempt++) {
+        ecom_order *o = NULL;
+        int rc = ecom__order_read(&o, store, id);
+        if (rc != ECOM_OK)
+            return rc;
+        int done = c->done ? c->done(store, o, c) : 0;
+        bool stale = false;
+        if (done < 0) {
+            rc = done;
+        } else if (done == 0 && expected != ECOM_VERSION_ANY && o->version != expected) {
+            stale = true;
+            rc = ecom__fail(store, ECOM_ECONFLICT, "order '%s' is at version %llu, not %llu "
+                            "(stale write)", id, (unsigned long long)o->version,
+                            (unsigned long long)expected);
+        } else if (done == 0) {
+            c->inv_count = 0;
+            c->drop_ended = false;
+            rc = c->apply(store, o, c);
+            if (rc == ECOM_OK)
+                rc = write_change(store, o, c);
+        }
+        ecom_order_free(o);
+        if (rc == ECOM_OK)
+            ecom__clear(store); /* a dropped release or a lost race was not the answer */
+        if (rc != ECOM_ECONFLICT || stale || expected != ECOM_VERSION_ANY ||
+            attempt == ORDER_RETRIES)
+            return rc;
+    }
+}
+
+/* Checks the arguments every move shares. */
+static int check_move_args(ecom_store *store, const char *id, const char *who, const char *why)
+{
+    int rc = ecom__enter(store);
+    if (rc == ECOM_OK)
+        rc = ecom__check_id_arg(store, id, "id");
+    if (rc == ECOM_OK)
+        rc = ecom__check_note(store, who, "who");
+    if (rc == ECOM_OK)
+        rc = ecom__check_note(store, why, "why");
+    if (rc == ECOM_OK && !orders_supported(store))
+        rc = unsupported(store);
+    return rc;
+}
+
+static const char *who_or_system(const char *who)
+{
+    return who && *who ? who : "system";
+}
+
+int ecom_order_get(ecom_order **out, ecom_store *store, const char *id)
+{
+    if (out == NULL)
+        return store ? ecom__fail(store, ECOM_EINVAL, "out: NULL") : ECOM_EINVAL;
+    *out = NULL;
+    int rc = ecom__enter(store);
+    if (rc == ECOM_OK)
+        rc = ecom__check_id_arg(store, id, "id");
+    return rc == ECOM_OK ? ecom__order_read(out, store, id) : rc;
+}
+
+/* ---- transition ---- */
+
+static int apply_transition(ecom_store *store, ecom_order *o, change *c)
+{
+    ecom_order_state to = *(const ecom_order_state *)c->ctx;
+    if (!ecom__order_can_move(o->state, to))
+        return illegal(store, o, to);
+    return push(store, o, to, c, c->why);
+}
+
+int ecom_order_transition(ecom_store *store, const char *id, uint64_t expected_version,
+                          ecom_order_state to, const char *who, const char *why)
+{
+    int rc = check_move_args(store, id, who, why);
+    if (rc != ECOM_OK)
+        return rc;
+    /* Every other move needs more than a state: stock, shipped units or money. */
+    if (to != ECOM_ORDER_FULFILLING && to != ECOM_ORDER_DELIVERED)
+        return ecom__fail(store, ECOM_ESTATE, "order '%s': ecom_order_transition moves only "
+                          "to fulfilling or delivered, not to %s (ship, cancel and refund "
+                          "have calls of their own)", id, state_name(to));
+    change c = {.apply = apply_transition, .ctx = &to, .who = who_or_system(who), .why = why};
+    return run_change(store, id, expected_version, &c);
+}
+
+/* ---- ship ---- */
+
+typedef struct ship_args {
+    const char *const *skus;
+    const int64_t *quantities;
+    size_t n;
+} ship_args;
+
+static int apply_ship(ecom_store *store, ecom_order *o, change *c)
+{
+    const ship_args *a = c->ctx;
+    /* A paid order goes to fulfilling first (ecom_order_transition): shipping is a
+     * step of fulfilment, and the state machine has no paid -> shipped move. */
+    if (o->state != ECOM_ORDER_FULFILLING && o->state != ECOM_ORDER_PARTIALLY_SHIPPED)
+        return ecom__fail(store, ECOM_ESTATE, "order '%s' is %s: only a fulfilling or "
+                          "partially shipped order ships (move a paid order to fulfilling "
+                          "first)", o->id, state_name(o->state));
+    int64_t units = 0, left = 0;
+    if (a->n == 0) {
+        for (size_t j = 0; j < o->line_count; j++) {
+            units += o->lines[j].quantity - o->lines[j].shipped;
+            o->lines[j].shipped = o->lines[j].quantity;
+        }
+        if (units <= 0)
+            return ecom__fail(store, ECOM_EQUANTITY, "order '%s' has nothing left to ship",
+                              o->id);
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        size_t j = 0;
+        while (j < o->line_count && strcmp(o->lines[j].sku, a->skus[i]) != 0)
+            j++;
+        if (j == o->line_count)
+            return ecom__fail(store, ECOM_EQUANTITY, "order '%s' has no line of SKU '%s' "
+                              "(skus[%zu])", o->id, a->skus[i], i);
+        ecom__order_line *l = &o->lines[j];
+        if (a->quantities[i] > l->quantity - l->shipped)
+            return ecom__fail(store, ECOM_EQUANTITY, "order '%s': %lld of SKU '%s' to ship "
+                              "but %lld left (quantities[%zu])", o->id,
+                              (long long)a->quantities[i], l->sku,
+                              (long long)(l->quantity - l->shipped), i);
+        l->shipped += a->quantities[i];
+        units += a->quantities[i];
+    }
+    for (size_t j = 0; j < o->line_count; j++)
+        left += o->lines[j].quantity - o->lines[j].shipped;
+    ecom_order_state to = left == 0 ? ECOM_ORDER_SHIPPED : ECOM_ORDER_PARTIALLY_SHIPPED;
+    if (!ecom__order_can_move(o->state, to))
+        return illegal(store, o, to);
+    char why[80];
+    snprintf(why, sizeof why, "%lld units shipped, %lld left", (long long)units,
+             (long long)left);
+    return push(store, o, to, c, why);
+}
+
+int ecom_order_ship(ecom_store *store, const char *id, uint64_t expected_version,
+                    const char *const *skus, const int64_t *quantities, size_t n,
+                    const char *who)
+{
+    int rc = check_move_args(store, id, who, NULL);
+    if (rc != ECOM_OK)
+        return rc;
+    if (n > 0 && (skus == NULL || quantities == NULL))
+        return ecom__fail(store, ECOM_EINVAL, "%s: NULL with n = %zu", skus ? "quantities"
+                                                                            : "skus", n);
+    if (n > ECOM__ORDER_LINES_MAX * (size_t)ECOM_CART_QUANTITY_MAX)
+        return ecom__fail(store, ECOM_ELIMIT, "n: %zu entries is more than an order holds", n);
+    for (size_t i = 0; i < n && rc == ECOM_OK; i++) {
+        char field[32];
+        snprintf(field, sizeof field, "skus[%zu]", i);
+        rc = ecom__check_id_arg(store, skus[i], field);
+        snprintf(field, sizeof field, "quantities[%zu]", i);
+        if (rc == ECOM_OK)
+            rc = ecom__check_quantity(store, quantities[i], field);
+    }
+    if (rc != ECOM_OK)
+        return rc;
+    ship_args a = {skus, quantities, n};
+    change c = {.apply = apply_ship, .ctx = &a, .who = who_or_system(who)};
+    return run_change(store, id, expected_version, &c);
+}
+
+/* ---- money back: the provider's refund under a key ---- */
+
+static int provider_refund(ecom_store *store, const ecom_order *o, int64_t amount,
+                           const char *key)
+{
+    if (o->charge_id[0] == '\0')
+        return ecom__fail(store, ECOM_EPAYMENT, "order '%s' has no charge to refund", o->id);
+    const ecom_payment_provider *pp = ecom__payments(store);
+    ecom_payment_result res = {0};
+    int rc = pp->refund(pp->ctx, o->charge_id, amount, key, &res);
+    if (rc == ECOM_ETIMEOUT)
+        return ecom__fail(store, rc, "order '%s': the payment provider did not answer the "
+                          "refund of %lld; retry with the same refund key", o->id,
+                          (long long)amount);
+    if (rc != ECOM_OK)
+        return ecom__fail(store, ECOM_EPAYMENT, "order '%s': the refund of %lld failed (%s); "
+                          "retry with the same refund key", o->id, (long long)amount,
+                          ecom_strerror(rc));
+    if (!res.approved)
+        return ecom__fail(store, ECOM_EPAYMENT, "order '%s': the refund of %lld was declined "
+                          "(%s)", o->id, (long long)amount,
+                          res.reason[0] ? res.reason : "no reason given");
+    return ECOM_OK;
+}
+
+/* Makes the refund through the provider (unless the order already records it) and
+ * records it in o. */
+static int refund_into(ecom_store *store, ecom_order *o, int64_t amount, const char *key)
+{
+    if (ecom__order_find_refund(o, key))
+        return ECOM_OK;
+    int rc = provider_refund(store, o, amount, key);
+    if (rc != ECOM_OK)
+        return rc;
+    rc = ecom__order_add_refund(o, key, amount);
+    if (rc == ECOM_EPRICE)
+        return ecom__fail(store, rc, "order '%s': refunded would overflow", o->id);
+    return rc ? ecom__fail(store, rc, "out of memory refunding order '%s'", o->id) : ECOM_OK;
+}
+
+/* ---- cancel ---- */
+
+/* The units of a paid order were sold (its holds committed): a cancel returns them to
+ * stock at the order's location, each line a "return" in the ledger. */
+static size_t return_ops(change *c, const ecom_order *o, const char *note)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < o->line_count && n < c->inv_cap; i++) {
+        int64_t q = o->lines[i].quantity - o->lines[i].shipped;
+        if (q <= 0)
+            continue;
+        c->inv[n++] = (ecom_inventory_op){.kind = ECOM_INV_ADJUST, .sku = o->lines[i].sku,
+                                          .location = o->location,
+                                          .adjust_kind = ECOM_ADJUST_RETURN, .quantity = q,
+                                          .text = note, .reference = o->id};
+    }
+    return n;
+}
+
+/* A pending order's authorize may have charged with the answer lost (a timeout): ask
+ * the provider under the order's payment key, and void what it took. */
+static int void_lost_charge(ecom_store *store, const ecom_order *o)
+{
+    if (o->payment_key[0] == '\0')
+        return ECOM_OK;
+    const ecom_payment_provider *pp = ecom__payments(store);
+    ecom_payment_result res = {0};
+    int rc = pp->lookup(pp->ctx, o->payment_key, &res);
+    if (rc == ECOM_ENOTFOUND || (rc == ECOM_OK && !res.approved)) {
+        ecom__clear(store);
+        return ECOM_OK;
+    }
+    if (rc == ECOM_OK) {
+        char key[ECOM_ID_MAX + 16];
+        snprintf(key, sizeof key, "void-cancel-%s", o->id);
+        char charge[sizeof res.charge_id];
+        snprintf(charge, sizeof charge, "%s", res.charge_id);
+        rc = pp->void_charge(pp->ctx, charge, key, &res);
+        if (rc == ECOM_OK && res.approved)
+            return ECOM_OK;
+    }
+    return ecom__fail(store, rc == ECOM_ETIMEOUT ? rc : ECOM_EPAYMENT, "order '%s': cannot "
+                      "tell or undo what its payment took (%s); retry the cancel", o->id,
+                      rc == ECOM_OK ? "the void was declined" : ecom_strerror(rc));
+}
+
+static int apply_cancel(ecom_store *store, ecom_order *o, change *c)
+{
+    if (o->state != ECOM_ORDER_PENDING_PAYMENT && o->state != ECOM_ORDER_PAID &&
+        o->state != ECOM_ORDER_FULFILLING)
+        return ecom__fail(store, ECOM_ESTATE, "order '%s' is %s: only an order pending "
+                          "payment, paid or fulfilling (nothing shipped) can be cancelled",
+                          o->id, state_name(o->state));
+    for (size_t i = 0; i < o->line_count; i++)
+        if (o->lines[i].shipped > 0)
+            return ecom__fail(store, ECOM_ESTATE, "order '%s': SKU '%s' has shipped units; "
+                              "a shipped order cannot be cancelled", o->id, o->lines[i].sku);
+    const char *why = c->why && *c->why ? c->why : "cancelled";
+    if (o->state == ECOM_ORDER_PENDING_PAYMENT) {
+        int rc = void_lost_charge(store, o);
+        if (rc != ECOM_OK)
+            return rc;
+        /* Its holds are live, or ended on their own (expiry): release what is left. */
+        c->inv_count = ecom__order_stock_ops(c->inv, c->sales, c->inv_cap, o, false);
+        c->drop_ended = true;
+    } else {
+        char key[ECOM_ID_MAX + 16];
+        snprintf(key, sizeof key, "refund-cancel-%s", o->id);
+        int64_t left = o->total - o->refunded;
+        int rc = left > 0 ? refund_into(store, o, left, key) : ECOM_OK;
+        if (rc != ECOM_OK)
+            return rc;
+        c->inv_count = return_ops(c, o, "order cancelled");
+    }
+    o->reason = ecom__order_strdup(o, why);
+    if (o->reason == NULL)
+        return ecom__fail(store, ECOM_ENOMEM, "out of memory cancelling order '%s'", o->id);
+    return push(store, o, ECOM_ORDER_CANCELLED, c, why);
+}
+
+int ecom_order_cancel(ecom_store *store, const char *id, uint64_t expected_version,
+                      const char *who, const char *why)
+{
+    int rc = check_move_args(store, id, who, why);
+    if (rc != ECOM_OK)
+        return rc;
+    size_t cap = ECOM__ORDER_LINES_MAX + ECOM__ORDER_CLAIMS_MAX + 1;
+    change c = {.apply = apply_cancel, .who = who_or_system(who), .why = why, .inv_cap = cap};
+    c.inv = ecom__calloc(cap, sizeof *c.inv);
+    c.sales = ecom__calloc(cap, sizeof *c.sales);
+    if (c.inv == NULL || c.sales == NULL)
+        rc = ecom__fail(store, ECOM_ENOMEM, "out of memory cancelling order '%s'", id);
+    else
+        rc = run_change(store, id, expected_version, &c);
+    ecom__free(c.inv);
+    ecom__free(c.sales);
+    return rc;
+}
+
+/* ---- refund ---- */
+
+typedef struct refund_args {
+    int64_t amount;
+    const char *key;
+} refund_args;
+
+/* A refund key already recorded on the order: the same refund again is done, another
+ * amount under that key is a caller's mistake. */
+static int refund_done(ecom_store *store, const ecom_order *o, change *c)
+{
+    const refund_args *a = c->ctx;
+    const ecom__order_refund *r = ecom__order_find_refund(o, a->key);
+    if (r == NULL)
+        return 0;
+    if (r->amount == a->amount)
+        return 1;
+    return ecom__fail(store, ECOM_EIDEMPOTENCY, "order '%s': refund key '%s' was used for a "
+                      "refund of %lld, not %lld", o->id, a->key, (long long)r->amount,
+                      (long long)a->amount);
+}
+
+static int apply_refund(ecom_store *store, ecom_order *o, change *c)
+{
+    const refund_args *a = c->ctx;
+    if (o->state != ECOM_ORDER_PAID && o->state != ECOM_ORDER_SHIPPED &&
+        o->state != ECOM_ORDER_DELIVERED && o->state != ECOM_ORDER_PARTIALLY_REFUNDED)
+        return ecom__fail(store, ECOM_ESTATE, "order '%s' is %s: only a paid, shipped, "
+                          "delivered or partially refunded order can be refunded", o->id,
+                          state_name(o->state));
+    int64_t left = o->total - o->refunded;
+    if (a->amount > left)
+        return ecom__fail(store, ECOM_EPRICE, "amount: %lld is more than the %lld left to "
+                          "refund on order '%s'", (long long)a->amount, (long long)left, o->id);
+    int rc = refund_into(store, o, a->amount, a->key);
+    if (rc != ECOM_OK)
+        return rc;
+    ecom_order_state to = o->refunded == o->total ? ECOM_ORDER_REFUNDED
+                                                  : ECOM_ORDER_PARTIALLY_REFUNDED;
+    if (!ecom__order_can_move(o->state, to))
+        return illegal(store, o, to);
+    return push(store, o, to, c, c->why);
+}
+
+int ecom_order_refund(ecom_store *store, const char *id, uint64_t expected_version,
+                      int64_t amount, const char *refund_key, const char *who, const char *why)
+{
+    char msg[200];
+    int rc = check_move_args(store, id, who, why);
+    if (rc != ECOM_OK)
+        return rc;
+    if (refund_key == NULL)
+        return ecom__fail(store, ECOM_EINVAL, "refund_key: NULL");
+    rc = ecom__check_text(refund_key, REFUND_KEY_MAX, false, true, "refund_key", msg, sizeof msg);
+    if (rc != ECOM_OK)
+        return ecom__fail(store, rc, "%s", msg);
+    if (amount <= 0)
+        return ecom__fail(store, ECOM_EPRICE, "amount: %lld; a refund is at least 1",
+                          (long long)amount);
+    refund_args a = {amount, refund_key};
+    change c = {.apply = apply_refund, .done = refund_done, .ctx = &a,
+                .who = who_or_system(who), .why = why};
+    return run_change(store, id, expected_version, &c);
+}

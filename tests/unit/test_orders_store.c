@@ -1,0 +1,427 @@
+/*
+ * Orders in an LMDB store, after a checkout: transitions, shipments, cancels (stock
+ * back, money back), refunds (idempotent on their keys), listing, event consumers,
+ * the test payment provider, and a clean ecom_check after each story.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "orders.h"
+#include "support/support.h"
+
+static int64_t now_ms = INT64_C(1700000000000);
+
+static int64_t test_clock(void *ctx)
+{
+    (void)ctx;
+    return now_ms++;
+}
+
+typedef struct fixture {
+    char dir[512];
+    ecom_store *s;
+} fixture;
+
+static int setup(void **state)
+{
+    static fixture f;
+    char uri[600];
+    test_fresh_store_dir(f.dir, sizeof f.dir, uri, sizeof uri, "orders");
+    ecom_options opts = ECOM_OPTIONS_INIT;
+    opts.no_sync = 1;
+    opts.clock = test_clock;
+    opts.shipping_fee = 500;
+    f.s = NULL;
+    assert_int_equal(ecom_store_open(&f.s, uri, &opts), ECOM_OK);
+    const char *json = "{\"id\":\"p1\",\"title\":\"Mug\",\"status\":\"active\",\"variants\":["
+                       "{\"sku\":\"mug\",\"prices\":{\"USD\":1000}},"
+                       "{\"sku\":\"cup\",\"prices\":{\"USD\":300}}]}";
+    ecom_product *p = NULL;
+    assert_int_equal(ecom_product_from_json(&p, json, strlen(json), NULL, 0), ECOM_OK);
+    assert_int_equal(ecom_catalog_create(f.s, p), ECOM_OK);
+    ecom_product_free(p);
+    assert_int_equal(ecom_stock_adjust(f.s, "mug", NULL, ECOM_ADJUST_RECEIVE, 100, "in", ""),
+                     ECOM_OK);
+    assert_int_equal(ecom_stock_adjust(f.s, "cup", NULL, ECOM_ADJUST_RECEIVE, 100, "in", ""),
+                     ECOM_OK);
+    *state = &f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    ecom_store_close(f->s);
+    test_remove_store_dir(f->dir);
+    return 0;
+}
+
+static void violation(void *ctx, const char *message)
+{
+    (void)ctx;
+    print_message("violation: %s\n", message);
+}
+
+static void assert_clean(ecom_store *s)
+{
+    uint64_t n = 99;
+    assert_int_equal(ecom_check(&n, s, violation, NULL), ECOM_OK);
+    assert_int_equal(n, 0);
+}
+
+/* Buys 2 mugs and 3 cups as user; returns the order (paid with tok_approve). */
+static ecom_order *buy(ecom_store *s, const char *user, const char *token, const char *key,
+                       int expect)
+{
+    char cart[80];
+    snprintf(cart, sizeof cart, "user:%s", user);
+    assert_int_equal(ecom_cart_add(s, cart, "mug", 2, "USD"), ECOM_OK);
+    assert_int_equal(ecom_cart_add(s, cart, "cup", 3, "USD"), ECOM_OK);
+    ecom_checkout_request r = ECOM_CHECKOUT_REQUEST_INIT;
+    r.cart = cart;
+    r.user = user;
+    r.payment_token = token;
+    ecom_order *o = NULL;
+    int rc = ecom_checkout(&o, s, &r, key);
+    if (rc != expect)
+        fail_msg("checkout: %s (%s)", ecom_strerror(rc), ecom_errmsg(s));
+    assert_non_null(o);
+    return o;
+}
+
+static int64_t on_hand(ecom_store *s, const char *sku)
+{
+    ecom_stock *st = NULL;
+    assert_int_equal(ecom_stock_get(&st, s, sku, NULL), ECOM_OK);
+    int64_t n = ecom_stock_on_hand(st);
+    ecom_stock_free(st);
+    return n;
+}
+
+static ecom_order *get(ecom_store *s, const char *id)
+{
+    ecom_order *o = NULL;
+    assert_int_equal(ecom_order_get(&o, s, id), ECOM_OK);
+    return o;
+}
+
+static void test_orders_store__lifecycle(void **state)
+{
+    fixture *f = *state;
+    ecom_store *s = f->s;
+    ecom_order *o = buy(s, "alice", "tok_approve", "k-life", ECOM_OK);
+    char id[ECOM_ID_MAX + 1];
+    snprintf(id, sizeof id, "%s", ecom_order_id(o));
+    assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_PAID);
+    assert_int_equal(ecom_order_total(o), 2 * 1000 + 3 * 300 + 500);
+    uint64_t v = ecom_order_version(o);
+    ecom_order_free(o);
+
+    /* Paid orders go to fulfilling before they ship. */
+    const char *mug[] = {"mug"};
+    int64_t one[] = {1};
+    assert_int_equal(ecom_order_ship(s, id, v, mug, one, 1, "wh"), ECOM_ESTATE);
+    assert_non_null(strstr(ecom_errmsg(s), id));
+    assert_int_equal(ecom_order_transition(s, id, v, ECOM_ORDER_SHIPPED, "x", NULL), ECOM_ESTATE);
+    assert_int_equal(ecom_order_transition(s, id, v, ECOM_ORDER_DELIVERED, "x", NULL),
+                     ECOM_ESTATE);
+    assert_int_equal(ecom_order_transition(s, id, v + 5, ECOM_ORDER_FULFILLING, "x", NULL),
+                     ECOM_ECONFLICT);
+    assert_int_equal(ecom_order_transition(s, id, v, ECOM_ORDER_FULFILLING, "ops", "picking"),
+                     ECOM_OK);
+    assert_int_equal(ecom_order_transition(s, id, v, ECOM_ORDER_FULFILLING, "ops", NULL),
+                     ECOM_ECONFLICT);
+
+    /* Ship one mug, then refuse what is not there, then the rest. */
+    assert_int_equal(ecom_order_ship(s, id, ECOM_VERSION_ANY, mug, one, 1, NULL), ECOM_OK);
+    o = get(s, id);
+    assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_PARTIALLY_SHIPPED);
+    assert_int_equal(ecom_order_line_shipped(o, 1), 1); /* lines in SKU order: cup, mug */
+    assert_string_equal(ecom_order_history_who(o, 3), "system");
+    ecom_order_free(o);
+    const char *tea[] = {"tea"};
+    int64_t two[] = {2};
+    assert_int_equal(ecom_order_ship(s, id, ECOM_VERSION_ANY, tea, one, 1, "wh"),
+                     ECOM_EQUANTITY);
+    assert_int_equal(ecom_order_ship(s, id, ECOM_VERSION_ANY, mug, two, 1, "wh"),
+                     ECOM_EQUANTITY);
+    assert_non_null(strstr(ecom_errmsg(s), "1 left"));
+    assert_int_equal(ecom_order_ship(s, id, ECOM_VERSION_ANY, NULL, NULL, 0, "wh"), ECOM_OK);
+    assert_int_equal(ecom_order_cancel(s, id, ECOM_VERSION_ANY, "x", NULL), ECOM_ESTATE);
+    assert_int_equal(ecom_order_transition(s, id, ECOM_VERSION_ANY, ECOM_ORDER_DELIVERED,
+                                           "carrier", NULL), ECOM_OK);
+
+    /* Refunds: bounded, idempotent on their keys. */
+    o = get(s, id);
+    int64_t total = ecom_order_total(o);
+    ecom_order_free(o);
+    assert_int_equal(ecom_order_refund(s, id, ECOM_VERSION_ANY, 0, "r1", NULL, NULL),
+                     ECOM_EPRICE);
+    assert_int_equal(ecom_order_refund(s, id, ECOM_VERSION_ANY, total + 1, "r1", NULL, NULL),
+                     ECOM_EPRICE);
+    assert_int_equal(ecom_order_refund(s, id, ECOM_VERSION_ANY, 400, "", NULL, NULL),
+                     ECOM_EFIELD);
+    assert_int_equal(ecom_order_refund(s, id, ECOM_VERSION_ANY, 400, "r1", "cs", "broken"),
+                     ECOM_OK);
+    o = get(s, id);
+    uint64_t after_r1 = ecom_order_version(o);
+    assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_PARTIALLY_REFUNDED);
+    assert_int_equal(ecom_order_refunded(o), 400);
+    ecom_order_free(o);
+    /* The same refund again, even from the version before it: done, not counted twice. */
+    assert_int_equal(ecom_order_refund(s, id, after_r1 - 1, 400, "r1", "cs", "broken"), ECOM_OK);
+    assert_int_equal(ecom_order_refund(s, id, ECOM_VERSION_ANY, 300, "r1", "cs", NULL),
+                     ECOM_EIDEMPOTENCY);
+    assert_int_equal(ecom_order_refund(s, id, ECOM_VERSION_ANY, total - 399, "r2", NULL, NULL),
+                     ECOM_EPRICE);
+    assert_int_equal(ecom_order_refund(s, id, ECOM_VERSION_ANY, total - 400, "r2", NULL, NULL),
+                     ECOM_OK);
+    o = get(s, id);
+    assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_REFUNDED);
+    assert_int_equal(ecom_order_refunded(o), total);
+    assert_int_equal(ecom_order_version(o), after_r1 + 1);
+    char *json = NULL;
+    assert_int_equal(ecom_order_to_json(&json, o), ECOM_OK);
+    assert_non_null(strstr(json, "\"state\":\"refunded\""));
+    ecom_free(json);
+    ecom_order_free(o);
+    assert_int_equal(ecom_order_refund(s, id, ECOM_VERSION_ANY, 1, "r3", NULL, NULL),
+                     ECOM_ESTATE);
+
+    /* The ledger: one charge, its capture, two refunds (the charge's index is not listed). */
+    ecom_payments *p = NULL;
+    assert_int_equal(ecom_payments_list(&p, s, id), ECOM_OK);
+    int charges = 0, refunds = 0;
+    for (size_t i = 0; i < ecom_payments_count(p); i++) {
+        charges += strcmp(ecom_payments_kind(p, i), "charge") == 0;
+        refunds += strcmp(ecom_payments_kind(p, i), "refund") == 0;
+        assert_true(ecom_payments_approved(p, i));
+    }
+    assert_int_equal(charges, 1);
+    assert_int_equal(refunds, 2);
+    assert_null(ecom_payments_kind(p, 99));
+    ecom_payments_free(p);
+    assert_clean(s);
+}
+
+static void test_orders_store__cancel(void **state)
+{
+    fixture *f = *state;
+    ecom_store *s = f->s;
+    int64_t mugs = on_hand(s, "mug");
+    ecom_order *o = buy(s, "bob", "tok_approve", "k-cancel", ECOM_OK);
+    char id[ECOM_ID_MAX + 1];
+    snprintf(id, sizeof id, "%s", ecom_order_id(o));
+    ecom_order_free(o);
+    assert_int_equal(on_hand(s, "mug"), mugs - 2); /* sold */
+    assert_int_equal(ecom_order_transition(s, id, ECOM_VERSION_ANY, ECOM_ORDER_FULFILLING,
+                                           "ops", NULL), ECOM_OK);
+    assert_int_equal(ecom_order_cancel(s, id, ECOM_VERSION_ANY, "cs", "customer asked"),
+                     ECOM_OK);
+    assert_int_equal(on_hand(s, "mug"), mugs); /* returned */
+    o = get(s, id);
+    assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_CANCELLED);
+    assert_int_equal(ecom_order_refunded(o), ecom_order_total(o));
+    assert_string_equal(ecom_order_reason(o), "customer asked");
+    ecom_order_free(o);
+    assert_int_equal(ecom_order_cancel(s, id, ECOM_VERSION_ANY, "cs", NULL), ECOM_ESTATE);
+    ecom_payments *p = NULL;
+    assert_int_equal(ecom_payments_list(&p, s, id), ECOM_OK);
+    assert_string_equal(ecom_payments_kind(p, ecom_payments_count(p) - 1), "refund");
+    ecom_payments_free(p);
+
+    /* A checkout whose answer was lost leaves an order pending payment, charged: its
+     * cancel releases the stock and voids the charge. */
+    int64_t reserved_before = 0;
+    ecom_stock *st = NULL;
+    assert_int_equal(ecom_stock_get(&st, s, "mug", NULL), ECOM_OK);
+    reserved_before = ecom_stock_reserved(st);
+    ecom_stock_free(st);
+    o = buy(s, "gus", "tok_timeout", "k-timeout", ECOM_ETIMEOUT);
+    snprintf(id, sizeof id, "%s", ecom_order_id(o));
+    assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_PENDING_PAYMENT);
+    ecom_order_free(o);
+    assert_int_equal(ecom_order_cancel(s, id, ECOM_VERSION_ANY, NULL, NULL), ECOM_OK);
+    assert_int_equal(ecom_stock_get(&st, s, "mug", NULL), ECOM_OK);
+    assert_int_equal(ecom_stock_reserved(st), reserved_before);
+    ecom_stock_free(st);
+    o = get(s, id);
+    assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_CANCELLED);
+    assert_string_equal(ecom_order_reason(o), "cancelled");
+    ecom_order_free(o);
+    assert_int_equal(ecom_payments_list(&p, s, id), ECOM_OK);
+    assert_string_equal(ecom_payments_kind(p, ecom_payments_count(p) - 1), "void");
+    ecom_payments_free(p);
+
+    /* A declined checkout leaves a cancelled order: nothing more to cancel. */
+    o = buy(s, "carol", "tok_decline", "k-decline", ECOM_EDECLINED);
+    assert_int_equal(ecom_order_cancel(s, ecom_order_id(o), ECOM_VERSION_ANY, NULL, NULL),
+                     ECOM_ESTATE);
+    ecom_order_free(o);
+    assert_int_equal(ecom_order_get(&o, s, "no-such-order"), ECOM_ENOTFOUND);
+    assert_non_null(strstr(ecom_errmsg(s), "no-such-order"));
+    assert_int_equal(ecom_order_get(&o, s, "bad id!"), ECOM_EBADID);
+    assert_clean(s);
+}
+
+static void test_orders_store__list(void **state)
+{
+    fixture *f = *state;
+    ecom_store *s = f->s;
+    char ids[3][ECOM_ID_MAX + 1];
+    const char *users[] = {"dan", "erin", "dan"};
+    for (int i = 0; i < 3; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k-list-%d", i);
+        ecom_order *o = buy(s, users[i], "tok_approve", key, ECOM_OK);
+        snprintf(ids[i], sizeof ids[i], "%s", ecom_order_id(o));
+        ecom_order_free(o);
+    }
+    ecom_order_list_options lo = ECOM_ORDER_LIST_OPTIONS_INIT;
+    lo.user = "dan";
+    lo.limit = 1;
+    ecom_order_page *page = NULL;
+    assert_int_equal(ecom_order_list(&page, s, &lo), ECOM_OK);
+    assert_int_equal(ecom_order_page_count(page), 1);
+    assert_string_equal(ecom_order_id(ecom_order_page_order(page, 0)), ids[2]); /* newest */
+    assert_non_null(ecom_order_page_next_cursor(page));
+    char cursor[512];
+    snprintf(cursor, sizeof cursor, "%s", ecom_order_page_next_cursor(page));
+    ecom_order_page_free(page);
+    lo.cursor = cursor;
+    assert_int_equal(ecom_order_list(&page, s, &lo), ECOM_OK);
+    assert_int_equal(ecom_order_page_count(page), 1);
+    assert_string_equal(ecom_order_id(ecom_order_page_order(page, 0)), ids[0]);
+    assert_null(ecom_order_page_next_cursor(page));
+    ecom_order_page_free(page);
+    /* A cursor of another listing is refused. */
+    lo.user = NULL;
+    assert_int_equal(ecom_order_list(&page, s, &lo), ECOM_EINVAL);
+    lo.cursor = NULL;
+    lo.state = ECOM_ORDER_PAID;
+    lo.limit = 0;
+    assert_int_equal(ecom_order_list(&page, s, &lo), ECOM_OK);
+    assert_true(ecom_order_page_count(page) >= 3);
+    for (size_t i = 0; i < ecom_order_page_count(page); i++)
+        assert_int_equal(ecom_order_get_state(ecom_order_page_order(page, i)), ECOM_ORDER_PAID);
+    ecom_order_page_free(page);
+    lo.state = 42;
+    assert_int_equal(ecom_order_list(&page, s, &lo), ECOM_ESTATE);
+    lo.state = -1;
+    lo.limit = 1001;
+    assert_int_equal(ecom_order_list(&page, s, &lo), ECOM_EINVAL);
+    assert_null(ecom_order_page_order(NULL, 0));
+    assert_int_equal(ecom_order_page_count(NULL), 0);
+}
+
+static void test_orders_store__consumers(void **state)
+{
+    fixture *f = *state;
+    ecom_store *s = f->s;
+    uint64_t pos = 7;
+    assert_int_equal(ecom_consumer_position(&pos, s, "worker"), ECOM_OK);
+    assert_int_equal(pos, 0);
+    ecom_order *o = buy(s, "fay", "tok_approve", "k-consume", ECOM_OK);
+    ecom_order_free(o);
+    ecom_events *e = NULL;
+    assert_int_equal(ecom_consumer_read(&e, s, "worker", 1000), ECOM_OK);
+    size_t n = ecom_events_count(e);
+    assert_true(n > 0);
+    bool created = false, paid = false;
+    for (size_t i = 0; i < n; i++) {
+        created |= strcmp(ecom_events_type(e, i), "order.created") == 0;
+        paid |= strcmp(ecom_events_type(e, i), "order.paid") == 0;
+    }
+    assert_true(created && paid);
+    uint64_t last = ecom_events_seq(e, n - 1);
+    ecom_events_free(e);
+    /* Unacknowledged: read again. */
+    assert_int_equal(ecom_consumer_read(&e, s, "worker", 1000), ECOM_OK);
+    assert_int_equal(ecom_events_count(e), n);
+    ecom_events_free(e);
+    assert_int_equal(ecom_consumer_ack(s, "worker", last - 1), ECOM_OK);
+    assert_int_equal(ecom_consumer_ack(s, "worker", last - 2), ECOM_OK); /* no-op */
+    assert_int_equal(ecom_consumer_position(&pos, s, "worker"), ECOM_OK);
+    assert_int_equal(pos, last - 1);
+    assert_int_equal(ecom_consumer_read(&e, s, "worker", 1000), ECOM_OK);
+    assert_int_equal(ecom_events_count(e), 1);
+    ecom_events_free(e);
+    assert_int_equal(ecom_consumer_ack(s, "worker", last + 1), ECOM_EINVAL);
+    assert_int_equal(ecom_consumer_ack(s, "bad name", 1), ECOM_EBADID);
+    assert_int_equal(ecom_consumer_read(&e, s, "", 10), ECOM_EFIELD);
+    assert_int_equal(ecom_consumer_read(&e, s, "worker", 0), ECOM_EINVAL);
+}
+
+static void test_orders_store__provider(void **state)
+{
+    fixture *f = *state;
+    ecom_store *s = f->s;
+    const ecom_payment_provider *pp = ecom__payments(s);
+    assert_string_equal(pp->name, "test");
+    ecom_payment_result r;
+    ecom_payment_request req = {"o-x", "tok_timeout", 700, "USD", "auth-x"};
+    assert_int_equal(pp->authorize(pp->ctx, &req, &r), ECOM_ETIMEOUT);
+    assert_int_equal(pp->lookup(pp->ctx, "auth-x", &r), ECOM_OK);
+    assert_true(r.approved);
+    assert_int_equal(pp->authorize(pp->ctx, &req, &r), ECOM_OK);
+    assert_true(r.approved);
+    assert_int_equal(r.amount, 700);
+    assert_memory_equal(r.charge_id, "ch_", 3);
+    assert_int_equal(strlen(r.charge_id), 19);
+    char charge[72];
+    snprintf(charge, sizeof charge, "%s", r.charge_id);
+    ecom_payments *p = NULL;
+    assert_int_equal(ecom_payments_list(&p, s, "o-x"), ECOM_OK);
+    assert_int_equal(ecom_payments_count(p), 1); /* charged once */
+    assert_string_equal(ecom_payments_charge_id(p, 0), charge);
+    ecom_payments_free(p);
+
+    req.order_id = "o-y";
+    req.idempotency_key = "auth-y";
+    req.token = "tok_decline";
+    assert_int_equal(pp->authorize(pp->ctx, &req, &r), ECOM_OK);
+    assert_false(r.approved);
+    assert_string_equal(r.reason, "card_declined");
+    req.token = "tok_approve"; /* the same key: the first outcome */
+    assert_int_equal(pp->authorize(pp->ctx, &req, &r), ECOM_OK);
+    assert_false(r.approved);
+    assert_int_equal(pp->refund(pp->ctx, r.charge_id, 1, "rf-y", &r), ECOM_EPAYMENT);
+    req.idempotency_key = "auth-z";
+    req.token = "nonsense";
+    assert_int_equal(pp->authorize(pp->ctx, &req, &r), ECOM_OK);
+    assert_string_equal(r.reason, "invalid_token");
+    req.idempotency_key = "auth-e";
+    req.token = "tok_error";
+    assert_int_equal(pp->authorize(pp->ctx, &req, &r), ECOM_EPAYMENT);
+    assert_int_equal(pp->lookup(pp->ctx, "auth-e", &r), ECOM_ENOTFOUND);
+
+    assert_int_equal(pp->refund(pp->ctx, charge, 200, "rf-1", &r), ECOM_OK);
+    assert_true(r.approved);
+    assert_int_equal(pp->refund(pp->ctx, charge, 200, "rf-1", &r), ECOM_OK); /* once */
+    assert_int_equal(pp->void_charge(pp->ctx, charge, "void-1", &r), ECOM_OK);
+    assert_int_equal(r.amount, 700);
+    assert_int_equal(pp->capture(pp->ctx, "ch_unknown", 1, "cap-1", &r), ECOM_EPAYMENT);
+    assert_int_equal(ecom_payments_list(&p, s, "o-x"), ECOM_OK);
+    assert_int_equal(ecom_payments_count(p), 3); /* charge, refund, void */
+    assert_string_equal(ecom_payments_kind(p, 1), "refund");
+    assert_int_equal(ecom_payments_amount(p, 1), 200);
+    ecom_payments_free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_orders_store__lifecycle),
+        cmocka_unit_test(test_orders_store__cancel),
+        cmocka_unit_test(test_orders_store__list),
+        cmocka_unit_test(test_orders_store__consumers),
+        cmocka_unit_test(test_orders_store__provider),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
