@@ -39,6 +39,7 @@ typedef struct config {
     int thread_counts[MAX_RUNS];
     int runs;
     bool baseline;
+    bool no_sync; /* diagnostic only: what the CPU allows without fsync */
 } config;
 
 /* One client thread of a library run. */
@@ -151,6 +152,7 @@ static ecom_store *prepare_store(const char *dir, const config *c)
     char uri[600], json[256], sku[16];
     snprintf(uri, sizeof uri, "lmdb://%s", dir);
     ecom_options o = ECOM_OPTIONS_INIT; /* durable: fsync at every commit */
+    o.no_sync = c->no_sync;
     o.shipping_fee = SHIPPING_FEE;
     o.tax_rate_bp = TAX_RATE_BP;
     ecom_store *s = NULL;
@@ -493,7 +495,7 @@ static double run_baseline(const config *c, int threads)
     base_check(mdb_env_create(&b.env), "env create");
     base_check(mdb_env_set_mapsize(b.env, (size_t)1 << 30), "map size");
     base_check(mdb_env_set_maxdbs(b.env, 8), "max dbs");
-    base_check(mdb_env_open(b.env, dir, 0, 0644), "env open");
+    base_check(mdb_env_open(b.env, dir, c->no_sync ? MDB_NOSYNC : 0, 0644), "env open");
     MDB_txn *txn = base_begin(&b);
     b.stock = base_open_dbi(txn, "stock");
     b.carts = base_open_dbi(txn, "carts");
@@ -548,13 +550,14 @@ static double run_baseline(const config *c, int threads)
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_checkout [--quick] [--threads T] [--products P] "
-                    "[--seconds S] [--no-baseline]\n");
+                    "[--seconds S]\n"
+                    "       diagnostics: [--no-baseline] [--no-sync (not durable)]\n");
     exit(2);
 }
 
 static config parse_args(int argc, char **argv)
 {
-    config c = {1000, 5.0, {1, 2, 8, 64}, 4, true};
+    config c = {1000, 5.0, {1, 2, 8, 64}, 4, true, false};
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) {
             c.products = 200;
@@ -564,6 +567,8 @@ static config parse_args(int argc, char **argv)
             c.runs = 1;
         } else if (strcmp(argv[i], "--products") == 0 && i + 1 < argc) {
             c.products = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--no-sync") == 0) {
+            c.no_sync = true;
         } else if (strcmp(argv[i], "--no-baseline") == 0) {
             c.baseline = false; /* for profiling the library alone */
         } else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
@@ -590,8 +595,12 @@ int main(int argc, char **argv)
     int most = c.thread_counts[c.runs - 1];
     double base_1 = c.baseline ? run_baseline(&c, 1) : 0;
     double base_most = most > 1 && c.baseline ? run_baseline(&c, most) : base_1;
-    printf("baseline (one durable LMDB txn per step, 5 per checkout + 1 per cart line): "
-           "%.0f checkouts/s with 1 thread, %.0f with %d\n", base_1, base_most, most);
+    if (c.no_sync)
+        printf("NOT DURABLE: --no-sync skips fsync in the store and the baseline; "
+               "a diagnostic of CPU cost, not a result\n");
+    if (c.baseline)
+        printf("baseline (one durable LMDB txn per step, 5 per checkout + 1 per cart line): "
+               "%.0f checkouts/s with 1 thread, %.0f with %d\n", base_1, base_most, most);
 
     run_result r[MAX_RUNS];
     uint64_t violations = 0, errors = 0;

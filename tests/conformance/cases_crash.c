@@ -132,10 +132,80 @@ static void test_crash__sigkill_loses_nothing_acknowledged(void **state)
     assert_true(acknowledged > 0);
 }
 
+/* The child's endless checkouts: a cart, then a checkout with a random outcome. */
+static void checkout_child(const char *uri, unsigned seed)
+{
+    ecom_store *s = NULL;
+    if (ecom_store_open(&s, uri, NULL) != ECOM_OK) /* durable */
+        _exit(2);
+    srand(seed);
+    static const char *const tokens[] = {"tok_approve", "tok_approve", "tok_decline",
+                                         "tok_timeout", "tok_error"};
+    char cart[64], user[32], key[64];
+    for (unsigned i = 0;; i++) {
+        snprintf(user, sizeof user, "u%u-%u", seed, i);
+        snprintf(cart, sizeof cart, "user:%s", user);
+        snprintf(key, sizeof key, "k%u-%u", seed, i);
+        if (ecom_cart_add(s, cart, "a", 1 + rand() % 3, "USD") != ECOM_OK)
+            continue;
+        ecom_checkout_request r = ECOM_CHECKOUT_REQUEST_INIT;
+        r.cart = cart;
+        r.user = user;
+        r.payment_token = tokens[rand() % 5];
+        ecom_order *o = NULL;
+        ecom_checkout(&o, s, &r, key);
+        ecom_order_free(o);
+    }
+}
+
+static void test_crash__sigkill_mid_checkout_leaks_nothing(void **state)
+{
+    (void)state;
+    char uri[512];
+    snprintf(uri, sizeof uri, "%s", conf_fresh_uri());
+    ecom_store *s = conf_open(uri);
+    conf_stock(s, "a", RECEIVED);
+    ecom_store_close(s);
+    srand((unsigned)time(NULL) ^ 0x5eed);
+    for (int k = 0; k < KILLS; k++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0)
+            checkout_child(uri, (unsigned)k + 100);
+        struct timespec nap = {0, (long)(30 + rand() % 170) * 1000000L};
+        nanosleep(&nap, NULL);
+        kill(pid, SIGKILL);
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFSIGNALED(status));
+
+        /* Reopen, finish what the crash left pending, let orphan holds expire. */
+        ecom_store *t = NULL;
+        assert_int_equal(ecom_store_open(&t, uri, NULL), ECOM_OK);
+        uint64_t recovered = 0;
+        if (ecom_checkout_recover(&recovered, t, 0) != ECOM_OK)
+            fail_msg("recover: %s", ecom_errmsg(t));
+        assert_int_equal(ecom_inventory_expire(NULL, t, ecom_store_now(t) + 3600 * 1000),
+                         ECOM_OK);
+        conf_assert_clean(t); /* includes: every charge belongs to one order, at most one */
+        int64_t reserved;
+        conf_on_hand(t, "a", &reserved);
+        assert_int_equal(reserved, 0); /* no stock leaks */
+        ecom_order_list_options opts = ECOM_ORDER_LIST_OPTIONS_INIT;
+        opts.state = ECOM_ORDER_PENDING_PAYMENT;
+        ecom_order_page *page = NULL;
+        assert_int_equal(ecom_order_list(&page, t, &opts), ECOM_OK);
+        assert_int_equal(ecom_order_page_count(page), 0); /* every checkout finished */
+        ecom_order_page_free(page);
+        ecom_store_close(t);
+    }
+}
+
 int conf_run_crash(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crash__sigkill_loses_nothing_acknowledged),
+        cmocka_unit_test(test_crash__sigkill_mid_checkout_leaks_nothing),
     };
     return cmocka_run_group_tests_name("crash", tests, NULL, NULL);
 }
