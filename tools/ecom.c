@@ -749,10 +749,10 @@ static void print_tool_help(FILE *f)
     for (size_t i = 0; i < ARRAY_LEN(commands); i++)
         print_command_line(f, &commands[i]);
     fputs("\nOptions for every command:\n"
-          "  --store URI   the store, e.g. lmdb:./var/store or lmdb:///srv/store\n"
-          "                (default: the ECOM_STORE environment variable)\n"
-          "  --json        machine-readable output\n"
-          "  --help        help for the tool or for a command (ecom product --help)\n"
+          "  --store URI        the store, e.g. lmdb:./var/store or lmdb:///srv/store\n"
+          "                     (default: the ECOM_STORE environment variable)\n"
+          "  --json             machine-readable output\n"
+          "  --help             help for the tool or for a command (ecom product --help)\n"
           "  --shipping-fee N   the store's flat shipping fee per order, in minor units\n"
           "                     of the order's currency (default 0); checkout uses it\n"
           "  --tax-rate-bp N    the store's tax rate in basis points: 825 is 8.25%\n"

@@ -37,7 +37,7 @@ static ecom_store *open_seeded(const char *uri)
     for (int i = 0; i < 3; i++) {
         char json[256];
         snprintf(json, sizeof json,
-                 "{\"id\":\"p%d\",\"title\":\"Mug %d\",\"category\":\"home/kitchen\","
+                 "{\"id\":\"p%d\",\"title\":\"Mug %d\",\"status\":\"active\",\"category\":\"home/kitchen\","
                  "\"attributes\":{\"color\":[\"red\"]},\"variants\":[{\"sku\":\"p%d-1\","
                  "\"options\":{\"size\":\"L\"},\"prices\":{\"USD\":500,\"EUR\":450}}]}",
                  i, i, i);
@@ -195,6 +195,25 @@ static int op_expire(ecom_store *s)
     return ecom_inventory_expire(&n, s, ecom_store_now(s) + 3600000);
 }
 
+static int op_checkout(ecom_store *s)
+{
+    int rc = ecom_cart_add(s, "user:ann", "p0-1", 2, "USD");
+    ecom_checkout_request r = ECOM_CHECKOUT_REQUEST_INIT;
+    r.cart = "user:ann";
+    r.user = "ann";
+    r.payment_token = "tok_approve";
+    ecom_order *o = NULL;
+    if (rc == ECOM_OK)
+        rc = ecom_checkout(&o, s, &r, "oom-key");
+    if (rc == ECOM_OK) {
+        /* A paid order must go to fulfilling before it ships. */
+        rc = ecom_order_ship(s, ecom_order_id(o), ECOM_VERSION_ANY, NULL, NULL, 0, "w");
+        rc = rc == ECOM_ESTATE ? ECOM_OK : rc == ECOM_ENOMEM ? rc : ECOM_ERROR;
+    }
+    ecom_order_free(o);
+    return rc;
+}
+
 static char import_path[300];
 
 static int op_import(ecom_store *s)
@@ -250,7 +269,8 @@ static void test_store_oom__every_operation(void **state)
                {op_events, "events"}, {op_export, "export"}, {op_import, "import"},
                {op_check, "check"}, {op_reserve, "reserve"}, {op_commit, "commit"},
                {op_reservation_get, "reservation_get"}, {op_stock_get, "stock_get"},
-               {op_locations, "locations"}, {op_claims, "claims"}, {op_expire, "expire"}};
+               {op_locations, "locations"}, {op_claims, "claims"}, {op_expire, "expire"},
+               {op_checkout, "checkout"}};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         fail_every_allocation(ops[i].op, ops[i].name);
 }
