@@ -652,6 +652,8 @@ int main(int argc, char **argv)
     printf(",\"baseline_per_s_1\":%.0f", base_1);
     if (most > 1)
         printf(",\"baseline_per_s_%d\":%.0f", most, base_most);
+    if (c.no_sync)
+        printf(",\"durable\":false");
     printf(",\"ratio_%d\":%.1f,\"products\":%d,\"seconds\":%.1f,\"violations\":%" PRIu64
            ",\"errors\":%" PRIu64 "}\n", most, base_most > 0 ? top->per_s / base_most : 0, c.products, c.seconds,
            violations, errors);

@@ -251,7 +251,8 @@ static int purge(ecom__lmdb *be, MDB_txn *txn, int64_t now, uint64_t *count)
         return ecom__lmdb_mdb(be, "mdb_cursor_open (carts)", rc);
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (v.mv_size < 16 || (int64_t)ecom__lmdb_get_u64((const unsigned char *)v.mv_data + 8) > now)
+        const unsigned char *expires_at = (const unsigned char *)v.mv_data + 8;
+        if (v.mv_size < 16 || (int64_t)ecom__lmdb_get_u64(expires_at) > now)
             continue;
         /* After a delete the cursor's NEXT yields the entry that followed. */
         if ((rc = mdb_cursor_del(cur, 0)) != 0)
@@ -283,7 +284,8 @@ static int one_cart(ecom__lmdb *be, MDB_txn *txn, cart_apply_ctx *a, ecom_cart_o
             line_delete(c, at);
         break;
     case ECOM_CART_CLEAR: c->n = 0; break;
-    default: op->result = ecom__lmdb_fail(be, ECOM_EINVAL, "lmdb: unknown cart op %d", (int)op->kind);
+    default:
+        op->result = ecom__lmdb_fail(be, ECOM_EINVAL, "lmdb: unknown cart op %d", (int)op->kind);
     }
     if (rc != ECOM_OK || op->result != ECOM_OK)
         return rc;

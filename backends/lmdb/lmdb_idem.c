@@ -99,8 +99,9 @@ static int begin(ecom__lmdb *be, MDB_txn *txn, ecom_idem_op *op, int64_t now)
 /* An empty order_id keeps the one stored (order_apply may have recorded it). */
 static int finish(ecom__lmdb *be, MDB_txn *txn, ecom_idem_op *op)
 {
-    if (strnlen(op->order_id, sizeof op->order_id) == sizeof op->order_id) {
-        op->op_result = ecom__lmdb_fail(be, ECOM_EINVAL, "lmdb: FINISH order_id is not terminated");
+    if (strnlen(op->order_id, sizeof op->order_id) == sizeof op->order_id || op->result > 0) {
+        op->op_result = ecom__lmdb_fail(be, ECOM_EINVAL, "lmdb: FINISH needs a terminated "
+                                        "order_id and an ECOM result code");
         return ECOM_OK;
     }
     cm_idem k;

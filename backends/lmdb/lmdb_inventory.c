@@ -1,7 +1,8 @@
 /* The LMDB backend's inventory_apply: one write txn for a batch of inventory
  * operations, the expiry sweep that runs before them, the per-txn cache of sale
- * figures, and the fencing of the claim indexes around the txn. The operations themselves live in lmdb_stock.c, lmdb_reserve.c
- * and lmdb_flash.c. */
+ * figures, and the fencing of the claim indexes around the txn. The same context
+ * and dispatch run the inventory operations of an order write (lmdb_orders.c).
+ * The operations themselves live in lmdb_stock.c, lmdb_reserve.c and lmdb_flash.c. */
 #include <string.h>
 
 #include "lmdb_inventory.h"

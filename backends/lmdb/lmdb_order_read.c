@@ -157,8 +157,9 @@ static int scan_run(scan_ctx *s, MDB_txn *txn)
     mdb_cursor_close(cur);
     if (frc != 0)
         return frc < 0 ? frc : ECOM_OK;
-    return rc == 0 || rc == MDB_NOTFOUND ? ECOM_OK
-                                         : ecom__lmdb_mdb(s->be, "mdb_cursor_get (order index)", rc);
+    if (rc == 0 || rc == MDB_NOTFOUND)
+        return ECOM_OK;
+    return ecom__lmdb_mdb(s->be, "mdb_cursor_get (order index)", rc);
 }
 
 int ecom__lmdb_order_scan(ecom_backend *base, const ecom_order_scan *scan, ecom_order_fn fn,

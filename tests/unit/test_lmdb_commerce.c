@@ -928,6 +928,54 @@ static void test_lmdb_commerce__order_batch(void **state)
     assert_clean(be);
 }
 
+/* A flash claim in a refused order write: the claim is undone with the rest, and the
+ * in-memory claim index that saw it is rebuilt, so the same key claims afresh. */
+static void test_lmdb_commerce__order_flash_claim_refused(void **state)
+{
+    fixture *f = *state;
+    ecom_backend *be = f->be;
+    receive(be, "sku-c", 10);
+    ecom_flash_options fo = ECOM_FLASH_OPTIONS_INIT;
+    fo.sku = "sku-c";
+    fo.units = 4;
+    fo.starts_at = T0;
+    fo.claim_ttl_ms = 60000;
+    ecom_inventory_op open = inv_op(ECOM_INV_FLASH_OPEN, "s1");
+    open.sku = "sku-c";
+    open.flash = &fo;
+    assert_int_equal(be->inventory_apply(be, &open, 1, T0), ECOM_OK);
+    assert_int_equal(open.result, ECOM_OK);
+    assert_int_equal(create(be, "o1", "u1", 0, T0), ECOM_OK);
+
+    ecom_inventory_op inv[2] = {inv_op(ECOM_INV_FLASH_CLAIM, "s1"), inv_op(ECOM_INV_COMMIT, "no")};
+    inv[0].user = "u1";
+    inv[0].key = "k1";
+    inv[0].quantity = 2;
+    ecom_order_op op = order_op(ECOM_ORDER_UPDATE, "o1", "u1", ECOM_ORDER_PAID, 0);
+    op.expected_version = 1;
+    op.inventory = inv;
+    op.inventory_count = 2;
+    assert_int_equal(order1(be, &op, T0 + 1), ECOM_ENOTFOUND);
+    assert_int_equal(inv[0].result, ECOM_OK); /* applied, then undone with the write */
+    assert_null(((ecom__lmdb *)be)->claim_index); /* dropped: rebuilt on use */
+    ecom_flash_status fs;
+    memset(&fs, 0, sizeof fs);
+    fs.version = ECOM_FLASH_STATUS_VERSION;
+    assert_int_equal(be->flash_get(be, "s1", &fs), ECOM_OK);
+    assert_int_equal(fs.held, 0);
+    assert_int_equal(fs.remaining, 4);
+
+    ecom_inventory_op again = inv_op(ECOM_INV_FLASH_CLAIM, "s1");
+    again.user = "u1";
+    again.key = "k1";
+    again.quantity = 2;
+    assert_int_equal(be->inventory_apply(be, &again, 1, T0 + 2), ECOM_OK);
+    assert_int_equal(again.result, ECOM_OK);
+    assert_int_equal(again.existing, 0); /* a new claim, not a retry of the undone one */
+    assert_int_equal(again.claim.outcome, ECOM_CLAIM_ADMITTED);
+    assert_clean(be);
+}
+
 /* ---- payments ---- */
 
 static ecom_payment_op pay_op(const char *key, const char *order, const char *kind,
@@ -1206,7 +1254,8 @@ static void test_lmdb_commerce__threads(void **state)
     assert_int_equal(get_order(f->be, "shared").version,
                      1 + (uint64_t)(WORKERS * PER - conflicts));
     assert_int_equal(count_words(scan_all(f->be, NULL, -1, 0, 50)), WORKERS * PER + 1);
-    assert_int_equal(count_words(scan_all(f->be, "user1", ECOM_ORDER_PAID, 0, 7)), WORKERS * PER / 3);
+    assert_int_equal(count_words(scan_all(f->be, "user1", ECOM_ORDER_PAID, 0, 7)),
+                     WORKERS * PER / 3);
     assert_string_equal(scan_all(f->be, NULL, ECOM_ORDER_PENDING_PAYMENT, 0, 50), "");
     reports *r = run_check(f->be);
     if (r->count)
@@ -1230,6 +1279,7 @@ int main(void)
         T(order_scans),
         T(order_inventory_all_or_nothing),
         T(order_batch),
+        T(order_flash_claim_refused),
         T(payments),
         T(consumers),
         T(check_finds_corruption),
