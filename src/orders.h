@@ -99,9 +99,6 @@ int ecom__order_write(ecom_store *store, ecom_order *o, ecom_order_op_kind kind,
 /* Reads an order. Reports ECOM_ENOTFOUND on store. */
 int ecom__order_read(ecom_order **out, ecom_store *store, const char *id);
 
-/* The kind of the test provider's record of an approved charge under its charge id
- * (payment_test.c): an index, not a payment, so not listed and not counted. */
-#define ECOM__CHARGE_INDEX_KIND "charge_index"
 
 /* Fills the built-in test payment provider of store (ctx = store); at open. */
 void ecom__test_payments_init(ecom_payment_provider *provider, ecom_store *store);
