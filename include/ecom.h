@@ -923,13 +923,15 @@ typedef struct ecom_checkout_request {
  * flash-sale claim for its line), creates the order (pending_payment), charges
  * through the provider, then commits the stock and marks the order paid; on a decline
  * it releases the stock, cancels the order and records why. The cart is emptied when
- * the order is paid.
+ * this call (or its retry with the same key) sees the order paid.
  *
  * Idempotent on idempotency_key (1..128 bytes), with Stripe's rules: the key keeps a
  * fingerprint of the request and its result for the options' TTL (24 h): the same key
  * and request return the same order (no second order, no second charge, even when
  * two arrive at once); the same key with another request is ECOM_EIDEMPOTENCY; a
- * request still in flight with that key is ECOM_EBUSY (retry later). A retry after a
+ * request still in flight with that key is ECOM_EBUSY (retry later). A request refused
+ * before it made an order (empty or stale cart, not enough stock) keeps nothing: its
+ * key may be retried once the cause is fixed. A retry after a
  * timeout and ecom_payment_notify go through one completion path: the order is
  * completed once, and charged once.
  *

@@ -284,7 +284,8 @@ typedef enum ecom_idem_state {
  * finished -> DONE with the stored result and order id; released -> NEW (order id
  * kept); another fingerprint -> MISMATCH. FINISH stores the holder's result: a
  * retryable result (ECOM_ETIMEOUT, ECOM_EPAYMENT, ECOM_EBACKEND) releases the key
- * instead, keeping order_id, so that a retry resumes the same order.
+ * instead, keeping order_id, so that a retry resumes the same order; a failure before
+ * any order exists (no order_id given or stored) deletes the key, as if unused.
  */
 typedef struct ecom_idem_op {
     ecom_idem_op_kind kind;

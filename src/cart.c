@@ -94,7 +94,7 @@ static int price_of(ecom_store *store, const char *sku, const char *currency, in
 static int put_line(ecom_store *store, ecom_cart_op_kind kind, const char *cart, const char *sku,
                     int64_t qty, const char *currency)
 {
-    bool guest;
+    bool guest = false;
     int rc = ecom__enter(store);
     if (rc == ECOM_OK)
         rc = check_cart_id(store, cart, "cart", &guest);
@@ -132,7 +132,7 @@ int ecom_cart_set(ecom_store *store, const char *cart, const char *sku, int64_t 
 
 int ecom_cart_remove(ecom_store *store, const char *cart, const char *sku)
 {
-    bool guest;
+    bool guest = false;
     int rc = ecom__enter(store);
     if (rc == ECOM_OK)
         rc = check_cart_id(store, cart, "cart", &guest);
@@ -147,7 +147,7 @@ int ecom_cart_remove(ecom_store *store, const char *cart, const char *sku)
 
 int ecom_cart_clear(ecom_store *store, const char *cart)
 {
-    bool guest;
+    bool guest = false;
     int rc = ecom__enter(store);
     if (rc == ECOM_OK)
         rc = check_cart_id(store, cart, "cart", &guest);
@@ -212,7 +212,7 @@ static int cart_fn(void *ctx, const ecom_cart_rec *rec)
 
 int ecom_cart_get(ecom_cart **out, ecom_store *store, const char *cart)
 {
-    bool guest;
+    bool guest = false;
     if (out == NULL)
         return store ? ecom__fail(store, ECOM_EINVAL, "out: NULL") : ECOM_EINVAL;
     *out = NULL;

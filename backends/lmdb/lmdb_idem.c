@@ -96,6 +96,15 @@ static int begin(ecom__lmdb *be, MDB_txn *txn, ecom_idem_op *op, int64_t now)
 
 /* ---- FINISH ---- */
 
+/* Deletes a key, as if it had never been used (Stripe keeps no result for a request
+ * refused before it did anything: its retry, once the cause is fixed, runs afresh). */
+static int forget(ecom__lmdb *be, MDB_txn *txn, const char *key)
+{
+    MDB_val k = {strlen(key) + 1, (void *)key};
+    int rc = mdb_del(txn, be->idem, &k, NULL);
+    return rc && rc != MDB_NOTFOUND ? ecom__lmdb_mdb(be, "mdb_del (idem)", rc) : ECOM_OK;
+}
+
 /* An empty order_id keeps the one stored (order_apply may have recorded it). */
 static int finish(ecom__lmdb *be, MDB_txn *txn, ecom_idem_op *op)
 {
@@ -115,6 +124,8 @@ static int finish(ecom__lmdb *be, MDB_txn *txn, ecom_idem_op *op)
     }
     if (op->order_id[0])
         strcpy(k.order_id, op->order_id);
+    if (op->result != ECOM_OK && k.order_id[0] == '\0')
+        return forget(be, txn, op->key); /* refused before doing anything: nothing to keep */
     k.state = retryable(op->result) ? CM_IDEM_RELEASED : CM_IDEM_DONE;
     k.result = k.state == CM_IDEM_DONE ? op->result : ECOM_OK;
     return ecom__cm_idem_store(be, txn, op->key, &k);

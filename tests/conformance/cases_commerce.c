@@ -490,6 +490,11 @@ static void test_commerce__bad_checkouts_are_refused_distinctly(void **state)
     ecom_product_free(p);
     fails(s, ecom_checkout(&o, s, &r, "k3"), ECOM_ESTALE, "mug");
     must(s, ecom_cart_set(s, "user:ann", "mug", 1, "USD"));
+    /* Refused before an order existed: the key kept nothing and may be used again. */
+    o = checkout_ok(s, &r, "k3");
+    assert_int_equal(ecom_order_total(o), 1500 + 500 + 124); /* the new price, accepted */
+    ecom_order_free(o);
+    must(s, ecom_cart_add(s, "user:ann", "mug", 1, "USD"));
     char long_key[200];
     memset(long_key, 'k', sizeof long_key - 1);
     long_key[sizeof long_key - 1] = '\0';
