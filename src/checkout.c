@@ -285,13 +285,17 @@ static int price_order(ecom_store *store, ecom_order *o)
     return ECOM_OK;
 }
 
-/* Time-ordered ids, so new orders land side by side in the backend's B-trees. */
+/* Time-ordered ids, so new orders land side by side in the backend's B-trees: the
+ * time in ms, then a bijective mix of (process id, counter), so two orders of one
+ * process never share an id, and two processes differ by their ids. */
 static void new_order_id(char *out, size_t size, int64_t now)
 {
     static _Atomic uint32_t counter;
-    uint32_t n = atomic_fetch_add(&counter, 1);
-    uint64_t mix = (uint64_t)now * UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t)getpid() << 32 ^ n;
-    snprintf(out, size, "o%012llx%08x", (unsigned long long)now, (unsigned)(mix >> 24));
+    uint64_t x = (uint64_t)getpid() << 32 | atomic_fetch_add(&counter, 1);
+    x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9); /* splitmix64's finalizer: */
+    x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb); /* a bijection on 64 bits */
+    x ^= x >> 31;
+    snprintf(out, size, "o%012llx%016llx", (unsigned long long)now, (unsigned long long)x);
 }
 
 /* Claims standing in for lines: each must be admitted; its units cover its SKU's line. */
