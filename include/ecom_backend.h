@@ -380,6 +380,21 @@ typedef struct ecom_payment_op {
     char reason[128];
 } ecom_payment_op;
 
+/* The kind of one item of write_batch, and the op type its `op` points to. */
+typedef enum ecom_write_kind {
+    ECOM_WRITE_INVENTORY = 0, /* ecom_inventory_op */
+    ECOM_WRITE_CART = 1,      /* ecom_cart_op */
+    ECOM_WRITE_ORDER = 2,     /* ecom_order_op */
+    ECOM_WRITE_IDEM = 3,      /* ecom_idem_op */
+    ECOM_WRITE_PAYMENT = 4    /* ecom_payment_op */
+} ecom_write_kind;
+
+/* One write of a mixed batch (write_batch). */
+typedef struct ecom_write_item {
+    int kind;  /* ecom_write_kind */
+    void *op;  /* of the kind's op type; its result field is set */
+} ecom_write_item;
+
 typedef struct ecom_backend ecom_backend;
 
 struct ecom_backend {
@@ -528,6 +543,20 @@ struct ecom_backend {
     int (*payment_get)(ecom_backend *be, const char *key, ecom_payment_fn fn, void *ctx);
     int (*payment_list)(ecom_backend *be, const char *order_id, ecom_payment_fn fn,
                         void *ctx);
+
+    /*
+     * Optional (NULL: the core makes one call per kind instead). Applies n writes of
+     * any kinds, in order, in ONE atomic unit (one transaction, one fsync), so that
+     * the core's group commit pays one durable write per batch however many kinds
+     * it mixes. Each item is judged alone exactly as its kind's *_apply would judge
+     * it, seeing what earlier items of the unit wrote, and gets its result field
+     * set (for ECOM_WRITE_IDEM: op_result); a refused item leaves no trace and the
+     * others go on. Returns an error only if the unit as a whole failed (an engine
+     * failure: nothing is applied and every item's result is that error). An item
+     * of an unknown kind or without op fails the call the same way, with ECOM_EINVAL
+     * (the results of the other items set to it).
+     */
+    int (*write_batch)(ecom_backend *be, ecom_write_item *items, size_t n, int64_t now);
 };
 
 /* Opens a backend for a URI of its scheme. */

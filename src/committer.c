@@ -1,6 +1,8 @@
 /*
- * Group commit of inventory operations. Threads that submit at the same time are
- * served by one backend call (one transaction, one fsync): the first to arrive
+ * Group commit of writes (inventory, carts, orders, idempotency keys, payments).
+ * Threads that submit at the same time are served by one backend call, write_batch
+ * (one transaction, one fsync, whatever kinds the batch mixes; a backend without
+ * it gets one call per kind present): the first to arrive
  * leads, runs what is queued, wakes the threads it served, and hands the lead to
  * the oldest job still queued. A hot SKU is then bound by the backend's cost per
  * batch, not per buyer.
@@ -86,6 +88,7 @@ void ecom__committer_destroy(ecom_store *store)
     pthread_mutex_destroy(&c->lock);
     for (size_t k = 0; k < ECOM__WRITE_KINDS; k++)
         ecom__free(c->scratch[k]);
+    ecom__free(c->items);
     c->ready = false;
 }
 
@@ -186,43 +189,114 @@ static int scratch_for(ecom__committer *c, ecom__write_kind k, size_t n)
     return ECOM_OK;
 }
 
-/* Runs the jobs of one kind as one backend call: copy in, call, copy results out. */
-static void run_kind(ecom_store *store, ecom__committer *c, ecom__job *jobs,
-                     ecom__write_kind k, size_t n)
+/* Copies the batch's ops of kind k (n of them) into the kind's scratch array, in
+ * queue order: the backend works on contiguous copies, never on the submitters'. */
+static int gather(ecom__committer *c, ecom__job *jobs, ecom__write_kind k, size_t n)
 {
-    const write_kind *wk = &kinds[k];
     int rc = scratch_for(c, k, n);
+    if (rc != ECOM_OK)
+        return rc;
     char *scratch = c->scratch[k];
     size_t i = 0;
-    for (ecom__job *j = jobs; j && rc == ECOM_OK; j = j->next)
+    for (ecom__job *j = jobs; j; j = j->next)
         if (j->kind == k)
-            memcpy(scratch + wk->size * i++, j->op, wk->size);
-    if (rc == ECOM_OK) {
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        rc = wk->apply(store->be, scratch, n, ecom__now(store));
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        c->apply_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000L +
-                                  (t1.tv_nsec - t0.tv_nsec));
-    }
-    i = 0;
+            memcpy(scratch + kinds[k].size * i++, j->op, kinds[k].size);
+    return ECOM_OK;
+}
+
+/* Hands the results of kind k back to the jobs: the copies if gather made them
+ * (copied), and rc as every result if the unit failed. */
+static void scatter(ecom__committer *c, ecom__job *jobs, ecom__write_kind k, bool copied,
+                    int rc)
+{
+    const write_kind *wk = &kinds[k];
+    const char *scratch = c->scratch[k];
+    size_t i = 0;
     for (ecom__job *j = jobs; j; j = j->next) {
         if (j->kind != k)
             continue;
-        if (c->scratch_cap[k] >= n && c->scratch[k])
+        if (copied)
             memcpy(j->op, scratch + wk->size * i++, wk->size);
         if (rc != ECOM_OK)
             wk->set_result(j->op, rc);
     }
 }
 
-/* Runs one batch outside the lock: one backend call per kind present. */
+static uint64_t elapsed_ns(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (uint64_t)((t1.tv_sec - t0->tv_sec) * 1000000000L + (t1.tv_nsec - t0->tv_nsec));
+}
+
+/* Runs the jobs of one kind as one backend call: copy in, call, copy results out. */
+static void run_kind(ecom_store *store, ecom__committer *c, ecom__job *jobs,
+                     ecom__write_kind k, size_t n)
+{
+    int rc = gather(c, jobs, k, n);
+    bool copied = rc == ECOM_OK;
+    if (copied) {
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        rc = kinds[k].apply(store->be, c->scratch[k], n, ecom__now(store));
+        c->apply_ns += elapsed_ns(&t0);
+    }
+    scatter(c, jobs, k, copied, rc);
+}
+
+/* Makes room for n items in the leader's write_batch array. */
+static int items_for(ecom__committer *c, size_t n)
+{
+    if (n <= c->items_cap)
+        return ECOM_OK;
+    ecom_write_item *grown = ecom__realloc(c->items, n * sizeof *grown);
+    if (grown == NULL)
+        return ECOM_ENOMEM;
+    c->items = grown;
+    c->items_cap = n;
+    return ECOM_OK;
+}
+
+/* Runs the whole batch as one write_batch call: one transaction, one fsync, however
+ * many kinds it mixes. The items go kind by kind, each kind in queue order, as the
+ * per-kind path applies them: the jobs of a batch are concurrent, so any order is
+ * one their submitters could have seen, and runs of one kind let the backend judge
+ * each run in one go. */
+static void run_mixed(ecom_store *store, ecom__committer *c, ecom__job *jobs,
+                      const size_t count[ECOM__WRITE_KINDS], size_t n)
+{
+    bool copied[ECOM__WRITE_KINDS] = {false};
+    int rc = items_for(c, n);
+    for (size_t k = 0; k < ECOM__WRITE_KINDS && rc == ECOM_OK; k++)
+        if (count[k])
+            copied[k] = (rc = gather(c, jobs, (ecom__write_kind)k, count[k])) == ECOM_OK;
+    if (rc == ECOM_OK) {
+        size_t m = 0;
+        for (size_t k = 0; k < ECOM__WRITE_KINDS; k++)
+            for (size_t i = 0; i < count[k]; i++)
+                c->items[m++] = (ecom_write_item){(int)k,
+                                                  (char *)c->scratch[k] + kinds[k].size * i};
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        rc = store->be->write_batch(store->be, c->items, m, ecom__now(store));
+        c->apply_ns += elapsed_ns(&t0);
+    }
+    for (size_t k = 0; k < ECOM__WRITE_KINDS; k++)
+        if (count[k])
+            scatter(c, jobs, (ecom__write_kind)k, copied[k], rc);
+}
+
+/* Runs one batch outside the lock: one write_batch call when the backend has it,
+ * else one backend call per kind present. */
 static void run_batch(ecom_store *store, ecom__committer *c, ecom__job *jobs, size_t n)
 {
     size_t count[ECOM__WRITE_KINDS] = {0};
-    (void)n;
     for (ecom__job *j = jobs; j; j = j->next)
         count[j->kind]++;
+    if (store->be->version >= 3 && store->be->write_batch) {
+        run_mixed(store, c, jobs, count, n);
+        return;
+    }
     for (size_t k = 0; k < ECOM__WRITE_KINDS; k++)
         if (count[k])
             run_kind(store, c, jobs, (ecom__write_kind)k, count[k]);

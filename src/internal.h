@@ -53,15 +53,16 @@ typedef struct ecom__errslot {
 } ecom__errslot;
 
 /* ---- group commit (committer.c) ---- */
-/* The kinds of write the committer batches: one backend call per kind per batch. */
-typedef enum ecom__write_kind {
-    ECOM__WRITE_INVENTORY = 0, /* ecom_inventory_op, be->inventory_apply */
-    ECOM__WRITE_CART,          /* ecom_cart_op, be->cart_apply */
-    ECOM__WRITE_ORDER,         /* ecom_order_op, be->order_apply */
-    ECOM__WRITE_IDEM,          /* ecom_idem_op, be->idem_apply */
-    ECOM__WRITE_PAYMENT,       /* ecom_payment_op, be->payment_apply */
-    ECOM__WRITE_KINDS
-} ecom__write_kind;
+/* The kinds of write the committer batches: the public ecom_write_kind values, so
+ * a job's kind is also its write_batch item kind. Without write_batch, one backend
+ * call per kind per batch. */
+typedef ecom_write_kind ecom__write_kind;
+#define ECOM__WRITE_INVENTORY ECOM_WRITE_INVENTORY /* be->inventory_apply */
+#define ECOM__WRITE_CART ECOM_WRITE_CART           /* be->cart_apply */
+#define ECOM__WRITE_ORDER ECOM_WRITE_ORDER         /* be->order_apply */
+#define ECOM__WRITE_IDEM ECOM_WRITE_IDEM           /* be->idem_apply */
+#define ECOM__WRITE_PAYMENT ECOM_WRITE_PAYMENT     /* be->payment_apply */
+#define ECOM__WRITE_KINDS (ECOM_WRITE_PAYMENT + 1)
 
 typedef struct ecom__job {
     struct ecom__job *next;
@@ -82,6 +83,8 @@ typedef struct ecom__committer {
     pthread_cond_t work;    /* the thread's: async jobs wait and nobody leads */
     void *scratch[ECOM__WRITE_KINDS]; /* the leader's contiguous copies, per kind */
     size_t scratch_cap[ECOM__WRITE_KINDS];
+    ecom_write_item *items; /* the leader's write_batch items over the copies */
+    size_t items_cap;
     uint64_t batches, batched_ops, apply_ns; /* for tuning */
 } ecom__committer;
 

@@ -591,6 +591,7 @@ static ecom__lmdb *backend_new(ecom_store *store)
     be->base.payment_apply = ecom__lmdb_payment_apply;
     be->base.payment_get = ecom__lmdb_payment_get;
     be->base.payment_list = ecom__lmdb_payment_list;
+    be->base.write_batch = ecom__lmdb_write_batch;
     return be;
 }
 

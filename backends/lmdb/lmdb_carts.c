@@ -7,10 +7,8 @@
 #include "lmdb_commerce.h"
 
 typedef struct cart_apply_ctx {
-    ecom_cart_op *ops;
-    size_t n;
     int64_t now;
-    cm_cart a, b, out; /* per call, not per op: the txn reuses them */
+    cm_cart a, b, out; /* per call, not per op: its ops reuse them */
 } cart_apply_ctx;
 
 /* ---- load and store ---- */
@@ -307,13 +305,27 @@ static int dispatch(ecom__lmdb *be, MDB_txn *txn, cart_apply_ctx *a, ecom_cart_o
     return one_cart(be, txn, a, op);
 }
 
+int ecom__lmdb_cart_apply_txn(ecom__lmdb *be, MDB_txn *txn, ecom_cart_op *ops, size_t n,
+                              int64_t now)
+{
+    cart_apply_ctx a; /* the carts' work space: not zeroed, each op loads first */
+    a.now = now;
+    int rc = ECOM_OK;
+    for (size_t i = 0; rc == ECOM_OK && i < n; i++)
+        rc = dispatch(be, txn, &a, &ops[i]);
+    return rc;
+}
+
+typedef struct apply_args {
+    ecom_cart_op *ops;
+    size_t n;
+    int64_t now;
+} apply_args;
+
 static int apply_fn(ecom__lmdb *be, MDB_txn *txn, void *ctx)
 {
-    cart_apply_ctx *a = ctx;
-    int rc = ECOM_OK;
-    for (size_t i = 0; rc == ECOM_OK && i < a->n; i++)
-        rc = dispatch(be, txn, a, &a->ops[i]);
-    return rc;
+    apply_args *a = ctx;
+    return ecom__lmdb_cart_apply_txn(be, txn, a->ops, a->n, a->now);
 }
 
 int ecom__lmdb_cart_apply(ecom_backend *base, ecom_cart_op *ops, size_t n, int64_t now)
@@ -323,10 +335,7 @@ int ecom__lmdb_cart_apply(ecom_backend *base, ecom_cart_op *ops, size_t n, int64
         return ECOM_OK;
     if (ops == NULL)
         return ecom__lmdb_fail(be, ECOM_EINVAL, "lmdb: cart_apply needs ops");
-    cart_apply_ctx a;
-    a.ops = ops;
-    a.n = n;
-    a.now = now;
+    apply_args a = {ops, n, now};
     int rc = ecom__lmdb_write(be, apply_fn, &a);
     if (rc != ECOM_OK)
         for (size_t i = 0; i < n; i++)

@@ -149,6 +149,28 @@ int ecom__cm_len_ok(const char *s, size_t max);
 /* The purchase limit of sku in txn (0: none). */
 int ecom__cm_purchase_limit(ecom__lmdb *be, MDB_txn *txn, const char *sku, int64_t *limit);
 
+/* ---- the kinds' apply bodies, in a txn of the caller's (write_batch) ----
+ * Each runs ops in order in txn exactly as its *_apply does in its own txn (which
+ * is a thin wrapper around it), setting every op's result; returns only errors
+ * that fail the txn. What they cache (seqs, counters) is read from txn on first
+ * use and written back before they return, so calls of several kinds interleave
+ * in one txn. */
+int ecom__lmdb_cart_apply_txn(ecom__lmdb *be, MDB_txn *txn, ecom_cart_op *ops, size_t n,
+                              int64_t now);
+int ecom__lmdb_idem_apply_txn(ecom__lmdb *be, MDB_txn *txn, ecom_idem_op *ops, size_t n,
+                              int64_t now);
+int ecom__lmdb_payment_apply_txn(ecom__lmdb *be, MDB_txn *txn, ecom_payment_op *ops, size_t n,
+                                 int64_t now);
+/* Orders share t (lmdb_inventory.h) with the txn's inventory work: their lazy sweep
+ * is the txn's one. The caller holds the claim indexes if needs_claims says so. */
+struct inv_txn;
+int ecom__lmdb_order_apply_txn(ecom__lmdb *be, MDB_txn *txn, struct inv_txn *t,
+                               ecom_order_op *ops, size_t n, int64_t now);
+/* Does some op carry inventory operations (so the claim indexes must be held)? */
+int ecom__lmdb_order_needs_claims(const ecom_order_op *ops, size_t n);
+/* write_batch (lmdb_write_batch.c). */
+int ecom__lmdb_write_batch(ecom_backend *be, ecom_write_item *items, size_t n, int64_t now);
+
 /* ---- vtable entries ---- */
 int ecom__lmdb_cart_apply(ecom_backend *be, ecom_cart_op *ops, size_t n, int64_t now);
 int ecom__lmdb_cart_get(ecom_backend *be, const char *cart, int64_t now, ecom_cart_fn fn,

@@ -184,13 +184,19 @@ static int dispatch(ecom__lmdb *be, MDB_txn *txn, ecom_idem_op *op, int64_t now)
     return ECOM_OK;
 }
 
+int ecom__lmdb_idem_apply_txn(ecom__lmdb *be, MDB_txn *txn, ecom_idem_op *ops, size_t n,
+                              int64_t now)
+{
+    int rc = ECOM_OK;
+    for (size_t i = 0; rc == ECOM_OK && i < n; i++)
+        rc = dispatch(be, txn, &ops[i], now);
+    return rc;
+}
+
 static int apply_fn(ecom__lmdb *be, MDB_txn *txn, void *ctx)
 {
     idem_ctx *a = ctx;
-    int rc = ECOM_OK;
-    for (size_t i = 0; rc == ECOM_OK && i < a->n; i++)
-        rc = dispatch(be, txn, &a->ops[i], a->now);
-    return rc;
+    return ecom__lmdb_idem_apply_txn(be, txn, a->ops, a->n, a->now);
 }
 
 int ecom__lmdb_idem_apply(ecom_backend *base, ecom_idem_op *ops, size_t n, int64_t now)

@@ -247,25 +247,38 @@ int ecom__inv_flush(inv_ctx *c)
     return sales_flush(c);
 }
 
+int ecom__lmdb_inventory_apply_txn(ecom__lmdb *be, MDB_txn *txn, inv_txn *t,
+                                   ecom_inventory_op *ops, size_t n, int64_t now)
+{
+    inv_ctx c;
+    ecom__inv_ctx_init(&c, be, txn, now);
+    c.lazy_done = t->lazy_done;
+    c.swept = t->swept;
+    c.due_left = t->due_left;
+    int rc = ECOM_OK;
+    for (size_t i = 0; rc == ECOM_OK && i < n; i++) {
+        op_reset(&ops[i]);
+        if (!c.lazy_done && ops[i].kind != ECOM_INV_EXPIRE &&
+            (rc = ecom__inv_lazy_sweep(&c)) != ECOM_OK)
+            break;
+        rc = dispatch(&c, &ops[i]);
+    }
+    if (rc == ECOM_OK)
+        rc = sales_flush(&c); /* before anything else of the txn reads the sales */
+    t->lazy_done = c.lazy_done;
+    t->swept = c.swept;
+    t->due_left = c.due_left;
+    return rc;
+}
+
 static int apply_fn(ecom__lmdb *be, MDB_txn *txn, void *ctx)
 {
     apply_ctx *a = ctx;
     /* Held until apply_done hears whether this txn committed. */
     ecom__inv_claims_begin(be);
     /* A rerun after growing the map starts from nothing. */
-    inv_ctx c;
-    ecom__inv_ctx_init(&c, be, txn, a->now);
-    int rc = ECOM_OK;
-    for (size_t i = 0; rc == ECOM_OK && i < a->n; i++) {
-        op_reset(&a->ops[i]);
-        if (!c.lazy_done && a->ops[i].kind != ECOM_INV_EXPIRE &&
-            (rc = ecom__inv_lazy_sweep(&c)) != ECOM_OK)
-            break;
-        rc = dispatch(&c, &a->ops[i]);
-    }
-    if (rc == ECOM_OK)
-        rc = sales_flush(&c);
-    return rc;
+    inv_txn t = {0, 0, 0};
+    return ecom__lmdb_inventory_apply_txn(be, txn, &t, a->ops, a->n, a->now);
 }
 
 /* A txn that did not commit (error, or a map full that reruns it) takes its

@@ -155,6 +155,16 @@ typedef struct inv_ctx {
     unsigned sale_clock;
 } inv_ctx;
 
+/* What the inventory work of one write txn carries from one inv_ctx to the next
+ * (write_batch runs several kinds, so several contexts, in one txn): the lazy sweep
+ * runs once per txn, and what it ended is credited to a later EXPIRE. Zeroed at
+ * the start of every run of the txn (a rerun after growing the map starts over). */
+typedef struct inv_txn {
+    int lazy_done;
+    uint64_t swept;
+    int due_left;
+} inv_txn;
+
 int ecom__inv_event(inv_ctx *c, const char *type, const char *key);
 int ecom__inv_stock_event(inv_ctx *c, const char *sku, const char *location);
 int ecom__inv_ledger_append(inv_ctx *c, int kind, const char *sku, const char *location,
@@ -259,6 +269,14 @@ inv_tally_entry *ecom__inv_tally_find(const inv_tally *t, const void *key, size_
 /* Visits every entry until fn returns nonzero (returned). */
 int ecom__inv_tally_each(const inv_tally *t, int (*fn)(void *ctx, inv_tally_entry *e), void *ctx);
 void ecom__inv_tally_free(inv_tally *t);
+
+/* ---- inventory_apply's body, in a txn of the caller's (write_batch) ----
+ * Runs ops in order in txn, sharing t with the txn's other inventory work, and
+ * writes back the sale figures it cached. The caller holds the claim indexes
+ * (ecom__inv_claims_begin, ended once txn committed or not). Sets each op's
+ * result; returns only errors that fail the txn. */
+int ecom__lmdb_inventory_apply_txn(ecom__lmdb *be, MDB_txn *txn, inv_txn *t,
+                                   ecom_inventory_op *ops, size_t n, int64_t now);
 
 /* ---- vtable entries ---- */
 int ecom__lmdb_inventory_apply(ecom_backend *be, ecom_inventory_op *ops, size_t n,

@@ -12,10 +12,7 @@
 #include "lmdb_inventory.h"
 
 typedef struct order_ctx {
-    ecom_order_op *ops;
-    size_t n;
     int64_t now;
-    int inventory; /* some op carries inventory operations: claims are fenced */
     /* The event log's and the ledger's last seq as this txn wrote them. */
     uint64_t event_seq, ledger_seq;
     int event_known, ledger_known;
@@ -240,11 +237,14 @@ static int one_order(ecom__lmdb *be, MDB_txn *txn, order_ctx *a, ecom_order_op *
 
 /* ---- apply ---- */
 
-/* The sweep runs in the parent, once, so the holds it ends stay ended whatever
- * happens to the nested txns; its cached sale figures are written back before
- * any nested txn reads them. */
-static int sweep(ecom__lmdb *be, MDB_txn *txn, order_ctx *a)
+/* The sweep runs in the parent, once per txn (t says whether some inventory work
+ * of the txn ran it already), so the holds it ends stay ended whatever happens to
+ * the nested txns; its cached sale figures are written back before any nested txn
+ * reads them. */
+static int sweep(ecom__lmdb *be, MDB_txn *txn, order_ctx *a, inv_txn *t)
 {
+    if (t->lazy_done)
+        return ECOM_OK;
     inv_ctx c;
     ecom__inv_ctx_init(&c, be, txn, a->now);
     int rc = ecom__inv_lazy_sweep(&c);
@@ -254,27 +254,53 @@ static int sweep(ecom__lmdb *be, MDB_txn *txn, order_ctx *a)
     a->event_known = c.event_known;
     a->ledger_seq = c.ledger_seq;
     a->ledger_known = c.ledger_known;
+    t->lazy_done = 1;
+    t->swept += c.swept;
+    t->due_left = c.due_left;
     return rc;
 }
 
+int ecom__lmdb_order_needs_claims(const ecom_order_op *ops, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ops[i].inventory_count > 0)
+            return 1;
+    return 0;
+}
+
+int ecom__lmdb_order_apply_txn(ecom__lmdb *be, MDB_txn *txn, inv_txn *t, ecom_order_op *ops,
+                               size_t n, int64_t now)
+{
+    order_ctx a;
+    memset(&a, 0, sizeof a); /* the seqs are read afresh: the txn's other work moves them */
+    a.now = now;
+    int rc = ECOM_OK;
+    if (ecom__lmdb_order_needs_claims(ops, n))
+        rc = sweep(be, txn, &a, t);
+    for (size_t i = 0; rc == ECOM_OK && i < n; i++)
+        rc = one_order(be, txn, &a, &ops[i]);
+    return rc;
+}
+
+typedef struct apply_args {
+    ecom_order_op *ops;
+    size_t n;
+    int64_t now;
+    int inventory; /* some op carries inventory operations: claims are fenced */
+} apply_args;
+
 static int apply_fn(ecom__lmdb *be, MDB_txn *txn, void *ctx)
 {
-    order_ctx *a = ctx;
-    /* A rerun after growing the map starts from nothing. */
-    a->event_known = a->ledger_known = 0;
-    int rc = ECOM_OK;
-    if (a->inventory) {
+    apply_args *a = ctx;
+    if (a->inventory)
         ecom__inv_claims_begin(be); /* held until apply_done */
-        rc = sweep(be, txn, a);
-    }
-    for (size_t i = 0; rc == ECOM_OK && i < a->n; i++)
-        rc = one_order(be, txn, a, &a->ops[i]);
-    return rc;
+    inv_txn t = {0, 0, 0}; /* a rerun after growing the map starts from nothing */
+    return ecom__lmdb_order_apply_txn(be, txn, &t, a->ops, a->n, a->now);
 }
 
 static void apply_done(ecom__lmdb *be, void *ctx, int committed)
 {
-    order_ctx *a = ctx;
+    apply_args *a = ctx;
     if (a->inventory)
         ecom__inv_claims_end(be, committed);
 }
@@ -286,13 +312,7 @@ int ecom__lmdb_order_apply(ecom_backend *base, ecom_order_op *ops, size_t n, int
         return ECOM_OK;
     if (ops == NULL)
         return ecom__lmdb_fail(be, ECOM_EINVAL, "lmdb: order_apply needs ops");
-    order_ctx a;
-    memset(&a, 0, sizeof a);
-    a.ops = ops;
-    a.n = n;
-    a.now = now;
-    for (size_t i = 0; i < n; i++)
-        a.inventory |= ops[i].inventory_count > 0;
+    apply_args a = {ops, n, now, ecom__lmdb_order_needs_claims(ops, n)};
     int rc = ecom__lmdb_write_then(be, apply_fn, apply_done, &a);
     if (rc != ECOM_OK)
         for (size_t i = 0; i < n; i++)

@@ -122,16 +122,29 @@ static int one_payment(ecom__lmdb *be, MDB_txn *txn, pay_ctx *a, ecom_payment_op
     return rc;
 }
 
+/* The seq counter is read on first use and written once at the end, so each call
+ * starts from what the txn holds (a rerun after growing the map, or a later run of
+ * payments in the same write_batch txn). */
+int ecom__lmdb_payment_apply_txn(ecom__lmdb *be, MDB_txn *txn, ecom_payment_op *ops, size_t n,
+                                 int64_t now)
+{
+    pay_ctx a;
+    memset(&a, 0, sizeof a);
+    a.ops = ops;
+    a.n = n;
+    a.now = now;
+    int rc = ECOM_OK;
+    for (size_t i = 0; rc == ECOM_OK && i < n; i++)
+        rc = one_payment(be, txn, &a, &ops[i]);
+    if (rc == ECOM_OK && a.seq_dirty)
+        rc = seq_store(be, txn, &a);
+    return rc;
+}
+
 static int apply_fn(ecom__lmdb *be, MDB_txn *txn, void *ctx)
 {
     pay_ctx *a = ctx;
-    a->seq_known = a->seq_dirty = 0; /* a rerun starts from nothing */
-    int rc = ECOM_OK;
-    for (size_t i = 0; rc == ECOM_OK && i < a->n; i++)
-        rc = one_payment(be, txn, a, &a->ops[i]);
-    if (rc == ECOM_OK && a->seq_dirty)
-        rc = seq_store(be, txn, a);
-    return rc;
+    return ecom__lmdb_payment_apply_txn(be, txn, a->ops, a->n, a->now);
 }
 
 int ecom__lmdb_payment_apply(ecom_backend *base, ecom_payment_op *ops, size_t n, int64_t now)

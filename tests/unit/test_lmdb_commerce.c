@@ -1263,6 +1263,226 @@ static void test_lmdb_commerce__threads(void **state)
     assert_int_equal(r->orders, WORKERS * PER + 1);
 }
 
+/* ---- write_batch: every kind in one txn ---- */
+
+static ecom_write_item item(ecom_write_kind kind, void *op)
+{
+    return (ecom_write_item){(int)kind, op};
+}
+
+static int payment_found_fn(void *ctx, const ecom_payment_rec *rec)
+{
+    (void)rec;
+    *(int *)ctx = 1;
+    return 0;
+}
+
+static int payment_found(ecom_backend *be, const char *key)
+{
+    int found = 0;
+    int rc = be->payment_get(be, key, payment_found_fn, &found);
+    assert_true(rc == ECOM_OK || rc == ECOM_ENOTFOUND);
+    return found;
+}
+
+typedef struct keys_seen {
+    int n;
+    char all[4096];
+} keys_seen;
+
+static int key_fn(void *ctx, const ecom_event_rec *ev)
+{
+    keys_seen *k = ctx;
+    size_t len = strlen(k->all);
+    snprintf(k->all + len, sizeof k->all - len, "%s %s;", ev->type, ev->key);
+    k->n++;
+    return 0;
+}
+
+/* RESERVE with one line of sku. */
+static ecom_inventory_op reserve_op(const char *id, const char **sku, int64_t *qty)
+{
+    ecom_inventory_op op = inv_op(ECOM_INV_RESERVE, id);
+    op.line_count = 1;
+    op.line_skus = sku;
+    op.line_quantities = qty;
+    op.fingerprint = 1;
+    op.ttl_ms = HOUR;
+    return op;
+}
+
+static ecom_idem_op idem_op(ecom_idem_op_kind kind, const char *key, uint64_t fp)
+{
+    ecom_idem_op op;
+    memset(&op, 0, sizeof op);
+    op.kind = kind;
+    op.key = key;
+    op.fingerprint = fp;
+    op.ttl_ms = 24 * HOUR;
+    op.stale_ms = 60000;
+    return op;
+}
+
+/* A mix of every kind, each judged alone, in item order: the idempotency key begun
+ * by item 0 is held for the order of item 2; the order refused in the middle (its
+ * reservation is short of stock) leaves no trace, the others are committed. */
+static void test_lmdb_commerce__write_batch_mixed(void **state)
+{
+    fixture *f = *state;
+    ecom_backend *be = f->be;
+    assert_non_null(be->write_batch);
+    receive(be, "sku-a", 10);
+    uint64_t seq = last_seq(be);
+
+    const char *sku_a[1] = {"sku-a"};
+    int64_t two[1] = {2}, many[1] = {1000};
+    ecom_idem_op begin = idem_op(ECOM_IDEM_BEGIN, "k1", 7);
+    ecom_inventory_op resv = reserve_op("r1", sku_a, two);
+    ecom_order_op o1 = order_op(ECOM_ORDER_CREATE, "o1", "u1", ECOM_ORDER_PENDING_PAYMENT, T0);
+    o1.idem_key = "k1";
+    ecom_inventory_op short_resv = reserve_op("r2", sku_a, many);
+    ecom_order_op o2 = order_op(ECOM_ORDER_CREATE, "o2", "u2", ECOM_ORDER_PENDING_PAYMENT, T0);
+    o2.inventory = &short_resv;
+    o2.inventory_count = 1;
+    ecom_cart_op carts[2] = {cart_op(ECOM_CART_ADD, "c1", "sku-b", 3, 250, "USD"),
+                             cart_op(ECOM_CART_ADD, "c1", "sku-c", 1, 100, "EUR")};
+    ecom_payment_op payment = pay_op("o1:charge", "o1", "charge", "ch_1", 500, 1, 0);
+    ecom_write_item items[] = {item(ECOM_WRITE_IDEM, &begin),
+                               item(ECOM_WRITE_INVENTORY, &resv),
+                               item(ECOM_WRITE_ORDER, &o1),
+                               item(ECOM_WRITE_ORDER, &o2),
+                               item(ECOM_WRITE_CART, &carts[0]),
+                               item(ECOM_WRITE_CART, &carts[1]),
+                               item(ECOM_WRITE_PAYMENT, &payment)};
+    begin.op_result = resv.result = o1.result = o2.result = 12345;
+    carts[0].result = carts[1].result = payment.result = 12345;
+    assert_int_equal(be->write_batch(be, items, sizeof items / sizeof items[0], T0 + 10),
+                     ECOM_OK);
+
+    assert_int_equal(begin.op_result, ECOM_OK);
+    assert_int_equal(begin.state, ECOM_IDEM_NEW);
+    assert_int_equal(resv.result, ECOM_OK);
+    assert_int_equal(o1.result, ECOM_OK);
+    assert_int_equal(o1.version, 1);
+    assert_int_equal(o2.result, ECOM_EINSUFFICIENT);
+    assert_int_equal(carts[0].result, ECOM_OK);
+    assert_int_equal(carts[1].result, ECOM_ECURRENCY); /* judged after carts[0] */
+    assert_int_equal(payment.result, ECOM_OK);
+    assert_int_equal(payment.existing, 0);
+    assert_int_equal(payment.amount, 500);
+
+    /* committed */
+    assert_int_equal(resv_state(be, "r1"), ECOM_RESERVATION_HELD);
+    ecom_stock_rec s = stock(be, "sku-a");
+    assert_int_equal(s.on_hand, 10);
+    assert_int_equal(s.reserved, 2);
+    assert_int_equal(get_order(be, "o1").version, 1);
+    cart_seen *c = get_cart(be, "c1", T0 + 10);
+    assert_int_equal(c->n, 1);
+    assert_line(c, 0, "sku-b", 3, 250);
+    assert_true(payment_found(be, "o1:charge"));
+    /* the order was recorded in the key begun earlier in the same txn */
+    assert_int_equal(idem_finish(be, "k1", ECOM_OK, ""), ECOM_OK);
+    ecom_idem_op again = idem_begin(be, "k1", 7, T0 + 20);
+    assert_int_equal(again.state, ECOM_IDEM_DONE);
+    assert_string_equal(again.order_id, "o1");
+
+    /* the refused order: no order, no reservation, no event */
+    assert_int_equal(get_order(be, "o2").found, 0);
+    int st = -1;
+    assert_int_equal(be->reservation_get(be, "r2", resv_state_fn, &st), ECOM_ENOTFOUND);
+    keys_seen ev;
+    memset(&ev, 0, sizeof ev);
+    assert_int_equal(be->events_read(be, seq, 100, key_fn, &ev), ECOM_OK);
+    assert_non_null(strstr(ev.all, "order.created o1;"));
+    assert_non_null(strstr(ev.all, "reservation.created r1;"));
+    assert_null(strstr(ev.all, "o2"));
+    assert_null(strstr(ev.all, "r2"));
+    assert_clean(be);
+}
+
+/* A bad item fails the whole call before anything runs. */
+static void test_lmdb_commerce__write_batch_bad_item(void **state)
+{
+    fixture *f = *state;
+    ecom_backend *be = f->be;
+    ecom_cart_op cart = cart_op(ECOM_CART_ADD, "c1", "sku-b", 1, 100, "USD");
+    ecom_write_item items[] = {item(ECOM_WRITE_CART, &cart), {99, &cart}};
+    assert_int_equal(be->write_batch(be, items, 2, T0), ECOM_EINVAL);
+    assert_int_equal(cart.result, ECOM_EINVAL);
+    assert_int_equal(get_cart(be, "c1", T0)->n, 0);
+    assert_int_equal(be->write_batch(be, NULL, 0, T0), ECOM_OK);
+}
+
+/* A mixed batch far larger than the map: the txn finds the map full part way, the
+ * map grows, and the whole batch runs again from a clean state: every item's result
+ * is its own (a stale one would show), and nothing of the failed run stays. */
+static void test_lmdb_commerce__write_batch_map_growth(void **state)
+{
+    (void)state;
+    enum { N = 150, REFUSED = 77, KINDS = 4 };
+    fixture g = {0};
+    test_fresh_store_dir(g.dir, sizeof g.dir, g.uri, sizeof g.uri, "lmdb_commerce_grow");
+    ecom_options opts = ECOM_OPTIONS_INIT;
+    opts.no_sync = 1;
+    opts.map_size = 64 << 10;
+    assert_int_equal(ecom__lmdb_factory.open(&g.be, NULL, g.uri, &opts), ECOM_OK);
+    ecom_backend *be = g.be;
+    static const char *const skus[] = {"sku-a", "sku-b"};
+    add_products(be, skus, 2);
+    receive(be, "sku-a", N);
+
+    static char ids[N][64], users[N][96], keys[N][96];
+    static ecom_inventory_op inv[N];
+    static ecom_order_op orders[N];
+    static ecom_cart_op carts[N];
+    static ecom_payment_op pays[N];
+    static ecom_write_item items[N * KINDS];
+    const char *sku_a[1] = {"sku-a"};
+    int64_t one[1] = {1}, too_many[1] = {N + 1};
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof ids[i], "id-%04d", i);
+        snprintf(users[i], sizeof users[i], "user-with-a-long-name-to-fill-pages-%04d", i);
+        snprintf(keys[i], sizeof keys[i], "payment-key-with-a-long-name-to-fill-pages-%04d", i);
+        inv[i] = reserve_op(ids[i], sku_a, i == REFUSED ? too_many : one);
+        orders[i] = order_op(ECOM_ORDER_CREATE, ids[i], users[i], ECOM_ORDER_PENDING_PAYMENT, T0);
+        carts[i] = cart_op(ECOM_CART_ADD, users[i], "sku-b", 1, 100, "USD");
+        pays[i] = pay_op(keys[i], ids[i], "charge", "ch", 100, 1, 0);
+        inv[i].result = orders[i].result = carts[i].result = pays[i].result = 12345;
+        items[KINDS * i] = item(ECOM_WRITE_INVENTORY, &inv[i]);
+        items[KINDS * i + 1] = item(ECOM_WRITE_ORDER, &orders[i]);
+        items[KINDS * i + 2] = item(ECOM_WRITE_CART, &carts[i]);
+        items[KINDS * i + 3] = item(ECOM_WRITE_PAYMENT, &pays[i]);
+    }
+    MDB_envinfo info;
+    mdb_env_info(((ecom__lmdb *)be)->env, &info);
+    size_t map_before = info.me_mapsize;
+    assert_int_equal(be->write_batch(be, items, N * KINDS, T0 + 10), ECOM_OK);
+    mdb_env_info(((ecom__lmdb *)be)->env, &info);
+    assert_true(info.me_mapsize > map_before); /* the batch found the map full */
+
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(inv[i].result, i == REFUSED ? ECOM_EINSUFFICIENT : ECOM_OK);
+        assert_int_equal(inv[i].existing, 0);
+        assert_int_equal(orders[i].result, ECOM_OK);
+        assert_int_equal(orders[i].version, 1);
+        assert_int_equal(carts[i].result, ECOM_OK);
+        assert_int_equal(pays[i].result, ECOM_OK);
+        assert_int_equal(pays[i].existing, 0); /* not the failed run's record */
+        assert_int_equal(get_cart(be, users[i], T0 + 10)->qty[0], 1); /* added once */
+    }
+    int st = -1;
+    assert_int_equal(be->reservation_get(be, ids[REFUSED], resv_state_fn, &st), ECOM_ENOTFOUND);
+    ecom_stock_rec s = stock(be, "sku-a");
+    assert_int_equal(s.reserved, N - 1);
+    reports *r = run_check(be);
+    if (r->count)
+        fail_msg("%s", r->all);
+    assert_int_equal(r->orders, N);
+    be->close(be);
+    test_remove_store_dir(g.dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1284,6 +1504,9 @@ int main(void)
         T(consumers),
         T(check_finds_corruption),
         T(threads),
+        T(write_batch_mixed),
+        T(write_batch_bad_item),
+        T(write_batch_map_growth),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
