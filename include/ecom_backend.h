@@ -283,7 +283,7 @@ typedef enum ecom_idem_state {
  * more than stale_ms ago (a crashed request): then handed over (NEW, order_id kept);
  * finished -> DONE with the stored result and order id; released -> NEW (order id
  * kept); another fingerprint -> MISMATCH. FINISH stores the holder's result: a
- * retryable result (ECOM_ETIMEOUT, ECOM_EPAYMENT, ECOM_EBACKEND) releases the key
+ * retryable result (ECOM_ETIMEOUT, ECOM_EPAYMENT, ECOM_EBACKEND, ECOM_EBUSY) releases the key
  * instead, keeping order_id, so that a retry resumes the same order; a failure before
  * any order exists (no order_id given or stored) deletes the key, as if unused.
  */

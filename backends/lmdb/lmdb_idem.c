@@ -52,7 +52,8 @@ static int due(int64_t since, int64_t span, int64_t now)
 /* The results a retry may resume from: the key is released, not finished. */
 static int retryable(int result)
 {
-    return result == ECOM_ETIMEOUT || result == ECOM_EPAYMENT || result == ECOM_EBACKEND;
+    return result == ECOM_ETIMEOUT || result == ECOM_EPAYMENT || result == ECOM_EBACKEND ||
+           result == ECOM_EBUSY;
 }
 
 /* ---- BEGIN ---- */
