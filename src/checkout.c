@@ -328,27 +328,39 @@ static int apply_claims(ecom_store *store, ecom_order *o, const ecom_checkout_re
     return ECOM_OK;
 }
 
-/* Holds the stock of the lines not covered by claims, as one reservation. */
-static int hold_stock(ecom_store *store, ecom_order *o, const int64_t *to_reserve)
-{
+/* The stock hold of the lines not covered by claims: one RESERVE that the order's
+ * creation carries, so the order and its hold are made in one atomic unit (no order
+ * without its stock, no stock held for an order never made). Returns 1 if there is
+ * a hold to make. The op points into skus, qty and o. */
+typedef struct hold {
+    ecom_inventory_op op;
     const char *skus[ECOM__ORDER_LINES_MAX];
     int64_t qty[ECOM__ORDER_LINES_MAX];
+} hold;
+
+static int build_hold(ecom_store *store, hold *h, ecom_order *o, const int64_t *to_reserve)
+{
     size_t n = 0;
+    uint64_t fp = fnv(UINT64_C(0xcbf29ce484222325), o->location);
     for (size_t i = 0; i < o->line_count; i++)
-        if (to_reserve[i] > 0) {
-            skus[n] = o->lines[i].sku;
-            qty[n++] = to_reserve[i];
+        if (to_reserve[i] > 0) { /* cart lines are distinct SKUs, in order */
+            h->skus[n] = o->lines[i].sku;
+            h->qty[n] = to_reserve[i];
+            fp = fnv(fp, h->skus[n]) ^ (uint64_t)h->qty[n++];
         }
-    if (n == 0) {
-        o->reservation_id = "";
-        return ECOM_OK;
-    }
+    o->reservation_id = "";
+    if (n == 0)
+        return 0;
     char id[ECOM_ID_MAX + 1];
     snprintf(id, sizeof id, "co-%s", o->id);
     o->reservation_id = ecom__order_strdup(o, id);
     if (o->reservation_id == NULL)
         return ecom__fail(store, ECOM_ENOMEM, "out of memory");
-    return ecom_reserve(store, id, skus, qty, n, o->location, ECOM__CHECKOUT_HOLD);
+    h->op = (ecom_inventory_op){.kind = ECOM_INV_RESERVE, .id = o->reservation_id,
+                                .location = o->location, .line_count = n,
+                                .line_skus = h->skus, .line_quantities = h->qty,
+                                .fingerprint = fp, .ttl_ms = ECOM__CHECKOUT_HOLD};
+    return 1;
 }
 
 /* Cart -> order (pending_payment) with its stock held, recorded under the key. */
@@ -380,19 +392,18 @@ static int place_order(ecom_store *store, ecom_order **out, const ecom_checkout_
     int64_t to_reserve[ECOM__ORDER_LINES_MAX];
     for (size_t i = 0; i < o->line_count; i++)
         to_reserve[i] = o->lines[i].quantity;
+    hold h;
+    int holds = 0;
     if ((rc = check_prices(store, o)) != ECOM_OK || (rc = price_order(store, o)) != ECOM_OK ||
         (rc = apply_claims(store, o, r, to_reserve)) != ECOM_OK ||
-        (rc = hold_stock(store, o, to_reserve)) != ECOM_OK)
+        (holds = build_hold(store, &h, o, to_reserve)) < 0) {
+        rc = holds < 0 ? holds : rc;
         goto fail;
+    }
     rc = ecom__order_push(o, ECOM_ORDER_PENDING_PAYMENT, now, r->user, "checkout");
     if (rc == ECOM_OK)
-        rc = ecom__order_write(store, o, ECOM_ORDER_CREATE, NULL, 0, key);
-    if (rc != ECOM_OK && o->reservation_id[0]) { /* compensate: give the stock back */
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", ecom_errmsg(store));
-        ecom_reservation_release(store, o->reservation_id); /* the hold expires if this fails */
-        ecom__fail(store, rc, "%s", msg);
-    }
+        rc = ecom__order_write(store, o, ECOM_ORDER_CREATE, holds ? &h.op : NULL,
+                               (size_t)holds, key);
     if (rc != ECOM_OK)
         goto fail;
     *out = o;
@@ -462,11 +473,17 @@ int ecom_checkout(ecom_order **out, ecom_store *store, const ecom_checkout_reque
         if (rc == ECOM_OK)
             rc = pay(store, out, request->payment_token);
     }
-    if (rc == ECOM_OK) {
-        ecom_cart_op clear = {.kind = ECOM_CART_CLEAR, .cart = request->cart, .ttl_ms = ttl};
-        ecom__commit(store, ECOM__WRITE_CART, &clear); /* best effort: the order is paid */
-    }
-    return finish(store, idempotency_key, rc, *out);
+    if (rc != ECOM_OK)
+        return finish(store, idempotency_key, rc, *out);
+    /* Paid: the cart is emptied and the key finished in one batch (one wait). */
+    ecom_cart_op clear = {.kind = ECOM_CART_CLEAR, .cart = request->cart, .ttl_ms = ttl};
+    ecom_idem_op done = {.kind = ECOM_IDEM_FINISH, .key = idempotency_key, .result = ECOM_OK};
+    snprintf(done.order_id, sizeof done.order_id, "%s", (*out)->id);
+    const ecom__write_kind kinds[] = {ECOM__WRITE_CART, ECOM__WRITE_IDEM};
+    void *const ops[] = {&clear, &done};
+    ecom__commit_group(store, kinds, ops, 2); /* on failure the key goes stale: a retry
+                                                 finds the order paid */
+    return ECOM_OK;
 }
 
 int ecom_payment_notify(ecom_store *store, const char *order_id, int approved,

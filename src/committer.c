@@ -168,7 +168,7 @@ static void result_payment(void *op, int rc)
     ((ecom_payment_op *)op)->result = rc;
 }
 
-static const write_kind kinds[ECOM__WRITE_KINDS] = {
+static const write_kind write_kinds[ECOM__WRITE_KINDS] = {
     [ECOM__WRITE_INVENTORY] = {sizeof(ecom_inventory_op), apply_inventory, result_inventory},
     [ECOM__WRITE_CART] = {sizeof(ecom_cart_op), apply_cart, result_cart},
     [ECOM__WRITE_ORDER] = {sizeof(ecom_order_op), apply_order, result_order},
@@ -181,7 +181,7 @@ static int scratch_for(ecom__committer *c, ecom__write_kind k, size_t n)
 {
     if (n <= c->scratch_cap[k])
         return ECOM_OK;
-    void *grown = ecom__realloc(c->scratch[k], n * kinds[k].size);
+    void *grown = ecom__realloc(c->scratch[k], n * write_kinds[k].size);
     if (grown == NULL)
         return ECOM_ENOMEM;
     c->scratch[k] = grown;
@@ -200,7 +200,7 @@ static int gather(ecom__committer *c, ecom__job *jobs, ecom__write_kind k, size_
     size_t i = 0;
     for (ecom__job *j = jobs; j; j = j->next)
         if (j->kind == k)
-            memcpy(scratch + kinds[k].size * i++, j->op, kinds[k].size);
+            memcpy(scratch + write_kinds[k].size * i++, j->op, write_kinds[k].size);
     return ECOM_OK;
 }
 
@@ -209,7 +209,7 @@ static int gather(ecom__committer *c, ecom__job *jobs, ecom__write_kind k, size_
 static void scatter(ecom__committer *c, ecom__job *jobs, ecom__write_kind k, bool copied,
                     int rc)
 {
-    const write_kind *wk = &kinds[k];
+    const write_kind *wk = &write_kinds[k];
     const char *scratch = c->scratch[k];
     size_t i = 0;
     for (ecom__job *j = jobs; j; j = j->next) {
@@ -238,7 +238,7 @@ static void run_kind(ecom_store *store, ecom__committer *c, ecom__job *jobs,
     if (copied) {
         struct timespec t0;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        rc = kinds[k].apply(store->be, c->scratch[k], n, ecom__now(store));
+        rc = write_kinds[k].apply(store->be, c->scratch[k], n, ecom__now(store));
         c->apply_ns += elapsed_ns(&t0);
     }
     scatter(c, jobs, k, copied, rc);
@@ -275,7 +275,7 @@ static void run_mixed(ecom_store *store, ecom__committer *c, ecom__job *jobs,
         for (size_t k = 0; k < ECOM__WRITE_KINDS; k++)
             for (size_t i = 0; i < count[k]; i++)
                 c->items[m++] = (ecom_write_item){(int)k,
-                                                  (char *)c->scratch[k] + kinds[k].size * i};
+                                                  (char *)c->scratch[k] + write_kinds[k].size * i};
         struct timespec t0;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         rc = store->be->write_batch(store->be, c->items, m, ecom__now(store));
@@ -391,45 +391,73 @@ static void enqueue(ecom__committer *c, ecom__job *job)
     c->tail = job;
 }
 
+/* Starts the committer thread if it is not running. Called with the lock held. */
+static int ensure_thread(ecom_store *store, ecom__committer *c)
+{
+    if (c->thread_started)
+        return ECOM_OK;
+    if (pthread_create(&c->thread, NULL, committer_main, store) != 0)
+        return ECOM_ENOMEM;
+    c->thread_started = true;
+    return ECOM_OK;
+}
+
 int ecom__committer_submit_async(ecom_store *store, ecom__job *job)
 {
     ecom__committer *c = &store->committer;
     atomic_init(&job->state, JOB_WAITING);
     pthread_mutex_lock(&c->lock);
-    if (!c->thread_started) {
-        if (pthread_create(&c->thread, NULL, committer_main, store) != 0) {
-            pthread_mutex_unlock(&c->lock);
-            return ECOM_ENOMEM;
-        }
-        c->thread_started = true;
+    int rc = ensure_thread(store, c);
+    if (rc == ECOM_OK) {
+        enqueue(c, job);
+        if (!c->leading)
+            pthread_cond_signal(&c->work);
     }
-    enqueue(c, job);
-    if (!c->leading)
-        pthread_cond_signal(&c->work);
     pthread_mutex_unlock(&c->lock);
-    return ECOM_OK;
+    return rc;
 }
 
-/* Queues a job and waits for its batch; leads if nobody does. */
-static void submit_and_wait(ecom_store *store, ecom__write_kind kind, void *op)
+/* A passenger: a job of a group whose last job's thread waits for them all. */
+static void passenger_done(ecom__job *job)
+{
+    (void)job;
+}
+
+/*
+ * Queues n jobs side by side (so they share a batch) and waits for the last; leads if
+ * nobody does. The jobs before the last are passengers: nobody sleeps on them and the
+ * lead is never handed to them (the committer thread takes it instead), and since a
+ * batch completes its jobs in queue order, they are done when the last one is.
+ */
+static int submit_and_wait(ecom_store *store, ecom__job *jobs, size_t n)
 {
     ecom__committer *c = &store->committer;
-    ecom__job job = {.kind = kind, .op = op};
-    atomic_init(&job.state, JOB_WAITING);
+    ecom__job *last = &jobs[n - 1];
+    for (size_t i = 0; i < n; i++) {
+        atomic_init(&jobs[i].state, JOB_WAITING);
+        jobs[i].complete = i + 1 < n ? passenger_done : NULL;
+    }
     pthread_mutex_lock(&c->lock);
-    enqueue(c, &job);
+    if (n > 1 && ensure_thread(store, c) != ECOM_OK) {
+        pthread_mutex_unlock(&c->lock);
+        return ECOM_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        enqueue(c, &jobs[i]);
     bool leader = !c->leading;
     c->leading = true;
     pthread_mutex_unlock(&c->lock);
     if (!leader)
-        job_wait(&job);
-    if (leader || atomic_load_explicit(&job.state, memory_order_acquire) == JOB_LEAD)
-        lead(store, c, &job);
+        job_wait(last);
+    if (leader || atomic_load_explicit(&last->state, memory_order_acquire) == JOB_LEAD)
+        lead(store, c, last);
+    return ECOM_OK;
 }
 
 int ecom__committer_submit(ecom_store *store, ecom_inventory_op *op)
 {
-    submit_and_wait(store, ECOM__WRITE_INVENTORY, op);
+    ecom__job job = {.kind = ECOM__WRITE_INVENTORY, .op = op};
+    submit_and_wait(store, &job, 1);
     return op->result;
 }
 
@@ -447,17 +475,37 @@ static bool supported(const ecom_backend *be, ecom__write_kind kind)
     }
 }
 
+/* The result an op of this kind carries. */
+static int result_of(ecom__write_kind kind, const void *op)
+{
+    switch (kind) {
+    case ECOM__WRITE_INVENTORY: return ((const ecom_inventory_op *)op)->result;
+    case ECOM__WRITE_CART: return ((const ecom_cart_op *)op)->result;
+    case ECOM__WRITE_ORDER: return ((const ecom_order_op *)op)->result;
+    case ECOM__WRITE_IDEM: return ((const ecom_idem_op *)op)->op_result;
+    default: return ((const ecom_payment_op *)op)->result;
+    }
+}
+
+int ecom__commit_group(ecom_store *store, const ecom__write_kind *kinds, void *const *ops,
+                       size_t n)
+{
+    ecom__job jobs[ECOM__GROUP_MAX];
+    if (n == 0 || n > ECOM__GROUP_MAX)
+        return ECOM_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        if (!supported(store->be, kinds[i]))
+            return ECOM_EUNSUPPORTED;
+        write_kinds[kinds[i]].set_result(ops[i], ECOM_OK);
+        jobs[i] = (ecom__job){.kind = kinds[i], .op = ops[i]};
+    }
+    int rc = submit_and_wait(store, jobs, n);
+    for (size_t i = 0; rc == ECOM_OK && i < n; i++)
+        rc = result_of(kinds[i], ops[i]);
+    return rc;
+}
+
 int ecom__commit(ecom_store *store, ecom__write_kind kind, void *op)
 {
-    if (!supported(store->be, kind))
-        return ECOM_EUNSUPPORTED;
-    kinds[kind].set_result(op, ECOM_OK);
-    submit_and_wait(store, kind, op);
-    switch (kind) {
-    case ECOM__WRITE_INVENTORY: return ((ecom_inventory_op *)op)->result;
-    case ECOM__WRITE_CART: return ((ecom_cart_op *)op)->result;
-    case ECOM__WRITE_ORDER: return ((ecom_order_op *)op)->result;
-    case ECOM__WRITE_IDEM: return ((ecom_idem_op *)op)->op_result;
-    default: return ((ecom_payment_op *)op)->result;
-    }
+    return ecom__commit_group(store, &kind, &op, 1);
 }

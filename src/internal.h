@@ -96,6 +96,11 @@ int ecom__committer_submit(ecom_store *store, ecom_inventory_op *op);
 /* Runs an op of any kind in the next batch; returns its result (for IDEM: op_result).
  * ECOM_EUNSUPPORTED if the backend lacks the kind's operation. */
 int ecom__commit(ecom_store *store, ecom__write_kind kind, void *op);
+/* Runs n ops (n <= ECOM__GROUP_MAX) in one batch and waits once for them all; returns
+ * the first failing op's result, or ECOM_OK. */
+#define ECOM__GROUP_MAX 4
+int ecom__commit_group(ecom_store *store, const ecom__write_kind *kinds, void *const *ops,
+                       size_t n);
 /* Queues job (job->op, job->complete set) and returns at once; job->complete is
  * called from the thread that runs its batch. Errors: ECOM_ENOMEM (no thread). */
 int ecom__committer_submit_async(ecom_store *store, ecom__job *job);
