@@ -346,7 +346,8 @@ static int build_hold(ecom_store *store, hold *h, ecom_order *o, const int64_t *
         if (to_reserve[i] > 0) { /* cart lines are distinct SKUs, in order */
             h->skus[n] = o->lines[i].sku;
             h->qty[n] = to_reserve[i];
-            fp = fnv(fp, h->skus[n]) ^ (uint64_t)h->qty[n++];
+            fp = fnv(fp, h->skus[n]) ^ (uint64_t)h->qty[n];
+            n++;
         }
     o->reservation_id = "";
     if (n == 0)

@@ -36,6 +36,11 @@ int ecom__buf_put(ecom__buf *b, const void *data, size_t len);
 int ecom__buf_putc(ecom__buf *b, char c);
 void ecom__buf_free(ecom__buf *b);
 
+/* Page cursors (cursor.c): kind letter + hex of a backend key of at most key_max
+ * bytes. decode: ECOM_EINVAL for a malformed cursor or one of another kind. */
+char *ecom__cursor_encode(char kind, const ecom__buf *key);
+int ecom__cursor_decode(ecom__buf *out, const char *cursor, char kind, size_t key_max);
+
 /* ---- errors (error.c) ---- */
 
 /* Records code and a printf-style detail as the last failure of store in this

@@ -24,45 +24,6 @@ typedef struct list_state {
     bool more;
 } list_state;
 
-static const char hex_digits[] = "0123456789abcdef";
-
-static char *cursor_encode(char kind, const ecom__buf *key)
-{
-    char *s = ecom__malloc(2 + key->len * 2);
-    if (s == NULL)
-        return NULL;
-    s[0] = kind;
-    for (size_t i = 0; i < key->len; i++) {
-        unsigned char c = (unsigned char)key->data[i];
-        s[1 + 2 * i] = hex_digits[c >> 4];
-        s[2 + 2 * i] = hex_digits[c & 15];
-    }
-    s[1 + key->len * 2] = '\0';
-    return s;
-}
-
-static int hex_value(char c)
-{
-    const char *p = c ? strchr(hex_digits, c) : NULL;
-    return p ? (int)(p - hex_digits) : -1;
-}
-
-static int cursor_decode(ecom__buf *out, const char *cursor, char kind)
-{
-    size_t len = strlen(cursor);
-    if (len < 3 || len % 2 == 0 || cursor[0] != kind || (len - 1) / 2 > CURSOR_KEY_MAX)
-        return ECOM_EINVAL;
-    for (size_t i = 1; i < len; i += 2) {
-        int hi = hex_value(cursor[i]), lo = hex_value(cursor[i + 1]);
-        if (hi < 0 || lo < 0)
-            return ECOM_EINVAL;
-        int rc = ecom__buf_putc(out, (char)(hi << 4 | lo));
-        if (rc != ECOM_OK)
-            return rc;
-    }
-    return ECOM_OK;
-}
-
 /* The scan each filter makes walks its own index, so its keys resume only it. */
 static char cursor_kind(const ecom_order_list_options *opts)
 {
@@ -132,7 +93,7 @@ int ecom_order_list(ecom_order_page **out, ecom_store *store, const ecom_order_l
     ecom__buf after = {0};
     ecom_order_scan scan = {.user = opts->user, .state = opts->state};
     if (opts->cursor) {
-        rc = cursor_decode(&after, opts->cursor, kind);
+        rc = ecom__cursor_decode(&after, opts->cursor, kind, CURSOR_KEY_MAX);
         if (rc != ECOM_OK) {
             rc = rc == ECOM_ENOMEM ? ecom__fail(store, rc, "out of memory")
                                    : ecom__fail(store, rc, "cursor: not a cursor of an order "
@@ -151,7 +112,7 @@ int ecom_order_list(ecom_order_page **out, ecom_store *store, const ecom_order_l
     }
     rc = store->be->order_scan(store->be, &scan, list_fn, &st);
     if (rc == ECOM_OK && st.more) {
-        st.page->next_cursor = cursor_encode(kind, &st.last_key);
+        st.page->next_cursor = ecom__cursor_encode(kind, &st.last_key);
         if (st.page->next_cursor == NULL)
             rc = ECOM_ENOMEM;
     }

@@ -25,10 +25,10 @@
 #include <stdalign.h>
 #include <string.h>
 
+#include "codec.h"
 #include "internal.h"
 
 #define RECORD_FORMAT 1
-#define MAX_ALIGN ((size_t)alignof(max_align_t))
 
 /* The fewest bytes each repeated item takes, to reject counts that the bytes
  * left cannot hold before allocating for them. */
@@ -40,79 +40,40 @@
 
 /* ---- encoding ---- */
 
-/* A writer that counts bytes (out == NULL) or appends them into reserved room. */
-typedef struct writer {
-    ecom__buf *out;
-    size_t n;
-} writer;
-
-static void put_bytes(writer *w, const void *data, size_t len)
+static void put_variant(ecom__writer *w, const ecom__variant *var)
 {
-    if (w->out && len) {
-        memcpy(w->out->data + w->out->len, data, len);
-        w->out->len += len;
-    }
-    w->n += len;
-}
-
-static void put_uvarint(writer *w, uint64_t v)
-{
-    unsigned char tmp[10];
-    size_t n = 0;
-    while (v >= 0x80) {
-        tmp[n++] = (unsigned char)(v | 0x80);
-        v >>= 7;
-    }
-    tmp[n++] = (unsigned char)v;
-    put_bytes(w, tmp, n);
-}
-
-static void put_svarint(writer *w, int64_t v)
-{
-    put_uvarint(w, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
-}
-
-static void put_str(writer *w, const char *s)
-{
-    size_t len = strlen(s);
-    put_uvarint(w, len);
-    put_bytes(w, s, len);
-}
-
-static void put_variant(writer *w, const ecom__variant *var)
-{
-    put_str(w, var->sku);
-    put_svarint(w, var->weight_g);
-    put_uvarint(w, var->option_count);
+    ecom__put_str(w, var->sku);
+    ecom__put_svarint(w, var->weight_g);
+    ecom__put_uvarint(w, var->option_count);
     for (size_t i = 0; i < var->option_count; i++) {
-        put_str(w, var->options[i].name);
-        put_str(w, var->options[i].value);
+        ecom__put_str(w, var->options[i].name);
+        ecom__put_str(w, var->options[i].value);
     }
-    put_uvarint(w, var->price_count);
+    ecom__put_uvarint(w, var->price_count);
     for (size_t i = 0; i < var->price_count; i++) {
-        put_bytes(w, var->prices[i].currency, 3);
-        put_svarint(w, var->prices[i].amount);
+        ecom__put_bytes(w, var->prices[i].currency, 3);
+        ecom__put_svarint(w, var->prices[i].amount);
     }
 }
 
-static void put_product(writer *w, const ecom_product *p)
+static void put_product(ecom__writer *w, const ecom_product *p)
 {
     unsigned char format = RECORD_FORMAT;
-    put_bytes(w, &format, 1);
-    put_str(w, p->title);
-    put_str(w, p->description);
-    put_str(w, p->brand);
-    put_str(w, p->category);
-    put_svarint(w, (int)p->status); /* the enum may be unsigned */
-    put_uvarint(w, p->attribute_count);
+    ecom__put_bytes(w, &format, 1);
+    ecom__put_str(w, p->title);
+    ecom__put_str(w, p->description);
+    ecom__put_str(w, p->brand);
+    ecom__put_str(w, p->category);
+    ecom__put_svarint(w, (int)p->status); /* the enum may be unsigned */
+    ecom__put_uvarint(w, p->attribute_count);
     for (size_t i = 0; i < p->attribute_count; i++) {
         const ecom__attribute *a = &p->attributes[i];
-        put_str(w, a->name);
-        put_uvarint(w, a->value_count);
+        ecom__put_str(w, a->name);
+        ecom__put_uvarint(w, a->value_count);
         for (size_t j = 0; j < a->value_count; j++)
-            put_str(w, a->values[j]);
+            ecom__put_str(w, a->values[j]);
     }
-    put_uvarint(w, p->variant_count);
+    ecom__put_uvarint(w, p->variant_count);
     for (size_t v = 0; v < p->variant_count; v++)
         put_variant(w, &p->variants[v]);
 }
@@ -122,204 +83,82 @@ int ecom__record_encode(ecom__buf *out, const ecom_product *p)
 {
     if (out == NULL || p == NULL)
         return ECOM_EINVAL;
-    writer measure = {NULL, 0};
+    ecom__writer measure = {NULL, 0};
     put_product(&measure, p);
     int rc = ecom__buf_reserve(out, measure.n);
     if (rc)
         return rc;
-    writer w = {out, 0};
+    ecom__writer w = {out, 0};
     put_product(&w, p);
     return ECOM_OK;
 }
 
 /* ---- decoding ---- */
 
-/*
- * The decoder's state. In the measuring pass p is NULL and `need` sums the arena
- * bytes the product will take (alignment slack included); in the filling pass the
- * same reads copy into p's arena.
- */
-typedef struct reader {
-    const unsigned char *at, *end;
-    ecom_product *p;
-    size_t need;
-} reader;
-
-static const char empty_string[] = "";
-
-static int add_need(reader *r, size_t n)
-{
-    if (n > SIZE_MAX - r->need)
-        return ECOM_ECORRUPT;
-    r->need += n;
-    return ECOM_OK;
-}
-
-static size_t left(const reader *r)
-{
-    return (size_t)(r->end - r->at);
-}
-
-static int get_uvarint(reader *r, uint64_t *out)
-{
-    /* Most varints (lengths, counts) are one byte. */
-    if (r->at < r->end && *r->at < 0x80) {
-        *out = *r->at++;
-        return ECOM_OK;
-    }
-    uint64_t v = 0;
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-        if (r->at == r->end)
-            return ECOM_ECORRUPT;
-        unsigned char b = *r->at++;
-        /* The tenth byte may hold only the top bit of a 64-bit value. */
-        if (shift == 63 && b > 1)
-            return ECOM_ECORRUPT;
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (b < 0x80) {
-            *out = v;
-            return ECOM_OK;
-        }
-    }
-    return ECOM_ECORRUPT;
-}
-
-static int get_svarint(reader *r, int64_t *out)
-{
-    uint64_t u;
-    int rc = get_uvarint(r, &u);
-    if (rc)
-        return rc;
-    *out = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
-    return ECOM_OK;
-}
-
-/* A count of items of at least min_size bytes each, which must fit what is left. */
-static int get_count(reader *r, size_t min_size, size_t *out)
-{
-    uint64_t n;
-    int rc = get_uvarint(r, &n);
-    if (rc)
-        return rc;
-    if (n > left(r) / min_size)
-        return ECOM_ECORRUPT;
-    *out = (size_t)n;
-    return ECOM_OK;
-}
-
-static int get_str(reader *r, const char **out)
-{
-    uint64_t len;
-    int rc = get_uvarint(r, &len);
-    if (rc)
-        return rc;
-    if (len > left(r))
-        return ECOM_ECORRUPT;
-    const char *s = (const char *)r->at;
-    size_t n = (size_t)len;
-    r->at += n;
-    if (r->p == NULL) {
-        /* A NUL inside would cut the string short: the record is not ours. The
-         * filling pass reads the same bytes, so only this pass looks. */
-        if (memchr(s, '\0', n))
-            return ECOM_ECORRUPT;
-        return n ? add_need(r, n + 1) : ECOM_OK;
-    }
-    if (n == 0) {
-        *out = empty_string;
-        return ECOM_OK;
-    }
-    char *copy = ecom__arena_strndup(&r->p->arena, s, n);
-    if (copy == NULL)
-        return ECOM_ENOMEM;
-    *out = copy;
-    return ECOM_OK;
-}
-
-/* An array of n elements: measured, or taken from the arena. */
-static void *get_array(reader *r, size_t n, size_t elem, int *rc)
-{
-    *rc = ECOM_OK;
-    if (n == 0)
-        return NULL;
-    if (n > (SIZE_MAX - MAX_ALIGN) / elem) {
-        *rc = ECOM_ECORRUPT;
-        return NULL;
-    }
-    if (r->p == NULL) {
-        *rc = add_need(r, n * elem + MAX_ALIGN - 1);
-        return NULL;
-    }
-    void *arr = ecom__arena_alloc(&r->p->arena, n * elem);
-    if (arr == NULL)
-        *rc = ECOM_ENOMEM;
-    return arr;
-}
-
-static int get_attribute(reader *r, ecom__attribute *a)
+static int get_attribute(ecom__reader *r, ecom__attribute *a)
 {
     ecom__attribute tmp;
     if (a == NULL)
         a = &tmp;
-    int rc = get_str(r, &a->name);
+    int rc = ecom__get_str(r, &a->name);
     if (rc == ECOM_OK)
-        rc = get_count(r, MIN_VALUE, &a->value_count);
+        rc = ecom__get_count(r, MIN_VALUE, &a->value_count);
     if (rc)
         return rc;
     a->value_cap = a->value_count;
-    a->values = get_array(r, a->value_count, sizeof *a->values, &rc);
+    a->values = ecom__get_array(r, a->value_count, sizeof *a->values, &rc);
     for (size_t j = 0; rc == ECOM_OK && j < a->value_count; j++) {
         const char *dummy;
-        rc = get_str(r, a->values ? &a->values[j] : &dummy);
+        rc = ecom__get_str(r, a->values ? &a->values[j] : &dummy);
     }
     return rc;
 }
 
-static int get_options(reader *r, ecom__variant *var)
+static int get_options(ecom__reader *r, ecom__variant *var)
 {
-    int rc = get_count(r, MIN_OPTION, &var->option_count);
+    int rc = ecom__get_count(r, MIN_OPTION, &var->option_count);
     if (rc)
         return rc;
     var->option_cap = var->option_count;
-    var->options = get_array(r, var->option_count, sizeof *var->options, &rc);
+    var->options = ecom__get_array(r, var->option_count, sizeof *var->options, &rc);
     for (size_t i = 0; rc == ECOM_OK && i < var->option_count; i++) {
         ecom__option dummy;
         ecom__option *o = var->options ? &var->options[i] : &dummy;
-        rc = get_str(r, &o->name);
+        rc = ecom__get_str(r, &o->name);
         if (rc == ECOM_OK)
-            rc = get_str(r, &o->value);
+            rc = ecom__get_str(r, &o->value);
     }
     return rc;
 }
 
-static int get_prices(reader *r, ecom__variant *var)
+static int get_prices(ecom__reader *r, ecom__variant *var)
 {
-    int rc = get_count(r, MIN_PRICE, &var->price_count);
+    int rc = ecom__get_count(r, MIN_PRICE, &var->price_count);
     if (rc)
         return rc;
     var->price_cap = var->price_count;
-    var->prices = get_array(r, var->price_count, sizeof *var->prices, &rc);
+    var->prices = ecom__get_array(r, var->price_count, sizeof *var->prices, &rc);
     for (size_t i = 0; rc == ECOM_OK && i < var->price_count; i++) {
         ecom__price dummy;
         ecom__price *pr = var->prices ? &var->prices[i] : &dummy;
-        if (left(r) < 3 || memchr(r->at, '\0', 3))
+        if (ecom__reader_left(r) < 3 || memchr(r->at, '\0', 3))
             return ECOM_ECORRUPT;
         memcpy(pr->currency, r->at, 3);
         pr->currency[3] = '\0';
         r->at += 3;
-        rc = get_svarint(r, &pr->amount);
+        rc = ecom__get_svarint(r, &pr->amount);
     }
     return rc;
 }
 
-static int get_variant(reader *r, ecom__variant *var)
+static int get_variant(ecom__reader *r, ecom__variant *var)
 {
     ecom__variant tmp;
     if (var == NULL)
         var = &tmp;
-    int rc = get_str(r, &var->sku);
+    int rc = ecom__get_str(r, &var->sku);
     if (rc == ECOM_OK)
-        rc = get_svarint(r, &var->weight_g);
+        rc = ecom__get_svarint(r, &var->weight_g);
     if (rc == ECOM_OK)
         rc = get_options(r, var);
     if (rc == ECOM_OK)
@@ -327,10 +166,10 @@ static int get_variant(reader *r, ecom__variant *var)
     return rc;
 }
 
-static int get_status(reader *r, ecom_product_status *out)
+static int get_status(ecom__reader *r, ecom_product_status *out)
 {
     int64_t status;
-    int rc = get_svarint(r, &status);
+    int rc = ecom__get_svarint(r, &status);
     if (rc)
         return rc;
     if (status < INT32_MIN || status > INT32_MAX)
@@ -340,37 +179,37 @@ static int get_status(reader *r, ecom_product_status *out)
 }
 
 /* One pass over the record; see reader. */
-static int get_product(reader *r, ecom_product *p)
+static int get_product(ecom__reader *r, ecom_product *p)
 {
     ecom_product tmp;
     if (p == NULL)
         p = &tmp;
-    if (left(r) < 1 || *r->at != RECORD_FORMAT)
+    if (ecom__reader_left(r) < 1 || *r->at != RECORD_FORMAT)
         return ECOM_ECORRUPT;
     r->at++;
-    int rc = get_str(r, &p->title);
+    int rc = ecom__get_str(r, &p->title);
     if (rc == ECOM_OK)
-        rc = get_str(r, &p->description);
+        rc = ecom__get_str(r, &p->description);
     if (rc == ECOM_OK)
-        rc = get_str(r, &p->brand);
+        rc = ecom__get_str(r, &p->brand);
     if (rc == ECOM_OK)
-        rc = get_str(r, &p->category);
+        rc = ecom__get_str(r, &p->category);
     if (rc == ECOM_OK)
         rc = get_status(r, &p->status);
     if (rc == ECOM_OK)
-        rc = get_count(r, MIN_ATTRIBUTE, &p->attribute_count);
+        rc = ecom__get_count(r, MIN_ATTRIBUTE, &p->attribute_count);
     if (rc)
         return rc;
     p->attribute_cap = p->attribute_count;
-    p->attributes = get_array(r, p->attribute_count, sizeof *p->attributes, &rc);
+    p->attributes = ecom__get_array(r, p->attribute_count, sizeof *p->attributes, &rc);
     for (size_t i = 0; rc == ECOM_OK && i < p->attribute_count; i++)
         rc = get_attribute(r, p->attributes ? &p->attributes[i] : NULL);
     if (rc == ECOM_OK)
-        rc = get_count(r, MIN_VARIANT, &p->variant_count);
+        rc = ecom__get_count(r, MIN_VARIANT, &p->variant_count);
     if (rc)
         return rc;
     p->variant_cap = p->variant_count;
-    p->variants = get_array(r, p->variant_count, sizeof *p->variants, &rc);
+    p->variants = ecom__get_array(r, p->variant_count, sizeof *p->variants, &rc);
     for (size_t v = 0; rc == ECOM_OK && v < p->variant_count; v++)
         rc = get_variant(r, p->variants ? &p->variants[v] : NULL);
     if (rc == ECOM_OK && r->at != r->end)
@@ -389,11 +228,11 @@ int ecom__record_decode(ecom_product **out, const ecom_product_rec *rec,
     if (rec->data_len == 0)
         return ECOM_ECORRUPT; /* not even the format byte (and data may be NULL) */
     const unsigned char *data = rec->data;
-    reader r = {data, data + rec->data_len, NULL, 0};
+    ecom__reader r = {data, data + rec->data_len, NULL, 0};
     int rc = get_product(&r, NULL);
     size_t id_len = strlen(rec->id);
     if (rc == ECOM_OK)
-        rc = add_need(&r, id_len + 1);
+        rc = ecom__reader_need(&r, id_len + 1);
     if (rc)
         return rc;
 
@@ -412,7 +251,7 @@ int ecom__record_decode(ecom_product **out, const ecom_product_rec *rec,
         }
         p->id = id;
     }
-    reader fill = {data, data + rec->data_len, p, 0};
+    ecom__reader fill = {data, data + rec->data_len, &p->arena, 0};
     rc = get_product(&fill, p);
     if (rc)
         goto fail;
