@@ -66,22 +66,14 @@ typedef struct run_result {
 
 static _Atomic int errors_printed;
 
-static uint64_t next_random(uint64_t *state)
-{
-    uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
 /* One random cart: 1-3 lines of 1-3 units over the catalog's SKUs. */
 static size_t make_cart(uint64_t *rng, int products, char names[MAX_LINES][16], int64_t *qty)
 {
-    size_t n = 1 + next_random(rng) % MAX_LINES;
+    size_t n = 1 + bench_random(rng) % MAX_LINES;
     for (size_t i = 0; i < n; i++) {
         snprintf(names[i], sizeof names[i], "s%05d",
-                 (int)(next_random(rng) % (uint64_t)products));
-        qty[i] = 1 + (int64_t)(next_random(rng) % 3);
+                 (int)(bench_random(rng) % (uint64_t)products));
+        qty[i] = 1 + (int64_t)(bench_random(rng) % 3);
     }
     return n;
 }

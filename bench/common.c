@@ -104,6 +104,14 @@ double bench_hist_quantile_us(const bench_hist *h, double q)
     return bucket_value(BENCH_HIST_BUCKETS - 1) / 1000.0;
 }
 
+uint64_t bench_random(uint64_t *state)
+{
+    uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
 static int compare_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;

@@ -32,6 +32,9 @@ void bench_hist_merge(bench_hist *into, const bench_hist *from);
 /* The q-quantile (0 < q < 1) in microseconds; 0 when empty. */
 double bench_hist_quantile_us(const bench_hist *h, double q);
 
+/* The next of a splitmix64 sequence: deterministic per seed, no shared state. */
+uint64_t bench_random(uint64_t *state);
+
 /* Median of n values (sorts them). */
 double bench_median(double *values, size_t n);
 

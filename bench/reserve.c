@@ -42,21 +42,13 @@ typedef struct worker {
     bench_hist granted_lat, refused_lat;
 } worker;
 
-static uint64_t next_random(uint64_t *state)
-{
-    uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
 /* One random request: n lines over distinct-or-not SKUs (repeats are a bundle). */
 static size_t make_request(uint64_t *rng, int skus, char names[MAX_LINES][16], int64_t *qty)
 {
-    size_t n = 1 + next_random(rng) % MAX_LINES;
+    size_t n = 1 + bench_random(rng) % MAX_LINES;
     for (size_t i = 0; i < n; i++) {
-        snprintf(names[i], sizeof names[i], "s%05d", (int)(next_random(rng) % (uint64_t)skus));
-        qty[i] = 1 + (int64_t)(next_random(rng) % 3);
+        snprintf(names[i], sizeof names[i], "s%05d", (int)(bench_random(rng) % (uint64_t)skus));
+        qty[i] = 1 + (int64_t)(bench_random(rng) % 3);
     }
     return n;
 }
