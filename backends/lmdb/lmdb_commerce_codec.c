@@ -3,108 +3,12 @@
 #include <string.h>
 
 #include "lmdb_commerce.h"
+#include "lmdb_value.h"
 
 #define SIGN UINT64_C(0x8000000000000000)
 #define CART_FIXED 18u    /* updated_at, expires_at, u16 line count */
 #define ORDER_FIXED 17u   /* version, created_at, state */
 #define PAYMENT_FIXED 25u /* time, seq, amount, approved */
-
-/* ---- writer and reader ---- */
-
-typedef struct writer {
-    unsigned char *p;
-} writer;
-
-static void w_i64(writer *w, int64_t v)
-{
-    ecom__lmdb_put_u64(w->p, (uint64_t)v);
-    w->p += 8;
-}
-
-static void w_u8(writer *w, int v)
-{
-    *w->p++ = (unsigned char)v;
-}
-
-static void w_u16(writer *w, size_t v)
-{
-    w->p[0] = (unsigned char)v;
-    w->p[1] = (unsigned char)(v >> 8);
-    w->p += 2;
-}
-
-/* Callers sized the value with str_size, so len fits in a u16. */
-static void w_str(writer *w, const char *s)
-{
-    size_t len = strlen(s);
-    w_u16(w, len);
-    memcpy(w->p, s, len + 1);
-    w->p += len + 1;
-}
-
-/* Every read is bounds-checked; a short read marks the reader bad. */
-typedef struct reader {
-    const unsigned char *p, *end;
-    int bad;
-} reader;
-
-static reader reader_of(const MDB_val *v)
-{
-    const unsigned char *p = v->mv_data;
-    return (reader){p, p + v->mv_size, 0};
-}
-
-static int have(reader *r, size_t n)
-{
-    if (r->bad || (size_t)(r->end - r->p) < n)
-        r->bad = 1;
-    return !r->bad;
-}
-
-static int64_t r_i64(reader *r)
-{
-    if (!have(r, 8))
-        return 0;
-    int64_t v = (int64_t)ecom__lmdb_get_u64(r->p);
-    r->p += 8;
-    return v;
-}
-
-static int r_u8(reader *r)
-{
-    return have(r, 1) ? *r->p++ : 0;
-}
-
-static size_t r_u16(reader *r)
-{
-    if (!have(r, 2))
-        return 0;
-    size_t v = (size_t)r->p[0] | (size_t)r->p[1] << 8;
-    r->p += 2;
-    return v;
-}
-
-static const char *r_str(reader *r)
-{
-    size_t len = r_u16(r);
-    if (!have(r, len + 1) || !ecom__lmdb_is_cstr(r->p, len + 1)) {
-        r->bad = 1;
-        return "";
-    }
-    const char *s = (const char *)r->p;
-    r->p += len + 1;
-    return s;
-}
-
-/* Adds a string's encoded size to *total; 0 if it does not fit a u16 length. */
-static int str_size(const char *s, size_t *total)
-{
-    size_t len = strlen(s);
-    if (len > UINT16_MAX)
-        return 0;
-    *total += len + 3;
-    return 1;
-}
 
 /* ---- shared helpers ---- */
 
@@ -140,43 +44,43 @@ int ecom__cm_len_ok(const char *s, size_t max)
 size_t ecom__cm_cart_size(const cm_cart *c)
 {
     size_t total = CART_FIXED;
-    str_size(c->currency, &total);
+    ecom__lv_str_size(c->currency, &total);
     for (size_t i = 0; i < c->n; i++) {
         total += 16;
-        str_size(c->lines[i].sku, &total);
+        ecom__lv_str_size(c->lines[i].sku, &total);
     }
     return total;
 }
 
 void ecom__cm_cart_encode(unsigned char *out, const cm_cart *c)
 {
-    writer w = {out};
-    w_i64(&w, c->updated_at);
-    w_i64(&w, c->expires_at);
-    w_str(&w, c->currency);
-    w_u16(&w, c->n);
+    ecom__lv_writer w = {out};
+    ecom__lv_w_i64(&w, c->updated_at);
+    ecom__lv_w_i64(&w, c->expires_at);
+    ecom__lv_w_str(&w, c->currency);
+    ecom__lv_w_u16(&w, c->n);
     for (size_t i = 0; i < c->n; i++) {
-        w_i64(&w, c->lines[i].qty);
-        w_i64(&w, c->lines[i].price);
-        w_str(&w, c->lines[i].sku);
+        ecom__lv_w_i64(&w, c->lines[i].qty);
+        ecom__lv_w_i64(&w, c->lines[i].price);
+        ecom__lv_w_str(&w, c->lines[i].sku);
     }
 }
 
 int ecom__cm_cart_decode(cm_cart_view *view, const MDB_val *v)
 {
-    reader r = reader_of(v);
-    view->updated_at = r_i64(&r);
-    view->expires_at = r_i64(&r);
-    view->currency = r_str(&r);
-    view->n = r_u16(&r);
+    ecom__lv_reader r = ecom__lv_reader_of(v);
+    view->updated_at = ecom__lv_r_i64(&r);
+    view->expires_at = ecom__lv_r_i64(&r);
+    view->currency = ecom__lv_r_str(&r);
+    view->n = ecom__lv_r_u16(&r);
     if (r.bad)
         return ECOM_ECORRUPT;
     if (view->n > ECOM_CART_LINES_MAX)
         return ECOM_ELIMIT;
     for (size_t i = 0; i < view->n; i++) {
-        view->lines[i].quantity = r_i64(&r);
-        view->lines[i].unit_price = r_i64(&r);
-        view->lines[i].sku = r_str(&r);
+        view->lines[i].quantity = ecom__lv_r_i64(&r);
+        view->lines[i].unit_price = ecom__lv_r_i64(&r);
+        view->lines[i].sku = ecom__lv_r_str(&r);
     }
     return r.bad || r.p != r.end ? ECOM_ECORRUPT : ECOM_OK;
 }
@@ -205,24 +109,24 @@ int ecom__cm_cart_copy(cm_cart *c, const cm_cart_view *view)
 
 void ecom__cm_idem_encode(unsigned char *out, const cm_idem *k)
 {
-    writer w = {out};
-    w_u8(&w, k->state);
-    w_i64(&w, k->result);
-    w_i64(&w, (int64_t)k->fingerprint);
-    w_i64(&w, k->created_at);
-    w_i64(&w, k->started_at);
-    w_str(&w, k->order_id);
+    ecom__lv_writer w = {out};
+    ecom__lv_w_u8(&w, k->state);
+    ecom__lv_w_i64(&w, k->result);
+    ecom__lv_w_i64(&w, (int64_t)k->fingerprint);
+    ecom__lv_w_i64(&w, k->created_at);
+    ecom__lv_w_i64(&w, k->started_at);
+    ecom__lv_w_str(&w, k->order_id);
 }
 
 int ecom__cm_idem_decode(cm_idem *k, const MDB_val *v)
 {
-    reader r = reader_of(v);
-    k->state = r_u8(&r);
-    int64_t result = r_i64(&r);
-    k->fingerprint = (uint64_t)r_i64(&r);
-    k->created_at = r_i64(&r);
-    k->started_at = r_i64(&r);
-    const char *order_id = r_str(&r);
+    ecom__lv_reader r = ecom__lv_reader_of(v);
+    k->state = ecom__lv_r_u8(&r);
+    int64_t result = ecom__lv_r_i64(&r);
+    k->fingerprint = (uint64_t)ecom__lv_r_i64(&r);
+    k->created_at = ecom__lv_r_i64(&r);
+    k->started_at = ecom__lv_r_i64(&r);
+    const char *order_id = ecom__lv_r_str(&r);
     size_t len = strlen(order_id);
     if (r.bad || r.p != r.end || len > ECOM_ID_MAX || result < INT32_MIN || result > 0 ||
         k->state < CM_IDEM_HELD || k->state > CM_IDEM_RELEASED)
@@ -237,7 +141,7 @@ int ecom__cm_idem_decode(cm_idem *k, const MDB_val *v)
 size_t ecom__cm_order_size(const ecom_order_rec *rec)
 {
     size_t total = ORDER_FIXED;
-    if (strlen(rec->user) > CM_NAME_MAX || !str_size(rec->user, &total))
+    if (strlen(rec->user) > CM_NAME_MAX || !ecom__lv_str_size(rec->user, &total))
         return 0;
     if (rec->data_len > SIZE_MAX - total)
         return 0;
@@ -246,11 +150,11 @@ size_t ecom__cm_order_size(const ecom_order_rec *rec)
 
 void ecom__cm_order_encode(unsigned char *out, const ecom_order_rec *rec, uint64_t version)
 {
-    writer w = {out};
-    w_i64(&w, (int64_t)version);
-    w_i64(&w, rec->created_at);
-    w_u8(&w, rec->state);
-    w_str(&w, rec->user);
+    ecom__lv_writer w = {out};
+    ecom__lv_w_i64(&w, (int64_t)version);
+    ecom__lv_w_i64(&w, rec->created_at);
+    ecom__lv_w_u8(&w, rec->state);
+    ecom__lv_w_str(&w, rec->user);
     if (rec->data_len)
         memcpy(w.p, rec->data, rec->data_len);
 }
@@ -258,12 +162,12 @@ void ecom__cm_order_encode(unsigned char *out, const ecom_order_rec *rec, uint64
 int ecom__cm_order_decode(ecom_order_rec *rec, uint64_t *version, const char *id,
                           const MDB_val *v)
 {
-    reader r = reader_of(v);
-    *version = (uint64_t)r_i64(&r);
+    ecom__lv_reader r = ecom__lv_reader_of(v);
+    *version = (uint64_t)ecom__lv_r_i64(&r);
     rec->id = id;
-    rec->created_at = r_i64(&r);
-    rec->state = r_u8(&r);
-    rec->user = r_str(&r);
+    rec->created_at = ecom__lv_r_i64(&r);
+    rec->state = ecom__lv_r_u8(&r);
+    rec->user = ecom__lv_r_str(&r);
     if (r.bad)
         return ECOM_ECORRUPT;
     rec->data = r.p;
@@ -328,38 +232,38 @@ int ecom__cm_order_key_split(cm_order_ikey *out, int which, const MDB_val *k)
 size_t ecom__cm_payment_size(const ecom_payment_rec *rec)
 {
     size_t total = PAYMENT_FIXED;
-    if (!str_size(rec->order_id, &total) || !str_size(rec->charge_id, &total) ||
-        !str_size(rec->kind, &total) || !str_size(rec->reason, &total))
+    if (!ecom__lv_str_size(rec->order_id, &total) || !ecom__lv_str_size(rec->charge_id, &total) ||
+        !ecom__lv_str_size(rec->kind, &total) || !ecom__lv_str_size(rec->reason, &total))
         return 0;
     return total;
 }
 
 void ecom__cm_payment_encode(unsigned char *out, const ecom_payment_rec *rec, uint64_t seq)
 {
-    writer w = {out};
-    w_i64(&w, rec->time);
-    w_i64(&w, (int64_t)seq);
-    w_i64(&w, rec->amount);
-    w_u8(&w, rec->approved != 0);
-    w_str(&w, rec->order_id);
-    w_str(&w, rec->charge_id);
-    w_str(&w, rec->kind);
-    w_str(&w, rec->reason);
+    ecom__lv_writer w = {out};
+    ecom__lv_w_i64(&w, rec->time);
+    ecom__lv_w_i64(&w, (int64_t)seq);
+    ecom__lv_w_i64(&w, rec->amount);
+    ecom__lv_w_u8(&w, rec->approved != 0);
+    ecom__lv_w_str(&w, rec->order_id);
+    ecom__lv_w_str(&w, rec->charge_id);
+    ecom__lv_w_str(&w, rec->kind);
+    ecom__lv_w_str(&w, rec->reason);
 }
 
 int ecom__cm_payment_decode(ecom_payment_rec *rec, uint64_t *seq, const char *key,
                             const MDB_val *v)
 {
-    reader r = reader_of(v);
+    ecom__lv_reader r = ecom__lv_reader_of(v);
     rec->key = key;
-    rec->time = r_i64(&r);
-    *seq = (uint64_t)r_i64(&r);
-    rec->amount = r_i64(&r);
-    rec->approved = r_u8(&r);
-    rec->order_id = r_str(&r);
-    rec->charge_id = r_str(&r);
-    rec->kind = r_str(&r);
-    rec->reason = r_str(&r);
+    rec->time = ecom__lv_r_i64(&r);
+    *seq = (uint64_t)ecom__lv_r_i64(&r);
+    rec->amount = ecom__lv_r_i64(&r);
+    rec->approved = ecom__lv_r_u8(&r);
+    rec->order_id = ecom__lv_r_str(&r);
+    rec->charge_id = ecom__lv_r_str(&r);
+    rec->kind = ecom__lv_r_str(&r);
+    rec->reason = ecom__lv_r_str(&r);
     return r.bad || r.p != r.end || rec->approved > 1 ? ECOM_ECORRUPT : ECOM_OK;
 }
 

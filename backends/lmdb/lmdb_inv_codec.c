@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lmdb_inventory.h"
+#include "lmdb_value.h"
 
 #define RESV_FIXED 33u  /* state, created, expires, ended, fingerprint */
 #define SALE_FIXED 105u /* 13 figures, open */
@@ -20,78 +21,12 @@ const char *ecom__inv_kind_name(int kind)
     return kind >= 0 && kind < INV_K_COUNT ? kind_names[kind] : "?";
 }
 
-/* ---- writer and reader ---- */
-
-typedef struct writer {
-    unsigned char *p;
-} writer;
-
-static void w_i64(writer *w, int64_t v)
-{
-    ecom__lmdb_put_u64(w->p, (uint64_t)v);
-    w->p += 8;
-}
-
-static void w_u8(writer *w, int v)
-{
-    *w->p++ = (unsigned char)v;
-}
-
-static void w_str(writer *w, const char *s)
-{
-    size_t len = strlen(s);
-    w->p[0] = (unsigned char)len;
-    w->p[1] = (unsigned char)(len >> 8);
-    memcpy(w->p + 2, s, len + 1);
-    w->p += len + 3;
-}
-
-/* Every read is bounds-checked; a short read marks the reader bad. */
-typedef struct reader {
-    const unsigned char *p, *end;
-    int bad;
-} reader;
-
-static int64_t r_i64(reader *r)
-{
-    if (r->bad || r->end - r->p < 8) {
-        r->bad = 1;
-        return 0;
-    }
-    int64_t v = (int64_t)ecom__lmdb_get_u64(r->p);
-    r->p += 8;
-    return v;
-}
-
-static int r_u8(reader *r)
-{
-    if (r->bad || r->end - r->p < 1) {
-        r->bad = 1;
-        return 0;
-    }
-    return *r->p++;
-}
-
-static const char *r_str(reader *r)
-{
-    if (r->bad || r->end - r->p < 2) {
-        r->bad = 1;
-        return "";
-    }
-    size_t len = (size_t)r->p[0] | (size_t)r->p[1] << 8;
-    const char *s = (const char *)r->p + 2;
-    if ((size_t)(r->end - r->p - 2) < len + 1 || !ecom__lmdb_is_cstr(s, len + 1)) {
-        r->bad = 1;
-        return "";
-    }
-    r->p += len + 3;
-    return s;
-}
+/* ---- reading ---- */
 
 /* Copies a string of at most ECOM_ID_MAX bytes into a fixed array. */
-static void r_id(reader *r, char out[ECOM_ID_MAX + 1])
+static void r_id(ecom__lv_reader *r, char out[ECOM_ID_MAX + 1])
 {
-    const char *s = r_str(r);
+    const char *s = ecom__lv_r_str(r);
     size_t len = strlen(s);
     if (len > ECOM_ID_MAX) {
         r->bad = 1;
@@ -101,75 +36,60 @@ static void r_id(reader *r, char out[ECOM_ID_MAX + 1])
     out[len] = '\0';
 }
 
-static reader reader_of(const MDB_val *v)
-{
-    const unsigned char *p = v->mv_data;
-    return (reader){p, p + v->mv_size, 0};
-}
-
-static int str_fits(const char *s, size_t *total)
-{
-    size_t len = strlen(s);
-    if (len > UINT16_MAX)
-        return 0;
-    *total += len + 3;
-    return 1;
-}
-
 /* ---- stock and ledger ---- */
 
 void ecom__inv_stock_encode(unsigned char out[24], const inv_stock *s)
 {
-    writer w = {out};
-    w_i64(&w, s->on_hand);
-    w_i64(&w, s->reserved);
-    w_i64(&w, s->safety);
+    ecom__lv_writer w = {out};
+    ecom__lv_w_i64(&w, s->on_hand);
+    ecom__lv_w_i64(&w, s->reserved);
+    ecom__lv_w_i64(&w, s->safety);
 }
 
 int ecom__inv_stock_decode(inv_stock *s, const MDB_val *v)
 {
     if (v->mv_size != 24)
         return ECOM_ECORRUPT;
-    reader r = reader_of(v);
-    s->on_hand = r_i64(&r);
-    s->reserved = r_i64(&r);
-    s->safety = r_i64(&r);
+    ecom__lv_reader r = ecom__lv_reader_of(v);
+    s->on_hand = ecom__lv_r_i64(&r);
+    s->reserved = ecom__lv_r_i64(&r);
+    s->safety = ecom__lv_r_i64(&r);
     return ECOM_OK;
 }
 
 size_t ecom__inv_ledger_size(const inv_ledger *e)
 {
     size_t total = LEDGER_FIXED;
-    if (!str_fits(e->sku, &total) || !str_fits(e->location, &total) ||
-        !str_fits(e->reference, &total) || !str_fits(e->text, &total))
+    if (!ecom__lv_str_size(e->sku, &total) || !ecom__lv_str_size(e->location, &total) ||
+        !ecom__lv_str_size(e->reference, &total) || !ecom__lv_str_size(e->text, &total))
         return 0;
     return total;
 }
 
 void ecom__inv_ledger_encode(unsigned char *out, const inv_ledger *e)
 {
-    writer w = {out};
-    w_i64(&w, e->time);
-    w_i64(&w, e->d_on_hand);
-    w_i64(&w, e->d_reserved);
-    w_u8(&w, e->kind);
-    w_str(&w, e->sku);
-    w_str(&w, e->location);
-    w_str(&w, e->reference);
-    w_str(&w, e->text);
+    ecom__lv_writer w = {out};
+    ecom__lv_w_i64(&w, e->time);
+    ecom__lv_w_i64(&w, e->d_on_hand);
+    ecom__lv_w_i64(&w, e->d_reserved);
+    ecom__lv_w_u8(&w, e->kind);
+    ecom__lv_w_str(&w, e->sku);
+    ecom__lv_w_str(&w, e->location);
+    ecom__lv_w_str(&w, e->reference);
+    ecom__lv_w_str(&w, e->text);
 }
 
 int ecom__inv_ledger_decode(inv_ledger *e, const MDB_val *v)
 {
-    reader r = reader_of(v);
-    e->time = r_i64(&r);
-    e->d_on_hand = r_i64(&r);
-    e->d_reserved = r_i64(&r);
-    e->kind = r_u8(&r);
-    e->sku = r_str(&r);
-    e->location = r_str(&r);
-    e->reference = r_str(&r);
-    e->text = r_str(&r);
+    ecom__lv_reader r = ecom__lv_reader_of(v);
+    e->time = ecom__lv_r_i64(&r);
+    e->d_on_hand = ecom__lv_r_i64(&r);
+    e->d_reserved = ecom__lv_r_i64(&r);
+    e->kind = ecom__lv_r_u8(&r);
+    e->sku = ecom__lv_r_str(&r);
+    e->location = ecom__lv_r_str(&r);
+    e->reference = ecom__lv_r_str(&r);
+    e->text = ecom__lv_r_str(&r);
     return r.bad || r.p != r.end || e->kind >= INV_K_COUNT ? ECOM_ECORRUPT : ECOM_OK;
 }
 
@@ -178,11 +98,11 @@ int ecom__inv_ledger_decode(inv_ledger *e, const MDB_val *v)
 size_t ecom__inv_resv_size(const char *location, size_t n, const char *const *skus)
 {
     size_t total = RESV_FIXED + 4;
-    if (n > UINT32_MAX || !str_fits(location, &total))
+    if (n > UINT32_MAX || !ecom__lv_str_size(location, &total))
         return 0;
     for (size_t i = 0; i < n; i++) {
         total += 8;
-        if (!str_fits(skus[i], &total))
+        if (!ecom__lv_str_size(skus[i], &total))
             return 0;
     }
     return total;
@@ -191,43 +111,43 @@ size_t ecom__inv_resv_size(const char *location, size_t n, const char *const *sk
 void ecom__inv_resv_encode(unsigned char *out, const inv_resv *r, size_t n,
                            const char *const *skus, const int64_t *qtys)
 {
-    writer w = {out};
-    w_u8(&w, r->state);
-    w_i64(&w, r->created_at);
-    w_i64(&w, r->expires_at);
-    w_i64(&w, r->ended_at);
-    w_i64(&w, (int64_t)r->fingerprint);
-    w_str(&w, r->location);
+    ecom__lv_writer w = {out};
+    ecom__lv_w_u8(&w, r->state);
+    ecom__lv_w_i64(&w, r->created_at);
+    ecom__lv_w_i64(&w, r->expires_at);
+    ecom__lv_w_i64(&w, r->ended_at);
+    ecom__lv_w_i64(&w, (int64_t)r->fingerprint);
+    ecom__lv_w_str(&w, r->location);
     for (int i = 0; i < 4; i++)
-        w_u8(&w, (int)(n >> (8 * i)) & 0xff);
+        ecom__lv_w_u8(&w, (int)(n >> (8 * i)) & 0xff);
     for (size_t i = 0; i < n; i++) {
-        w_i64(&w, qtys[i]);
-        w_str(&w, skus[i]);
+        ecom__lv_w_i64(&w, qtys[i]);
+        ecom__lv_w_str(&w, skus[i]);
     }
 }
 
 /* Reads the fixed part; leaves r at the line count. */
-static void resv_head(inv_resv *out, reader *r)
+static void resv_head(inv_resv *out, ecom__lv_reader *r)
 {
-    out->state = r_u8(r);
-    out->created_at = r_i64(r);
-    out->expires_at = r_i64(r);
-    out->ended_at = r_i64(r);
-    out->fingerprint = (uint64_t)r_i64(r);
-    out->location = r_str(r);
+    out->state = ecom__lv_r_u8(r);
+    out->created_at = ecom__lv_r_i64(r);
+    out->expires_at = ecom__lv_r_i64(r);
+    out->ended_at = ecom__lv_r_i64(r);
+    out->fingerprint = (uint64_t)ecom__lv_r_i64(r);
+    out->location = ecom__lv_r_str(r);
 }
 
-static size_t r_u32(reader *r)
+static size_t r_u32(ecom__lv_reader *r)
 {
     size_t n = 0;
     for (int i = 0; i < 4; i++)
-        n |= (size_t)r_u8(r) << (8 * i);
+        n |= (size_t)ecom__lv_r_u8(r) << (8 * i);
     return n;
 }
 
 int ecom__inv_resv_lines(const MDB_val *v, size_t *line_count)
 {
-    reader r = reader_of(v);
+    ecom__lv_reader r = ecom__lv_reader_of(v);
     inv_resv head;
     resv_head(&head, &r);
     size_t n = r_u32(&r);
@@ -240,15 +160,15 @@ int ecom__inv_resv_lines(const MDB_val *v, size_t *line_count)
 
 int ecom__inv_resv_decode(inv_resv *out, const MDB_val *v, const char **skus, int64_t *qtys)
 {
-    reader r = reader_of(v);
+    ecom__lv_reader r = ecom__lv_reader_of(v);
     resv_head(out, &r);
     out->line_count = r_u32(&r);
     out->lines = r.p;
     out->skus = skus;
     out->qtys = qtys;
     for (size_t i = 0; i < out->line_count && !r.bad; i++) {
-        qtys[i] = r_i64(&r);
-        skus[i] = r_str(&r);
+        qtys[i] = ecom__lv_r_i64(&r);
+        skus[i] = ecom__lv_r_str(&r);
     }
     if (r.bad || r.p != r.end || out->state < ECOM_RESERVATION_HELD ||
         out->state > ECOM_RESERVATION_EXPIRED)
@@ -268,32 +188,32 @@ void ecom__inv_resv_patch(unsigned char *v, int state, int64_t expires_at, int64
 size_t ecom__inv_sale_size(const inv_sale *s)
 {
     size_t total = SALE_FIXED;
-    str_fits(s->sku, &total);
-    str_fits(s->location, &total);
+    ecom__lv_str_size(s->sku, &total);
+    ecom__lv_str_size(s->location, &total);
     return total;
 }
 
 void ecom__inv_sale_encode(unsigned char *out, const inv_sale *s)
 {
-    writer w = {out};
+    ecom__lv_writer w = {out};
     const int64_t f[13] = {s->units,          s->remaining,     s->held,
                            s->sold,           s->returned,      (int64_t)s->tickets,
                            s->starts_at,      s->ends_at,       s->per_user_limit,
                            s->claim_ttl_ms,   s->admit_per_second, s->next_admit_us,
                            (int64_t)s->claim_changes};
     for (int i = 0; i < 13; i++)
-        w_i64(&w, f[i]);
-    w_u8(&w, s->open);
-    w_str(&w, s->sku);
-    w_str(&w, s->location);
+        ecom__lv_w_i64(&w, f[i]);
+    ecom__lv_w_u8(&w, s->open);
+    ecom__lv_w_str(&w, s->sku);
+    ecom__lv_w_str(&w, s->location);
 }
 
 int ecom__inv_sale_decode(inv_sale *s, const MDB_val *v)
 {
-    reader r = reader_of(v);
+    ecom__lv_reader r = ecom__lv_reader_of(v);
     int64_t f[13];
     for (int i = 0; i < 13; i++)
-        f[i] = r_i64(&r);
+        f[i] = ecom__lv_r_i64(&r);
     s->units = f[0];
     s->remaining = f[1];
     s->held = f[2];
@@ -307,7 +227,7 @@ int ecom__inv_sale_decode(inv_sale *s, const MDB_val *v)
     s->admit_per_second = f[10];
     s->next_admit_us = f[11];
     s->claim_changes = (uint64_t)f[12];
-    s->open = r_u8(&r);
+    s->open = ecom__lv_r_u8(&r);
     r_id(&r, s->sku);
     r_id(&r, s->location);
     return r.bad || r.p != r.end ? ECOM_ECORRUPT : ECOM_OK;
@@ -320,24 +240,24 @@ size_t ecom__inv_claim_size(const inv_claim *c)
 
 void ecom__inv_claim_encode(unsigned char *out, const inv_claim *c)
 {
-    writer w = {out};
-    w_u8(&w, c->state);
-    w_i64(&w, c->qty);
-    w_i64(&w, c->admit_us);
-    w_i64(&w, c->expires_at);
-    w_i64(&w, c->ended_at);
-    w_str(&w, c->user);
-    w_str(&w, c->key);
+    ecom__lv_writer w = {out};
+    ecom__lv_w_u8(&w, c->state);
+    ecom__lv_w_i64(&w, c->qty);
+    ecom__lv_w_i64(&w, c->admit_us);
+    ecom__lv_w_i64(&w, c->expires_at);
+    ecom__lv_w_i64(&w, c->ended_at);
+    ecom__lv_w_str(&w, c->user);
+    ecom__lv_w_str(&w, c->key);
 }
 
 int ecom__inv_claim_decode(inv_claim *c, const MDB_val *v)
 {
-    reader r = reader_of(v);
-    c->state = r_u8(&r);
-    c->qty = r_i64(&r);
-    c->admit_us = r_i64(&r);
-    c->expires_at = r_i64(&r);
-    c->ended_at = r_i64(&r);
+    ecom__lv_reader r = ecom__lv_reader_of(v);
+    c->state = ecom__lv_r_u8(&r);
+    c->qty = ecom__lv_r_i64(&r);
+    c->admit_us = ecom__lv_r_i64(&r);
+    c->expires_at = ecom__lv_r_i64(&r);
+    c->ended_at = ecom__lv_r_i64(&r);
     r_id(&r, c->user);
     r_id(&r, c->key);
     if (r.bad || r.p != r.end || c->state > ECOM_RESERVATION_EXPIRED)
