@@ -14,7 +14,7 @@ deps:
 	@./scripts/deps.sh
 
 test-deps:
-	@./scripts/deps.sh --test
+	@./scripts/deps.sh
 
 # Builds quietly; the compiler's output is shown only when the build fails.
 build: deps

@@ -4,8 +4,9 @@
 set -eu
 
 PACKAGES="build-essential cmake pkg-config liblmdb-dev lmdb-utils libcjson-dev libcmocka-dev python3"
+# The fuzzers (cmake -DECOM_FUZZ=ON) also need clang and libclang-rt-14-dev.
 case "${1:-}" in
-    --test) PACKAGES="$PACKAGES clang libclang-rt-14-dev valgrind" ;;
+    --fuzz) PACKAGES="$PACKAGES clang libclang-rt-14-dev" ;;
 esac
 
 missing=""
