@@ -512,6 +512,25 @@ static void test_commerce__bad_checkouts_are_refused_distinctly(void **state)
     conf_assert_clean(s);
 }
 
+static void test_commerce__a_deleted_product_in_a_cart_is_reported_at_checkout(void **state)
+{
+    ecom_store *s = *state;
+    product(s, "mug", 1200, 10);
+    product(s, "tee", 2500, 10);
+    must(s, ecom_cart_add(s, "user:ann", "mug", 1, "USD"));
+    must(s, ecom_cart_add(s, "user:ann", "tee", 1, "USD"));
+    must(s, ecom_catalog_delete(s, "p-tee", ECOM_VERSION_ANY));
+    conf_assert_clean(s); /* a cart naming a deleted product is the buyer's, not damage */
+    ecom_checkout_request r = request("user:ann", "ann", "tok_approve");
+    ecom_order *o = NULL;
+    fails(s, ecom_checkout(&o, s, &r, "k1"), ECOM_ESTALE, "tee is no longer available");
+    must(s, ecom_cart_remove(s, "user:ann", "tee"));
+    o = checkout_ok(s, &r, "k1");
+    assert_int_equal(ecom_order_line_count(o), 1);
+    ecom_order_free(o);
+    conf_assert_clean(s);
+}
+
 static void test_commerce__a_flash_claim_stands_in_for_its_line(void **state)
 {
     ecom_store *s = *state;
@@ -713,6 +732,7 @@ int conf_run_commerce(void)
         CASE(test_commerce__notification_and_retry_complete_once),
         CASE(test_commerce__abandoned_checkouts_are_recovered),
         CASE(test_commerce__bad_checkouts_are_refused_distinctly),
+        CASE(test_commerce__a_deleted_product_in_a_cart_is_reported_at_checkout),
         CASE(test_commerce__a_flash_claim_stands_in_for_its_line),
         CASE(test_commerce__orders_move_along_their_state_machine),
         CASE(test_commerce__cancel_before_shipment_returns_stock),
