@@ -845,6 +845,8 @@ typedef struct ecom_payment_request {
     int64_t amount;              /* minor units */
     const char *currency;
     const char *idempotency_key; /* stable per order and step */
+    int capture;                 /* 1: capture in the same call if the provider can
+                                    (automatic capture); the result says if it did */
 } ecom_payment_request;
 
 typedef struct ecom_payment_result {
@@ -852,6 +854,7 @@ typedef struct ecom_payment_result {
     char charge_id[72];    /* the provider's id of the charge */
     char reason[128];      /* why declined */
     int64_t amount;
+    int captured;          /* 1 if the charge is already captured (no capture call needed) */
 } ecom_payment_result;
 
 typedef struct ecom_payment_provider {

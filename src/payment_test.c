@@ -60,26 +60,36 @@ static int get(ecom_store *store, const char *key, found *f)
     return rc;
 }
 
-/* Stores op's record; on return op's outcome fields hold the stored record's outcome
- * (the first one when the key was already used). */
-static int put(ecom_store *store, ecom_payment_op *op)
+
+/* Stores n records in one batch (one wait): a charge and its automatic capture. */
+static int put_all(ecom_store *store, ecom_payment_op *ops, size_t n)
 {
-    op->rec.time = ecom__now(store);
-    int rc = ecom__commit(store, ECOM__WRITE_PAYMENT, op);
+    const ecom__write_kind kinds[] = {ECOM__WRITE_PAYMENT, ECOM__WRITE_PAYMENT};
+    void *const ptrs[] = {&ops[0], &ops[1]};
+    for (size_t i = 0; i < n; i++)
+        ops[i].rec.time = ecom__now(store);
+    int rc = ecom__commit_group(store, kinds, ptrs, n);
     if (rc == ECOM_EUNSUPPORTED)
         return no_ledger(store);
     if (rc != ECOM_OK)
         return ecom_errcode(store) == rc
                    ? rc
                    : ecom__fail(store, rc, "test payment provider: recording '%s' failed: %s",
-                                op->rec.key, ecom_strerror(rc));
-    if (!op->existing) {
-        op->approved = op->rec.approved;
-        op->amount = op->rec.amount;
-        snprintf(op->charge_id, sizeof op->charge_id, "%s", op->rec.charge_id);
-        snprintf(op->reason, sizeof op->reason, "%s", op->rec.reason);
-    }
+                                ops[0].rec.key, ecom_strerror(rc));
+    for (size_t i = 0; i < n; i++)
+        if (!ops[i].existing) {
+            ops[i].approved = ops[i].rec.approved;
+            ops[i].amount = ops[i].rec.amount;
+            snprintf(ops[i].charge_id, sizeof ops[i].charge_id, "%s", ops[i].rec.charge_id);
+            snprintf(ops[i].reason, sizeof ops[i].reason, "%s", ops[i].rec.reason);
+        }
     return ECOM_OK;
+}
+
+/* The key of a charge's automatic capture. */
+static void capture_key_of(char *out, size_t size, const char *charge_id)
+{
+    snprintf(out, size, "%s.capture", charge_id);
 }
 
 static void result_of(ecom_payment_result *out, const ecom_payment_op *op)
@@ -122,17 +132,23 @@ static int test_authorize(void *ctx, const ecom_payment_request *req, ecom_payme
     bool approve = timeout || strcmp(token, "tok_approve") == 0;
     const char *reason = approve ? "" : strcmp(token, "tok_decline") == 0 ? "card_declined"
                                                                           : "invalid_token";
-    char charge_id[72];
+    char charge_id[72], capture_key[96];
     charge_id_of(charge_id, sizeof charge_id, req->idempotency_key);
-    ecom_payment_op op = {.rec = {charge_id, req->order_id ? req->order_id : "", charge_id,
-                                  "charge", req->amount, approve, reason, 0}};
-    int rc = put(store, &op);
+    capture_key_of(capture_key, sizeof capture_key, charge_id);
+    const char *order = req->order_id ? req->order_id : "";
+    ecom_payment_op ops[2] = {
+        {.rec = {charge_id, order, charge_id, "charge", req->amount, approve, reason, 0}},
+        {.rec = {capture_key, order, charge_id, "capture", req->amount, 1, "", 0}}};
+    bool capture = approve && req->capture;
+    int rc = put_all(store, ops, capture ? 2 : 1);
     if (rc != ECOM_OK)
         return rc;
+    ecom_payment_op op = ops[0];
     if (timeout && !op.existing)
         return ecom__fail(store, ECOM_ETIMEOUT, "test payment provider: token 'tok_timeout': "
                           "charged, but the answer was lost; retry with the same key");
     result_of(out, &op);
+    out->captured = capture && op.approved;
     return ECOM_OK;
 }
 
@@ -161,7 +177,7 @@ static int act(ecom_store *store, const char *kind, const char *charge_id, int64
                                 charge_id, ecom_strerror(rc));
     ecom_payment_op op = {.rec = {key, charge.order_id, charge_id, kind,
                                   amount < 0 ? charge.amount : amount, 1, "", 0}};
-    rc = put(store, &op);
+    rc = put_all(store, &op, 1);
     if (rc == ECOM_OK)
         result_of(out, &op);
     return rc;
@@ -215,6 +231,10 @@ static int test_lookup(void *ctx, const char *key, ecom_payment_result *out)
     out->amount = f.amount;
     snprintf(out->charge_id, sizeof out->charge_id, "%s", f.charge_id);
     snprintf(out->reason, sizeof out->reason, "%s", f.reason);
+    char capture_key[96];
+    found cap;
+    capture_key_of(capture_key, sizeof capture_key, charge_id);
+    out->captured = f.approved && get(store, capture_key, &cap) == ECOM_OK && cap.approved;
     return ECOM_OK;
 }
 

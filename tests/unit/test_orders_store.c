@@ -365,7 +365,7 @@ static void test_orders_store__provider(void **state)
     const ecom_payment_provider *pp = ecom__payments(s);
     assert_string_equal(pp->name, "test");
     ecom_payment_result r;
-    ecom_payment_request req = {"o-x", "tok_timeout", 700, "USD", "auth-x"};
+    ecom_payment_request req = {"o-x", "tok_timeout", 700, "USD", "auth-x", 0};
     assert_int_equal(pp->authorize(pp->ctx, &req, &r), ECOM_ETIMEOUT);
     assert_int_equal(pp->lookup(pp->ctx, "auth-x", &r), ECOM_OK);
     assert_true(r.approved);
