@@ -372,8 +372,7 @@ static void test_orders_store__provider(void **state)
     assert_int_equal(pp->authorize(pp->ctx, &req, &r), ECOM_OK);
     assert_true(r.approved);
     assert_int_equal(r.amount, 700);
-    assert_memory_equal(r.charge_id, "ch_", 3);
-    assert_int_equal(strlen(r.charge_id), 19);
+    assert_string_equal(r.charge_id, "ch_auth-x"); /* derived from the key: retries agree */
     char charge[72];
     snprintf(charge, sizeof charge, "%s", r.charge_id);
     ecom_payments *p = NULL;
