@@ -291,6 +291,8 @@ typedef struct ecom_idem_op {
     ecom_idem_op_kind kind;
     const char *key;
     uint64_t fingerprint;
+    uint64_t holder;       /* BEGIN: a nonce naming this request, stored when the key
+                              becomes held (NEW), for ECOM_ORDER_CREATE's idem_holder */
     int64_t ttl_ms, stale_ms;
     int result;            /* FINISH: in; BEGIN: out (DONE) */
     char order_id[ECOM_ID_MAX + 1]; /* FINISH: in; BEGIN: out */
@@ -339,6 +341,10 @@ typedef struct ecom_order_op {
                                       (result = its result) */
     size_t inventory_count;
     const char *idem_key;          /* CREATE: NULL or the checkout's key */
+    uint64_t idem_holder;          /* CREATE with idem_key: if not 0, the key must be held
+                                      by this holder and name no order yet, else the
+                                      create is refused (ECOM_EBUSY): lets a request
+                                      claim its key and create its order in one batch */
     /* out */
     int result;
     uint64_t version;

@@ -367,9 +367,10 @@ static int build_hold(ecom_store *store, hold *h, ecom_order *o, const int64_t *
     return 1;
 }
 
-/* Cart -> order (pending_payment) with its stock held, recorded under the key. */
-static int place_order(ecom_store *store, ecom_order **out, const ecom_checkout_request *r,
-                       const char *key)
+/* Cart -> a priced order (pending_payment) with its stock hold, in memory: nothing is
+ * written, so it can be built before the idempotency key says whether it is wanted. */
+static int build_order(ecom_store *store, ecom_order **out, hold *h, int *holds,
+                       const ecom_checkout_request *r)
 {
     int64_t now = ecom__now(store);
     char id[ECOM_ID_MAX + 1], pay_key[ECOM__KEY_MAX + 1];
@@ -396,20 +397,17 @@ static int place_order(ecom_store *store, ecom_order **out, const ecom_checkout_
     int64_t to_reserve[ECOM__ORDER_LINES_MAX];
     for (size_t i = 0; i < o->line_count; i++)
         to_reserve[i] = o->lines[i].quantity;
-    hold h;
-    int holds = 0;
     if ((rc = check_prices(store, o)) != ECOM_OK || (rc = price_order(store, o)) != ECOM_OK ||
         (rc = apply_claims(store, o, r, to_reserve)) != ECOM_OK ||
-        (holds = build_hold(store, &h, o, to_reserve)) < 0) {
-        rc = holds < 0 ? holds : rc;
+        (*holds = build_hold(store, h, o, to_reserve)) < 0) {
+        rc = *holds < 0 ? *holds : rc;
         goto fail;
     }
     rc = ecom__order_push(o, ECOM_ORDER_PENDING_PAYMENT, now, r->user, "checkout");
-    if (rc == ECOM_OK)
-        rc = ecom__order_write(store, o, ECOM_ORDER_CREATE, holds ? &h.op : NULL,
-                               (size_t)holds, key);
-    if (rc != ECOM_OK)
+    if (rc != ECOM_OK) {
+        rc = ecom__fail(store, rc, "out of memory");
         goto fail;
+    }
     *out = o;
     return ECOM_OK;
 fail:
@@ -433,6 +431,63 @@ static int resume(ecom_store *store, ecom_order **order, const char *token)
     }
 }
 
+/* A nonce naming this request as the holder of its key: unique per process (a
+ * counter) and across processes (the pid), through a bijective mix. Never 0. */
+static uint64_t holder_nonce(void)
+{
+    static _Atomic uint32_t counter;
+    uint64_t x = (uint64_t)getpid() << 32 | atomic_fetch_add(&counter, 1);
+    x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
+    x ^= x >> 31;
+    return x ? x : 1;
+}
+
+/* The end of a checkout: paid, the cart is emptied and the key finished in one batch
+ * (one wait); otherwise the key records the failure. */
+static int conclude(ecom_store *store, ecom_order *o, int rc,
+                    const ecom_checkout_request *request, const char *key)
+{
+    if (rc != ECOM_OK)
+        return finish(store, key, rc, o);
+    ecom_cart_op clear = {.kind = ECOM_CART_CLEAR, .cart = request->cart,
+                          .ttl_ms = INT64_C(24) * 3600 * 1000};
+    ecom_idem_op done = {.kind = ECOM_IDEM_FINISH, .key = key, .result = ECOM_OK};
+    snprintf(done.order_id, sizeof done.order_id, "%s", o->id);
+    const ecom__write_kind kinds[] = {ECOM__WRITE_CART, ECOM__WRITE_IDEM};
+    void *const ops[] = {&clear, &done};
+    ecom__commit_group(store, kinds, ops, 2); /* on failure the key goes stale: a retry
+                                                 finds the order paid */
+    return ECOM_OK;
+}
+
+/* What the key says when it did not hand this request a fresh start. */
+static int answer_key(ecom_store *store, ecom_order **out, const ecom_idem_op *begin,
+                      const ecom_checkout_request *request, const char *key)
+{
+    switch (begin->state) {
+    case ECOM_IDEM_MISMATCH:
+        return ecom__fail(store, ECOM_EIDEMPOTENCY, "idempotency key '%s' was used with a "
+                          "different request", key);
+    case ECOM_IDEM_IN_FLIGHT:
+        return ecom__fail(store, ECOM_EBUSY, "a checkout with key '%s' is still in flight; "
+                          "retry later", key);
+    case ECOM_IDEM_DONE:
+        if (begin->order_id[0] && ecom__order_read(out, store, begin->order_id) != ECOM_OK)
+            return ecom_errcode(store);
+        return begin->result == ECOM_OK
+                   ? ECOM_OK
+                   : ecom__fail(store, begin->result, "checkout with key '%s' ended: %s", key,
+                                ecom_strerror(begin->result));
+    case ECOM_IDEM_NEW: /* held again, with the order an earlier holder made */
+        break;
+    }
+    int rc = ecom__order_read(out, store, begin->order_id);
+    if (rc == ECOM_OK)
+        rc = resume(store, out, request->payment_token);
+    return conclude(store, *out, rc, request, key);
+}
+
 int ecom_checkout(ecom_order **out, ecom_store *store, const ecom_checkout_request *request,
                   const char *idempotency_key)
 {
@@ -448,46 +503,42 @@ int ecom_checkout(ecom_order **out, ecom_store *store, const ecom_checkout_reque
                                                      : ECOM__IDEM_TTL;
     ecom_idem_op begin = {.kind = ECOM_IDEM_BEGIN, .key = idempotency_key,
                           .fingerprint = fingerprint(request), .ttl_ms = ttl,
-                          .stale_ms = ECOM__IDEM_STALE};
+                          .stale_ms = ECOM__IDEM_STALE, .holder = holder_nonce()};
+    /* The order is built first, then the key is claimed and the order created in one
+     * batch: one wait instead of two. If the key turns out not to be new (a retry),
+     * the order built is thrown away unwritten. */
+    ecom_order *o = NULL;
+    hold h;
+    int holds = 0;
+    int built = build_order(store, &o, &h, &holds, request);
+    if (built == ECOM_OK) {
+        rc = ecom__order_create_claimed(store, o, holds ? &h.op : NULL, (size_t)holds,
+                                        idempotency_key, &begin);
+        if (rc == ECOM_OK) {
+            *out = o;
+            rc = pay(store, out, request->payment_token);
+            return conclude(store, *out, rc, request, idempotency_key);
+        }
+        ecom_order_free(o);
+        if (begin.op_result != ECOM_OK) /* the batch failed: the backend said why */
+            return ecom_errcode(store) == begin.op_result
+                       ? begin.op_result
+                       : ecom__fail(store, begin.op_result, "idempotency key '%s': %s",
+                                    idempotency_key, ecom_strerror(begin.op_result));
+        if (begin.state == ECOM_IDEM_NEW && begin.order_id[0] == '\0')
+            return finish(store, idempotency_key, rc, NULL); /* refused: stock, ... */
+        return answer_key(store, out, &begin, request, idempotency_key);
+    }
+    /* The cart cannot be bought as it is, but the key may hold an answer (a retry after
+     * the order was paid and the cart emptied). */
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", ecom_errmsg(store));
     if ((rc = idem(store, &begin)) != ECOM_OK)
         return rc;
-    switch (begin.state) {
-    case ECOM_IDEM_MISMATCH:
-        return ecom__fail(store, ECOM_EIDEMPOTENCY, "idempotency key '%s' was used with a "
-                          "different request", idempotency_key);
-    case ECOM_IDEM_IN_FLIGHT:
-        return ecom__fail(store, ECOM_EBUSY, "a checkout with key '%s' is still in flight; "
-                          "retry later", idempotency_key);
-    case ECOM_IDEM_DONE:
-        if (begin.order_id[0] && ecom__order_read(out, store, begin.order_id) != ECOM_OK)
-            return ecom_errcode(store);
-        return begin.result == ECOM_OK
-                   ? ECOM_OK
-                   : ecom__fail(store, begin.result, "checkout with key '%s' ended: %s",
-                                idempotency_key, ecom_strerror(begin.result));
-    case ECOM_IDEM_NEW:
-        break;
-    }
-    if (begin.order_id[0]) {
-        rc = ecom__order_read(out, store, begin.order_id);
-        if (rc == ECOM_OK)
-            rc = resume(store, out, request->payment_token);
-    } else {
-        rc = place_order(store, out, request, idempotency_key);
-        if (rc == ECOM_OK)
-            rc = pay(store, out, request->payment_token);
-    }
-    if (rc != ECOM_OK)
-        return finish(store, idempotency_key, rc, *out);
-    /* Paid: the cart is emptied and the key finished in one batch (one wait). */
-    ecom_cart_op clear = {.kind = ECOM_CART_CLEAR, .cart = request->cart, .ttl_ms = ttl};
-    ecom_idem_op done = {.kind = ECOM_IDEM_FINISH, .key = idempotency_key, .result = ECOM_OK};
-    snprintf(done.order_id, sizeof done.order_id, "%s", (*out)->id);
-    const ecom__write_kind kinds[] = {ECOM__WRITE_CART, ECOM__WRITE_IDEM};
-    void *const ops[] = {&clear, &done};
-    ecom__commit_group(store, kinds, ops, 2); /* on failure the key goes stale: a retry
-                                                 finds the order paid */
-    return ECOM_OK;
+    if (begin.state != ECOM_IDEM_NEW || begin.order_id[0])
+        return answer_key(store, out, &begin, request, idempotency_key);
+    ecom__fail(store, built, "%s", msg);
+    return finish(store, idempotency_key, built, NULL);
 }
 
 int ecom_payment_notify(ecom_store *store, const char *order_id, int approved,

@@ -262,6 +262,12 @@ static int items_for(ecom__committer *c, size_t n)
  * per-kind path applies them: the jobs of a batch are concurrent, so any order is
  * one their submitters could have seen, and runs of one kind let the backend judge
  * each run in one go. */
+/* The order kinds are applied in within a batch: idempotency keys first, so a request
+ * may claim its key and create the order naming it in one batch (checkout does). */
+static const ecom__write_kind kind_order[ECOM__WRITE_KINDS] = {
+    ECOM__WRITE_IDEM, ECOM__WRITE_INVENTORY, ECOM__WRITE_CART, ECOM__WRITE_ORDER,
+    ECOM__WRITE_PAYMENT};
+
 static void run_mixed(ecom_store *store, ecom__committer *c, ecom__job *jobs,
                       const size_t count[ECOM__WRITE_KINDS], size_t n)
 {
@@ -272,10 +278,12 @@ static void run_mixed(ecom_store *store, ecom__committer *c, ecom__job *jobs,
             copied[k] = (rc = gather(c, jobs, (ecom__write_kind)k, count[k])) == ECOM_OK;
     if (rc == ECOM_OK) {
         size_t m = 0;
-        for (size_t k = 0; k < ECOM__WRITE_KINDS; k++)
+        for (size_t a = 0; a < ECOM__WRITE_KINDS; a++) {
+            ecom__write_kind k = kind_order[a];
             for (size_t i = 0; i < count[k]; i++)
                 c->items[m++] = (ecom_write_item){(int)k,
                                                   (char *)c->scratch[k] + write_kinds[k].size * i};
+        }
         struct timespec t0;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         rc = store->be->write_batch(store->be, c->items, m, ecom__now(store));
@@ -297,9 +305,9 @@ static void run_batch(ecom_store *store, ecom__committer *c, ecom__job *jobs, si
         run_mixed(store, c, jobs, count, n);
         return;
     }
-    for (size_t k = 0; k < ECOM__WRITE_KINDS; k++)
-        if (count[k])
-            run_kind(store, c, jobs, (ecom__write_kind)k, count[k]);
+    for (size_t a = 0; a < ECOM__WRITE_KINDS; a++)
+        if (count[kind_order[a]])
+            run_kind(store, c, jobs, kind_order[a], count[kind_order[a]]);
 }
 
 /* Tells every job of a finished batch. A job's memory belongs to its owner again as

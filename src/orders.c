@@ -102,8 +102,11 @@ static int explain_write(ecom_store *store, const ecom_order *o, const ecom_orde
     }
 }
 
-int ecom__order_write(ecom_store *store, ecom_order *o, ecom_order_op_kind kind,
-                      ecom_inventory_op *inv, size_t n, const char *idem_key)
+/* Encodes o into an order write, and commits it alone or in one batch after begin
+ * (the checkout's idempotency key, claimed by the same request: see idem_holder). */
+static int write_order(ecom_store *store, ecom_order *o, ecom_order_op_kind kind,
+                       ecom_inventory_op *inv, size_t n, const char *idem_key,
+                       ecom_idem_op *begin)
 {
     if (!orders_supported(store))
         return unsupported(store);
@@ -124,15 +127,38 @@ int ecom__order_write(ecom_store *store, ecom_order *o, ecom_order_op_kind kind,
         .inventory = n ? inv : NULL,
         .inventory_count = n,
         .idem_key = kind == ECOM_ORDER_CREATE ? idem_key : NULL,
+        .idem_holder = begin ? begin->holder : 0,
     };
-    rc = ecom__commit(store, ECOM__WRITE_ORDER, &op);
+    if (begin) {
+        const ecom__write_kind kinds[] = {ECOM__WRITE_IDEM, ECOM__WRITE_ORDER};
+        void *const ops[] = {begin, &op};
+        ecom__commit_group(store, kinds, ops, 2);
+        rc = begin->op_result != ECOM_OK ? begin->op_result : op.result;
+    } else {
+        rc = ecom__commit(store, ECOM__WRITE_ORDER, &op);
+    }
     ecom__buf_free(&data);
     if (rc == ECOM_OK) {
         o->version = op.version;
         return ECOM_OK;
     }
+    if (begin && (begin->op_result != ECOM_OK || begin->state != ECOM_IDEM_NEW ||
+                  begin->order_id[0]))
+        return begin->op_result != ECOM_OK ? begin->op_result : ECOM_EBUSY;
     op.result = rc;
     return explain_write(store, o, &op, inv, n);
+}
+
+int ecom__order_write(ecom_store *store, ecom_order *o, ecom_order_op_kind kind,
+                      ecom_inventory_op *inv, size_t n, const char *idem_key)
+{
+    return write_order(store, o, kind, inv, n, idem_key, NULL);
+}
+
+int ecom__order_create_claimed(ecom_store *store, ecom_order *o, ecom_inventory_op *inv,
+                               size_t n, const char *idem_key, ecom_idem_op *begin)
+{
+    return write_order(store, o, ECOM_ORDER_CREATE, inv, n, idem_key, begin);
 }
 
 size_t ecom__order_stock_ops(ecom_inventory_op *ops, char (*claim_sales)[ECOM_ID_MAX + 1],

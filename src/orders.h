@@ -96,6 +96,18 @@ size_t ecom__order_stock_ops(ecom_inventory_op *ops, char (*claim_sales)[ECOM_ID
 int ecom__order_write(ecom_store *store, ecom_order *o, ecom_order_op_kind kind,
                       ecom_inventory_op *inv, size_t n, const char *idem_key);
 
+/*
+ * Creates o in one batch right after begin (an ECOM_IDEM_BEGIN of idem_key with a
+ * holder nonce), so that a checkout claims its key and creates its order with one
+ * wait. The create happens only if begin made this request the key's holder (NEW)
+ * and the key names no order yet. Returns ECOM_OK (both done); the begin's own
+ * failure; ECOM_EBUSY without a message when begin did not hand the key to this
+ * request as new (the caller acts on begin->state and begin->order_id); or the
+ * create's refusal (stock, ...), reported on store.
+ */
+int ecom__order_create_claimed(ecom_store *store, ecom_order *o, ecom_inventory_op *inv,
+                               size_t n, const char *idem_key, ecom_idem_op *begin);
+
 /* Reads an order. Reports ECOM_ENOTFOUND on store. */
 int ecom__order_read(ecom_order **out, ecom_store *store, const char *id);
 

@@ -15,7 +15,8 @@
  *   plimits    "sku\0"         -> i64 purchase limit (> 0; absent: none)
  *   idem       "key\0"         -> u8 state (1 held, 2 done, 3 released), i64 result,
  *                                 u64 fingerprint, i64 created_at,
- *                                 i64 holder_started_at, str order_id ("": none)
+ *                                 i64 holder_started_at, u64 holder (nonce),
+ *                                 str order_id ("": none)
  *   orders     "id\0"          -> u64 version, i64 created_at, u8 state, str user,
  *                                 then the core's opaque content (the rest)
  *   ord_user   "user\0" ~T(created_at) "id\0"     -> empty
@@ -83,13 +84,13 @@ enum { CM_IDEM_HELD = 1, CM_IDEM_DONE = 2, CM_IDEM_RELEASED = 3 };
 
 typedef struct cm_idem {
     int state, result;
-    uint64_t fingerprint;
+    uint64_t fingerprint, holder;
     int64_t created_at, started_at;
     char order_id[ECOM_ID_MAX + 1];
 } cm_idem;
 
-/* u8 state, 4 x 8 bytes, then order_id as a string. */
-#define CM_IDEM_SIZE(order_id_len) (33u + 3u + (order_id_len))
+/* u8 state, 5 x 8 bytes, then order_id as a string. */
+#define CM_IDEM_SIZE(order_id_len) (41u + 3u + (order_id_len))
 void ecom__cm_idem_encode(unsigned char *out, const cm_idem *k);
 int ecom__cm_idem_decode(cm_idem *k, const MDB_val *v);
 

@@ -115,6 +115,7 @@ void ecom__cm_idem_encode(unsigned char *out, const cm_idem *k)
     ecom__lv_w_i64(&w, (int64_t)k->fingerprint);
     ecom__lv_w_i64(&w, k->created_at);
     ecom__lv_w_i64(&w, k->started_at);
+    ecom__lv_w_i64(&w, (int64_t)k->holder);
     ecom__lv_w_str(&w, k->order_id);
 }
 
@@ -126,6 +127,7 @@ int ecom__cm_idem_decode(cm_idem *k, const MDB_val *v)
     k->fingerprint = (uint64_t)ecom__lv_r_i64(&r);
     k->created_at = ecom__lv_r_i64(&r);
     k->started_at = ecom__lv_r_i64(&r);
+    k->holder = (uint64_t)ecom__lv_r_i64(&r);
     const char *order_id = ecom__lv_r_str(&r);
     size_t len = strlen(order_id);
     if (r.bad || r.p != r.end || len > ECOM_ID_MAX || result < INT32_MIN || result > 0 ||

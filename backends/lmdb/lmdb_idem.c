@@ -63,6 +63,7 @@ static int take(ecom__lmdb *be, MDB_txn *txn, ecom_idem_op *op, cm_idem *k, int6
 {
     k->state = CM_IDEM_HELD;
     k->started_at = now;
+    k->holder = op->holder;
     op->state = ECOM_IDEM_NEW;
     strcpy(op->order_id, k->order_id);
     return ecom__cm_idem_store(be, txn, op->key, k);
@@ -75,7 +76,8 @@ static int begin(ecom__lmdb *be, MDB_txn *txn, ecom_idem_op *op, int64_t now)
     if (rc != ECOM_OK)
         return rc;
     if (!found || due(k.created_at, op->ttl_ms, now)) {
-        k = (cm_idem){CM_IDEM_HELD, ECOM_OK, op->fingerprint, now, now, ""};
+        k = (cm_idem){.state = CM_IDEM_HELD, .result = ECOM_OK, .fingerprint = op->fingerprint,
+                      .created_at = now, .started_at = now};
         return take(be, txn, op, &k, now);
     }
     if (k.fingerprint != op->fingerprint) {

@@ -77,6 +77,11 @@ static int judge(ecom__lmdb *be, MDB_txn *txn, ecom_order_op *op, const order_ol
         int found, rc = ecom__cm_idem_load(be, txn, op->idem_key, idem, &found);
         if (rc == ECOM_OK && (!found || idem->state != CM_IDEM_HELD))
             return refuse(be, op, ECOM_ENOTFOUND, "its idempotency key is not held");
+        /* Claimed in the same batch by this request, or by another one (or already
+         * naming an order of an earlier holder): only the first may create. */
+        if (rc == ECOM_OK && op->idem_holder &&
+            (idem->holder != op->idem_holder || idem->order_id[0]))
+            return refuse(be, op, ECOM_EBUSY, "its idempotency key is held for another order");
         return rc;
     }
     if (!old->found)

@@ -1402,6 +1402,49 @@ static void test_lmdb_commerce__write_batch_mixed(void **state)
 }
 
 /* A bad item fails the whole call before anything runs. */
+/* A key claimed and an order created in one batch: only by the request that the BEGIN
+ * made the key's holder, and only while the key names no order yet. */
+static void test_lmdb_commerce__claimed_create(void **state)
+{
+    fixture *f = *state;
+    ecom_backend *be = f->be;
+    ecom_idem_op first = idem_op(ECOM_IDEM_BEGIN, "k1", 7), second = first;
+    first.holder = 11;
+    second.holder = 22;
+    ecom_order_op mine = order_op(ECOM_ORDER_CREATE, "o1", "u1", ECOM_ORDER_PENDING_PAYMENT, T0);
+    ecom_order_op theirs = order_op(ECOM_ORDER_CREATE, "o2", "u1", ECOM_ORDER_PENDING_PAYMENT, T0);
+    mine.idem_key = theirs.idem_key = "k1";
+    mine.idem_holder = 11;
+    theirs.idem_holder = 22;
+    /* Two requests racing with one key in one batch: the first claims it, the
+     * second finds it in flight, and its create is refused. */
+    ecom_write_item items[] = {item(ECOM_WRITE_IDEM, &first), item(ECOM_WRITE_IDEM, &second),
+                               item(ECOM_WRITE_ORDER, &mine), item(ECOM_WRITE_ORDER, &theirs)};
+    assert_int_equal(be->write_batch(be, items, 4, T0 + 1), ECOM_OK);
+    assert_int_equal(first.state, ECOM_IDEM_NEW);
+    assert_int_equal(second.state, ECOM_IDEM_IN_FLIGHT);
+    assert_int_equal(mine.result, ECOM_OK);
+    assert_int_equal(theirs.result, ECOM_EBUSY);
+    /* Released by a timeout, the key is held again, but it names o1 already: a new
+     * request's create is refused, and it resumes o1 instead. */
+    ecom_idem_op release = idem_op(ECOM_IDEM_FINISH, "k1", 7);
+    release.result = ECOM_ETIMEOUT;
+    snprintf(release.order_id, sizeof release.order_id, "o1");
+    ecom_idem_op again = idem_op(ECOM_IDEM_BEGIN, "k1", 7);
+    again.holder = 33;
+    ecom_order_op another = order_op(ECOM_ORDER_CREATE, "o3", "u1", ECOM_ORDER_PENDING_PAYMENT,
+                                     T0);
+    another.idem_key = "k1";
+    another.idem_holder = 33;
+    ecom_write_item retry[] = {item(ECOM_WRITE_IDEM, &release), item(ECOM_WRITE_IDEM, &again),
+                               item(ECOM_WRITE_ORDER, &another)};
+    assert_int_equal(be->write_batch(be, retry, 3, T0 + 2), ECOM_OK);
+    assert_int_equal(again.state, ECOM_IDEM_NEW);
+    assert_string_equal(again.order_id, "o1");
+    assert_int_equal(another.result, ECOM_EBUSY);
+    assert_clean(be);
+}
+
 static void test_lmdb_commerce__write_batch_bad_item(void **state)
 {
     fixture *f = *state;
@@ -1505,6 +1548,7 @@ int main(void)
         T(check_finds_corruption),
         T(threads),
         T(write_batch_mixed),
+        T(claimed_create),
         T(write_batch_bad_item),
         T(write_batch_map_growth),
 #undef T
