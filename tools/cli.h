@@ -265,4 +265,11 @@ int cmd_consumer_read(cli *c);
 int cmd_consumer_ack(cli *c);
 int cmd_consumer_position(cli *c);
 
+/* Item i of a list as JSON text (the caller frees it with ecom_free). */
+typedef int (*cli_item_json_fn)(char **out, const void *list, size_t i);
+
+/* Prints {"<name>": [the count items], "next_cursor": next or null}: a page of a list. */
+int cli_print_list_json(const char *name, size_t count, const char *next,
+                        cli_item_json_fn item_json, const void *list);
+
 #endif

@@ -167,27 +167,15 @@ int cmd_order_get(cli *c)
     return show_order(c, c->args.pos[0]);
 }
 
+static int order_json_at(char **out, const void *page, size_t i)
+{
+    return ecom_order_to_json(out, ecom_order_page_order(page, i));
+}
+
 static int print_order_page_json(const ecom_order_page *page)
 {
-    cJSON *root = cJSON_CreateObject();
-    cJSON *list = cJSON_AddArrayToObject(root, "orders");
-    const char *next = ecom_order_page_next_cursor(page);
-    int rc = list == NULL ? ECOM_ENOMEM : ECOM_OK;
-    for (size_t i = 0; rc == ECOM_OK && i < ecom_order_page_count(page); i++) {
-        char *json = NULL;
-        rc = ecom_order_to_json(&json, ecom_order_page_order(page, i));
-        if (rc == ECOM_OK && !cJSON_AddItemToArray(list, cJSON_CreateRaw(json)))
-            rc = ECOM_ENOMEM;
-        ecom_free(json);
-    }
-    if (rc == ECOM_OK && !(next ? cJSON_AddStringToObject(root, "next_cursor", next)
-                                : cJSON_AddNullToObject(root, "next_cursor")))
-        rc = ECOM_ENOMEM;
-    if (rc != ECOM_OK) {
-        cJSON_Delete(root);
-        return cli_fail_msg(rc, NULL);
-    }
-    return cli_print_json(root);
+    return cli_print_list_json("orders", ecom_order_page_count(page),
+                               ecom_order_page_next_cursor(page), order_json_at, page);
 }
 
 static void print_order_page_text(const ecom_order_page *page)

@@ -233,27 +233,15 @@ static int parse_status(const char *name, int *status)
     return -1;
 }
 
+static int product_json_at(char **out, const void *page, size_t i)
+{
+    return ecom_product_to_json(out, ecom_page_product(page, i));
+}
+
 static int print_page_json(const ecom_page *page)
 {
-    cJSON *root = cJSON_CreateObject();
-    cJSON *list = cJSON_AddArrayToObject(root, "products");
-    const char *next = ecom_page_next_cursor(page);
-    int rc = list == NULL ? ECOM_ENOMEM : ECOM_OK;
-    for (size_t i = 0; rc == ECOM_OK && i < ecom_page_count(page); i++) {
-        char *json = NULL;
-        rc = ecom_product_to_json(&json, ecom_page_product(page, i));
-        if (rc == ECOM_OK && !cJSON_AddItemToArray(list, cJSON_CreateRaw(json)))
-            rc = ECOM_ENOMEM;
-        ecom_free(json);
-    }
-    if (rc == ECOM_OK && !(next ? cJSON_AddStringToObject(root, "next_cursor", next)
-                                : cJSON_AddNullToObject(root, "next_cursor")))
-        rc = ECOM_ENOMEM;
-    if (rc != ECOM_OK) {
-        cJSON_Delete(root);
-        return cli_fail_msg(rc, NULL);
-    }
-    return cli_print_json(root);
+    return cli_print_list_json("products", ecom_page_count(page), ecom_page_next_cursor(page),
+                               product_json_at, page);
 }
 
 static void print_page_text(const ecom_page *page)

@@ -1105,3 +1105,26 @@ int main(int argc, char **argv)
     }
     return run(&p, cmd, used);
 }
+
+int cli_print_list_json(const char *name, size_t count, const char *next,
+                        cli_item_json_fn item_json, const void *list)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *items = root ? cJSON_AddArrayToObject(root, name) : NULL;
+    int rc = items == NULL ? ECOM_ENOMEM : ECOM_OK;
+    for (size_t i = 0; rc == ECOM_OK && i < count; i++) {
+        char *json = NULL;
+        rc = item_json(&json, list, i);
+        if (rc == ECOM_OK && !cJSON_AddItemToArray(items, cJSON_CreateRaw(json)))
+            rc = ECOM_ENOMEM;
+        ecom_free(json);
+    }
+    if (rc == ECOM_OK && !(next ? cJSON_AddStringToObject(root, "next_cursor", next)
+                                : cJSON_AddNullToObject(root, "next_cursor")))
+        rc = ECOM_ENOMEM;
+    if (rc != ECOM_OK) {
+        cJSON_Delete(root);
+        return cli_fail_msg(rc, NULL);
+    }
+    return cli_print_json(root);
+}

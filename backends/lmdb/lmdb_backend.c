@@ -627,3 +627,21 @@ cleanup:
 }
 
 const ecom_backend_factory ecom__lmdb_factory = {ECOM__LMDB_CONTRACT, "lmdb", lmdb_open};
+
+int ecom__lmdb_each(ecom__lmdb *be, MDB_txn *txn, MDB_dbi dbi, const char *what,
+                    ecom__lmdb_entry_fn fn, void *ctx)
+{
+    MDB_cursor *cur;
+    MDB_val key, val;
+    int rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc != 0)
+        return ecom__lmdb_mdb(be, what, rc);
+    int frc = ECOM_OK;
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0 && frc == ECOM_OK;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
+        frc = fn(ctx, &key, &val);
+    mdb_cursor_close(cur);
+    if (frc != ECOM_OK)
+        return frc;
+    return rc == MDB_NOTFOUND ? ECOM_OK : ecom__lmdb_mdb(be, what, rc);
+}

@@ -38,24 +38,24 @@ static void quote_key(char out[QUOTE], const MDB_val *k)
                                : k->mv_size);
 }
 
-/* Runs each entry of dbi through fn until fn returns an error. */
 typedef int (*entry_fn)(checker *c, const MDB_val *key, const MDB_val *val);
+
+/* Runs each entry of dbi through fn (ecom__lmdb_each, with the checker typed). */
+typedef struct each_ctx {
+    checker *c;
+    entry_fn fn;
+} each_ctx;
+
+static int each_entry(void *ctx, const MDB_val *key, const MDB_val *val)
+{
+    each_ctx *e = ctx;
+    return e->fn(e->c, key, val);
+}
 
 static int each(checker *c, MDB_dbi dbi, const char *name, entry_fn fn)
 {
-    MDB_cursor *cur;
-    MDB_val key, val;
-    int rc = mdb_cursor_open(c->txn, dbi, &cur);
-    if (rc != 0)
-        return ecom__lmdb_mdb(c->be, "mdb_cursor_open (check)", rc);
-    int frc = ECOM_OK;
-    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0 && frc == ECOM_OK;
-         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
-        frc = fn(c, &key, &val);
-    mdb_cursor_close(cur);
-    if (frc != ECOM_OK)
-        return frc;
-    return rc == MDB_NOTFOUND ? ECOM_OK : ecom__lmdb_mdb(c->be, name, rc);
+    each_ctx e = {c, fn};
+    return ecom__lmdb_each(c->be, c->txn, dbi, name, each_entry, &e);
 }
 
 /* Looks up a C-string key; *found is 0/1, and the return only a failure to look. */

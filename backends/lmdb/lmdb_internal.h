@@ -80,6 +80,12 @@ int ecom__lmdb_fail(ecom__lmdb *be, int code, const char *fmt, ...)
 /* An MDB error of op: ECOM__LMDB_GROW / ADOPT for a full or resized map (not
  * reported), else ECOM_EBACKEND with "lmdb: <op>: <mdb_strerror>". */
 int ecom__lmdb_mdb(ecom__lmdb *be, const char *op, int rc);
+
+/* Visits every entry of dbi in txn, in key order, until fn returns nonzero (returned
+ * unchanged); cursor failures are reported on be as "<what>: ...". */
+typedef int (*ecom__lmdb_entry_fn)(void *ctx, const MDB_val *key, const MDB_val *val);
+int ecom__lmdb_each(ecom__lmdb *be, MDB_txn *txn, MDB_dbi dbi, const char *what,
+                    ecom__lmdb_entry_fn fn, void *ctx);
 /* Writes s (n bytes) into out as a quoted, escaped, truncated string for messages. */
 void ecom__lmdb_quote(char *out, size_t out_size, const void *s, size_t n);
 

@@ -43,21 +43,22 @@ static const char *q(char buf[QUOTE], const char *s)
 
 typedef int (*entry_fn)(ichk *c, const MDB_val *key, const MDB_val *val);
 
+/* Runs each entry of dbi through fn (ecom__lmdb_each, with the checker typed). */
+typedef struct each_ctx {
+    ichk *c;
+    entry_fn fn;
+} each_ctx;
+
+static int each_entry(void *ctx, const MDB_val *key, const MDB_val *val)
+{
+    each_ctx *e = ctx;
+    return e->fn(e->c, key, val);
+}
+
 static int each(ichk *c, MDB_dbi dbi, entry_fn fn)
 {
-    MDB_cursor *cur;
-    MDB_val key, val;
-    int rc = mdb_cursor_open(c->txn, dbi, &cur);
-    if (rc != 0)
-        return ecom__lmdb_mdb(c->be, "mdb_cursor_open (check)", rc);
-    int frc = ECOM_OK;
-    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0 && frc == ECOM_OK;
-         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
-        frc = fn(c, &key, &val);
-    mdb_cursor_close(cur);
-    if (frc != ECOM_OK)
-        return frc;
-    return rc == MDB_NOTFOUND ? ECOM_OK : ecom__lmdb_mdb(c->be, "mdb_cursor_get (check)", rc);
+    each_ctx e = {c, fn};
+    return ecom__lmdb_each(c->be, c->txn, dbi, "mdb_cursor_get (check)", each_entry, &e);
 }
 
 /* Looks a key up: 1 found, 0 not, or a negative error. */
