@@ -85,7 +85,8 @@ typedef enum ecom_error {
     ECOM_ETIMEOUT = -36,    /* the payment provider did not answer: retry with the same key */
     ECOM_EPAYMENT = -37,    /* the payment provider failed */
     ECOM_EIDEMPOTENCY = -38, /* the idempotency key was used with a different request */
-    ECOM_ESTATE = -39       /* the order's state does not allow this move */
+    ECOM_ESTATE = -39,      /* the order's state does not allow this move */
+    ECOM_EQUERY = -40       /* a search query or request is malformed */
 } ecom_error;
 
 /* A static English description of an error code. Never NULL. */
@@ -1074,6 +1075,157 @@ ECOM_EXTERN int ecom_consumer_ack(ecom_store *store, const char *consumer, uint6
 
 /* The consumer's acknowledged position (0 when new). */
 ECOM_EXTERN int ecom_consumer_position(uint64_t *seq, ecom_store *store, const char *consumer);
+
+/* ------------------------------------------------------------------------- */
+/* Search                                                                     */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * A search index over the store's active products, kept in memory by the library.
+ * It is built from the catalog at open (or loaded from a snapshot file and caught up),
+ * then fed from the event log by a follower thread, as a search cluster is fed from a
+ * message log: the store stays the truth, and ecom_search_status says how far behind
+ * the index is. Results are cached by their normalized request for a TTL, and a
+ * cached entry is dropped as soon as a product it matches (before or after the
+ * change) changes. See docs/search.md.
+ *
+ * Thread rules: any number of threads may search one handle at once. The handle
+ * must be closed before its store.
+ */
+typedef struct ecom_search ecom_search;
+typedef struct ecom_search_result ecom_search_result;
+
+typedef struct ecom_search_options {
+    int version;           /* ECOM_SEARCH_OPTIONS_VERSION */
+    int64_t cache_ttl_ms;  /* result cache TTL (0 = 5 minutes; < 0 = no cache) */
+    size_t cache_entries;  /* most results kept (0 = 4096) */
+    const char *snapshot;  /* NULL, or a snapshot file (ecom_search_save) to start from */
+    int manual;            /* 1: no follower thread; the host calls ecom_search_refresh */
+    int64_t poll_ms;       /* how often the follower looks for new events (0 = 20 ms) */
+} ecom_search_options;
+#define ECOM_SEARCH_OPTIONS_VERSION 1
+#define ECOM_SEARCH_OPTIONS_INIT { ECOM_SEARCH_OPTIONS_VERSION, 0, 0, NULL, 0, 0 }
+
+/*
+ * Opens a search index over store: loads opts->snapshot if given and usable, else
+ * builds from the catalog, then applies the events since. opts may be NULL.
+ * Caller owns *out (ecom_search_close). Errors: ECOM_EINVAL, ECOM_EVERSION,
+ * ECOM_ENOMEM, and the store's read errors.
+ */
+ECOM_EXTERN int ecom_search_open(ecom_search **out, ecom_store *store,
+                                 const ecom_search_options *opts);
+/* Stops the follower and frees the index. NULL is a no-op. */
+ECOM_EXTERN void ecom_search_close(ecom_search *search);
+
+/* Applies every event logged so far before returning (with or without a follower).
+ * [out] applied  the sequence number of the last event applied (may be NULL). */
+ECOM_EXTERN int ecom_search_refresh(ecom_search *search, uint64_t *applied);
+
+typedef struct ecom_search_status {
+    uint64_t applied_seq;   /* the last event the index reflects */
+    uint64_t head_seq;      /* the newest event in the log */
+    uint64_t events_behind; /* head_seq - applied_seq */
+    int64_t ms_behind;      /* age of the oldest event not yet applied (0 when current) */
+    size_t products;        /* products indexed */
+    size_t memory_bytes;    /* memory the index holds */
+    size_t cache_entries;   /* results cached now */
+    uint64_t cache_hits, cache_misses;
+} ecom_search_status;
+ECOM_EXTERN int ecom_search_status_get(ecom_search_status *out, ecom_search *search);
+
+/* Writes a snapshot of the index to path (atomically: a temporary file renamed). */
+ECOM_EXTERN int ecom_search_save(ecom_search *search, const char *path);
+
+typedef enum ecom_search_sort {
+    ECOM_SORT_RELEVANCE = 0,  /* BM25 score, best first */
+    ECOM_SORT_PRICE_ASC = 1,  /* lowest variant price in the request's currency */
+    ECOM_SORT_PRICE_DESC = 2,
+    ECOM_SORT_NEWEST = 3      /* created_at, newest first */
+} ecom_search_sort;
+
+/* An attribute filter: products having value among attribute name's values. Filters
+ * on one name are alternatives (any of), on different names all apply. */
+typedef struct ecom_search_attr {
+    const char *name;
+    const char *value;
+} ecom_search_attr;
+
+#define ECOM_SEARCH_LIMIT_MAX 100
+#define ECOM_SEARCH_FILTERS_MAX 32
+
+typedef struct ecom_search_request {
+    int version;            /* ECOM_SEARCH_REQUEST_VERSION */
+    const char *text;       /* words, all of which must match (NULL or "": every product).
+                               The last word also matches as a prefix, for type-ahead,
+                               unless the text ends with a space; words of 5 or more
+                               letters also match with one typo. */
+    const char *category;   /* NULL, or a category path: that subtree only */
+    const char *const *brands; /* brand_count brands, any of (compared folded) */
+    size_t brand_count;
+    const ecom_search_attr *attrs; /* attribute filters */
+    size_t attr_count;
+    const char *currency;   /* for prices (filter, sort, facet); NULL = "USD" */
+    int64_t price_min;      /* minor units, inclusive; -1 = no bound */
+    int64_t price_max;      /* minor units, inclusive; -1 = no bound */
+    int in_stock;           /* 1: only products with a variant that can be sold now */
+    const char *const *facets; /* facet_count of "category", "brand", "price", or an
+                                  attribute name */
+    size_t facet_count;
+    int sort;               /* ecom_search_sort */
+    size_t limit;           /* hits per page, 1..ECOM_SEARCH_LIMIT_MAX (0 = 20) */
+    const char *cursor;     /* NULL, or a result's ecom_search_result_cursor */
+} ecom_search_request;
+#define ECOM_SEARCH_REQUEST_VERSION 1
+#define ECOM_SEARCH_REQUEST_INIT \
+    { ECOM_SEARCH_REQUEST_VERSION, NULL, NULL, NULL, 0, NULL, 0, NULL, -1, -1, 0, NULL, 0, \
+      ECOM_SORT_RELEVANCE, 0, NULL }
+
+/*
+ * Runs a search. Caller owns *out (ecom_search_result_free).
+ * Errors: ECOM_EINVAL (NULL arguments), ECOM_EVERSION, ECOM_EQUERY (a bad request:
+ * unknown facet or sort, price_min > price_max, too many filters, a cursor of another
+ * request; ecom_search_errmsg says which), ECOM_ECURRENCY, ECOM_ENOMEM.
+ */
+ECOM_EXTERN int ecom_search_run(ecom_search_result **out, ecom_search *search,
+                                const ecom_search_request *request);
+
+/*
+ * Runs a query written in the query language (docs/search.md), e.g.
+ *   wireless headphones brand:sony category:electronics/audio price:20..150
+ *   color:black in:stock sort:price facet:brand facet:price
+ * Errors: as ecom_search_run; ECOM_EQUERY names the offending token and its offset.
+ */
+ECOM_EXTERN int ecom_search_query(ecom_search_result **out, ecom_search *search,
+                                  const char *query);
+
+/* The message of this thread's last failure on this handle ("" if none). */
+ECOM_EXTERN const char *ecom_search_errmsg(ecom_search *search);
+
+/* Every product matching (all pages). */
+ECOM_EXTERN size_t ecom_search_result_total(const ecom_search_result *r);
+/* Hits on this page, and each hit's product id, score (0 unless sorted by relevance)
+ * and price (lowest variant price in the request's currency, -1 if none). */
+ECOM_EXTERN size_t ecom_search_result_count(const ecom_search_result *r);
+ECOM_EXTERN const char *ecom_search_result_id(const ecom_search_result *r, size_t i);
+ECOM_EXTERN double ecom_search_result_score(const ecom_search_result *r, size_t i);
+ECOM_EXTERN int64_t ecom_search_result_price(const ecom_search_result *r, size_t i);
+/* Facets, in the order requested; each value with its count over every match, most
+ * first (price buckets in price order; "lo..hi" in minor units, "lo.." for the last). */
+ECOM_EXTERN size_t ecom_search_result_facet_count(const ecom_search_result *r);
+ECOM_EXTERN const char *ecom_search_result_facet_name(const ecom_search_result *r, size_t f);
+ECOM_EXTERN size_t ecom_search_result_facet_size(const ecom_search_result *r, size_t f);
+ECOM_EXTERN const char *ecom_search_result_facet_value(const ecom_search_result *r, size_t f,
+                                                       size_t j);
+ECOM_EXTERN uint64_t ecom_search_result_facet_hits(const ecom_search_result *r, size_t f,
+                                                   size_t j);
+/* The cursor of the next page, or NULL on the last. Owned by the result. */
+ECOM_EXTERN const char *ecom_search_result_cursor(const ecom_search_result *r);
+/* 1 if the result came from the cache. */
+ECOM_EXTERN int ecom_search_result_cached(const ecom_search_result *r);
+/* The result as JSON: {"total":..,"hits":[{"id":..,"score":..,"price":..}],
+ * "facets":{"brand":[["sony",12],..]},"cursor":..}. Caller frees *out (ecom_free). */
+ECOM_EXTERN int ecom_search_result_to_json(char **out, const ecom_search_result *r);
+ECOM_EXTERN void ecom_search_result_free(ecom_search_result *r);
 
 /* ------------------------------------------------------------------------- */
 /* Consistency check                                                          */

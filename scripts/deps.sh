@@ -3,7 +3,7 @@
 # Idempotent and quiet when everything is present. Needs root (or sudo) to install.
 set -eu
 
-PACKAGES="build-essential cmake pkg-config liblmdb-dev lmdb-utils libcjson-dev libcmocka-dev python3"
+PACKAGES="build-essential cmake pkg-config liblmdb-dev lmdb-utils libcjson-dev libcmocka-dev libstemmer-dev libsqlite3-dev python3"
 # The fuzzers (cmake -DECOM_FUZZ=ON) also need clang and libclang-rt-14-dev.
 case "${1:-}" in
     --fuzz) PACKAGES="$PACKAGES clang libclang-rt-14-dev" ;;

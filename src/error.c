@@ -47,6 +47,7 @@ const char *ecom_strerror(int code)
     case ECOM_EPAYMENT: return "payment provider error";
     case ECOM_EIDEMPOTENCY: return "idempotency key reused with a different request";
     case ECOM_ESTATE: return "illegal order state transition";
+    case ECOM_EQUERY: return "malformed search query";
     }
     return "unknown error code";
 }
