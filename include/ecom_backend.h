@@ -26,7 +26,7 @@
 extern "C" {
 #endif
 
-#define ECOM_BACKEND_VERSION 3
+#define ECOM_BACKEND_VERSION 4
 
 /*
  * A product as the backend sees it: the index fields it must maintain, and the
@@ -395,9 +395,19 @@ typedef enum ecom_write_kind {
     ECOM_WRITE_PAYMENT = 4    /* ecom_payment_op */
 } ecom_write_kind;
 
+/*
+ * Since version 4, a flag OR'ed into an item's kind: the item depends on the nearest
+ * earlier item of the batch without this flag (its anchor), and is applied only if
+ * the anchor was; otherwise it is skipped, leaving no trace, with the anchor's result
+ * as its own. So "mark the order paid, then empty the cart and finish the key" is one
+ * unit whose last two steps happen only if the first did. The core sends it only to
+ * backends of version 4 or later, and never to an item without an earlier anchor.
+ */
+#define ECOM_WRITE_DEPENDENT 0x100
+
 /* One write of a mixed batch (write_batch). */
 typedef struct ecom_write_item {
-    int kind;  /* ecom_write_kind */
+    int kind;  /* ecom_write_kind, possibly | ECOM_WRITE_DEPENDENT (version 4) */
     void *op;  /* of the kind's op type; its result field is set */
 } ecom_write_item;
 
@@ -563,6 +573,8 @@ struct ecom_backend {
      * (the results of the other items set to it).
      */
     int (*write_batch)(ecom_backend *be, ecom_write_item *items, size_t n, int64_t now);
+
+    /* ---- version 4: no new operation; write_batch honours ECOM_WRITE_DEPENDENT ---- */
 };
 
 /* Opens a backend for a URI of its scheme. */

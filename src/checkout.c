@@ -129,10 +129,12 @@ static int cancel_pending(ecom_store *store, ecom_order *o, const char *why)
 
 /*
  * The one completion path: pending_payment -> paid with the charge, committing the
- * stock in the same unit. Whoever loses the race (a retry, a notification, the
- * recovery sweep) finds the order already paid and reports success.
+ * stock in the same unit, and then's writes (the checkout's: empty the cart, finish
+ * the key) only if that is applied. Whoever loses the race (a retry, a notification,
+ * the recovery sweep) finds the order already paid and reports success.
  */
-static int complete_paid(ecom_store *store, ecom_order **order, const char *charge_id)
+static int complete_paid(ecom_store *store, ecom_order **order, const char *charge_id,
+                         const ecom__order_then *then)
 {
     ecom_order *o = *order;
     ecom_inventory_op ops[ECOM__ORDER_CLAIMS_MAX + 1];
@@ -143,7 +145,7 @@ static int complete_paid(ecom_store *store, ecom_order **order, const char *char
                                              "payment approved")
                           : ECOM_ENOMEM;
     if (rc == ECOM_OK)
-        rc = ecom__order_write(store, o, ECOM_ORDER_UPDATE, ops, n, NULL);
+        rc = ecom__order_write_then(store, o, ops, n, then);
     if (rc != ECOM_ECONFLICT)
         return rc;
     /* Someone else moved it: read what they did. */
@@ -177,9 +179,9 @@ static int undo_payment(ecom_store *store, ecom_order *o, const char *charge_id,
 }
 
 /* Captures an approved authorization (with the order's own key) unless the provider
- * captured it already, and completes the order. */
+ * captured it already, and completes the order (with then, see complete_paid). */
 static int capture_and_complete(ecom_store *store, ecom_order **order,
-                                const ecom_payment_result *auth)
+                                const ecom_payment_result *auth, const ecom__order_then *then)
 {
     const ecom_payment_provider *pp = ecom__payments(store);
     char key[ECOM__KEY_MAX + 1];
@@ -190,14 +192,16 @@ static int capture_and_complete(ecom_store *store, ecom_order **order,
     if (rc != ECOM_OK)
         return ecom__fail(store, rc == ECOM_ETIMEOUT ? rc : ECOM_EPAYMENT, "order '%s': capture "
                           "failed; retry with the same key", (*order)->id);
-    rc = complete_paid(store, order, auth->charge_id);
+    rc = complete_paid(store, order, auth->charge_id, then);
     if (rc == ECOM_EEXPIRED || rc == ECOM_EENDED)
         return undo_payment(store, *order, auth->charge_id, rc);
     return rc;
 }
 
-/* Authorizes and captures the order's total with its own keys, then completes it. */
-static int pay(ecom_store *store, ecom_order **order, const char *token)
+/* Authorizes and captures the order's total with its own keys, then completes it;
+ * then's writes ride on the completion (see complete_paid). */
+static int pay(ecom_store *store, ecom_order **order, const char *token,
+               const ecom__order_then *then)
 {
     ecom_order *o = *order;
     const ecom_payment_provider *pp = ecom__payments(store);
@@ -217,7 +221,7 @@ static int pay(ecom_store *store, ecom_order **order, const char *token)
                                           "(%s); the stock went back", o->id, o->reason)
                              : rc;
     }
-    return capture_and_complete(store, order, &res);
+    return capture_and_complete(store, order, &res, then);
 }
 
 /* ---- building the order from the cart ---- */
@@ -418,11 +422,12 @@ fail:
 /* ---- the entry points ---- */
 
 /* Continues an order an earlier holder of the key (a crash, a timeout) left behind. */
-static int resume(ecom_store *store, ecom_order **order, const char *token)
+static int resume(ecom_store *store, ecom_order **order, const char *token,
+                  const ecom__order_then *then)
 {
     switch ((*order)->state) {
     case ECOM_ORDER_PENDING_PAYMENT:
-        return pay(store, order, token);
+        return pay(store, order, token, then);
     case ECOM_ORDER_CANCELLED:
         return ecom__fail(store, ECOM_ESTATE, "order '%s' was cancelled: %s", (*order)->id,
                           (*order)->reason);
@@ -443,21 +448,36 @@ static uint64_t holder_nonce(void)
     return x ? x : 1;
 }
 
-/* The end of a checkout: paid, the cart is emptied and the key finished in one batch
- * (one wait); otherwise the key records the failure. */
-static int conclude(ecom_store *store, ecom_order *o, int rc,
-                    const ecom_checkout_request *request, const char *key)
+/* How a paid checkout ends: the cart emptied and the key finished, in one unit. It
+ * rides on the order's completion (then); on its own when that was not this
+ * request's write (a retry finding the order paid). */
+typedef struct ending {
+    ecom_cart_op clear;
+    ecom_idem_op done;
+    ecom__order_then then;
+} ending;
+
+static void ending_init(ending *e, const ecom_checkout_request *request, const char *key,
+                        const char *order_id)
+{
+    *e = (ending){.clear = {.kind = ECOM_CART_CLEAR, .cart = request->cart,
+                            .ttl_ms = INT64_C(24) * 3600 * 1000},
+                  .done = {.kind = ECOM_IDEM_FINISH, .key = key, .result = ECOM_OK,
+                           .op_result = ECOM_ERROR /* until it is applied */}};
+    snprintf(e->done.order_id, sizeof e->done.order_id, "%s", order_id);
+    e->then = (ecom__order_then){{ECOM__WRITE_CART, ECOM__WRITE_IDEM},
+                                 {&e->clear, &e->done}, 2};
+}
+
+/* The end of a checkout: paid, the cart is emptied and the key finished (unless that
+ * rode on the completion already); otherwise the key records the failure. */
+static int conclude(ecom_store *store, ecom_order *o, int rc, ending *e, const char *key)
 {
     if (rc != ECOM_OK)
         return finish(store, key, rc, o);
-    ecom_cart_op clear = {.kind = ECOM_CART_CLEAR, .cart = request->cart,
-                          .ttl_ms = INT64_C(24) * 3600 * 1000};
-    ecom_idem_op done = {.kind = ECOM_IDEM_FINISH, .key = key, .result = ECOM_OK};
-    snprintf(done.order_id, sizeof done.order_id, "%s", o->id);
-    const ecom__write_kind kinds[] = {ECOM__WRITE_CART, ECOM__WRITE_IDEM};
-    void *const ops[] = {&clear, &done};
-    ecom__commit_group(store, kinds, ops, 2); /* on failure the key goes stale: a retry
-                                                 finds the order paid */
+    if (e->done.op_result != ECOM_OK) /* on failure the key goes stale: a retry finds
+                                         the order paid */
+        ecom__commit_group(store, e->then.kinds, e->then.ops, 2);
     return ECOM_OK;
 }
 
@@ -483,9 +503,11 @@ static int answer_key(ecom_store *store, ecom_order **out, const ecom_idem_op *b
         break;
     }
     int rc = ecom__order_read(out, store, begin->order_id);
+    ending e;
+    ending_init(&e, request, key, begin->order_id);
     if (rc == ECOM_OK)
-        rc = resume(store, out, request->payment_token);
-    return conclude(store, *out, rc, request, key);
+        rc = resume(store, out, request->payment_token, &e.then);
+    return conclude(store, *out, rc, &e, key);
 }
 
 int ecom_checkout(ecom_order **out, ecom_store *store, const ecom_checkout_request *request,
@@ -516,8 +538,10 @@ int ecom_checkout(ecom_order **out, ecom_store *store, const ecom_checkout_reque
                                         idempotency_key, &begin);
         if (rc == ECOM_OK) {
             *out = o;
-            rc = pay(store, out, request->payment_token);
-            return conclude(store, *out, rc, request, idempotency_key);
+            ending e;
+            ending_init(&e, request, idempotency_key, o->id);
+            rc = pay(store, out, request->payment_token, &e.then);
+            return conclude(store, *out, rc, &e, idempotency_key);
         }
         ecom_order_free(o);
         if (begin.op_result != ECOM_OK) /* the batch failed: the backend said why */
@@ -560,7 +584,7 @@ int ecom_payment_notify(ecom_store *store, const char *order_id, int approved,
                   : ecom__fail(store, ECOM_ESTATE, "order '%s' is %s: the notification is "
                                "stale", order_id, ecom_order_state_name(o->state));
     } else if (approved) {
-        rc = complete_paid(store, &o, charge_id);
+        rc = complete_paid(store, &o, charge_id, NULL);
     } else {
         rc = cancel_pending(store, o, reason && *reason ? reason : "declined");
     }
@@ -580,7 +604,7 @@ static int recover_one(ecom_store *store, ecom_order **order)
         return rc;
     if (!res.approved)
         return cancel_pending(store, *order, res.reason[0] ? res.reason : "declined");
-    return capture_and_complete(store, order, &res);
+    return capture_and_complete(store, order, &res, NULL);
 }
 
 int ecom_checkout_recover(uint64_t *recovered, ecom_store *store, int64_t older_than_ms)

@@ -258,16 +258,10 @@ static int items_for(ecom__committer *c, size_t n)
 }
 
 /* Runs the whole batch as one write_batch call: one transaction, one fsync, however
- * many kinds it mixes. The items go kind by kind, each kind in queue order, as the
- * per-kind path applies them: the jobs of a batch are concurrent, so any order is
- * one their submitters could have seen, and runs of one kind let the backend judge
- * each run in one go. */
-/* The order kinds are applied in within a batch: idempotency keys first, so a request
- * may claim its key and create the order naming it in one batch (checkout does). */
-static const ecom__write_kind kind_order[ECOM__WRITE_KINDS] = {
-    ECOM__WRITE_IDEM, ECOM__WRITE_INVENTORY, ECOM__WRITE_CART, ECOM__WRITE_ORDER,
-    ECOM__WRITE_PAYMENT};
-
+ * many kinds it mixes. The items go in queue order, which keeps each group's jobs
+ * side by side and in the order their submitter gave (a dependent right after its
+ * anchor); each kind's ops are copied in that same order, so consecutive jobs of one
+ * kind are one run the backend judges in one go. */
 static void run_mixed(ecom_store *store, ecom__committer *c, ecom__job *jobs,
                       const size_t count[ECOM__WRITE_KINDS], size_t n)
 {
@@ -277,12 +271,12 @@ static void run_mixed(ecom_store *store, ecom__committer *c, ecom__job *jobs,
         if (count[k])
             copied[k] = (rc = gather(c, jobs, (ecom__write_kind)k, count[k])) == ECOM_OK;
     if (rc == ECOM_OK) {
-        size_t m = 0;
-        for (size_t a = 0; a < ECOM__WRITE_KINDS; a++) {
-            ecom__write_kind k = kind_order[a];
-            for (size_t i = 0; i < count[k]; i++)
-                c->items[m++] = (ecom_write_item){(int)k,
-                                                  (char *)c->scratch[k] + write_kinds[k].size * i};
+        size_t m = 0, at[ECOM__WRITE_KINDS] = {0};
+        for (ecom__job *j = jobs; j; j = j->next) {
+            ecom__write_kind k = j->kind;
+            c->items[m++] = (ecom_write_item){
+                (int)k | (j->dependent ? ECOM_WRITE_DEPENDENT : 0),
+                (char *)c->scratch[k] + write_kinds[k].size * at[k]++};
         }
         struct timespec t0;
         clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -305,6 +299,11 @@ static void run_batch(ecom_store *store, ecom__committer *c, ecom__job *jobs, si
         run_mixed(store, c, jobs, count, n);
         return;
     }
+    /* Idempotency keys first, so that a request may claim its key and create the
+     * order naming it in one batch (no dependents reach this path). */
+    static const ecom__write_kind kind_order[ECOM__WRITE_KINDS] = {
+        ECOM__WRITE_IDEM, ECOM__WRITE_INVENTORY, ECOM__WRITE_CART, ECOM__WRITE_ORDER,
+        ECOM__WRITE_PAYMENT};
     for (size_t a = 0; a < ECOM__WRITE_KINDS; a++)
         if (count[kind_order[a]])
             run_kind(store, c, jobs, kind_order[a], count[kind_order[a]]);
@@ -495,22 +494,38 @@ static int result_of(ecom__write_kind kind, const void *op)
     }
 }
 
-int ecom__commit_group(ecom_store *store, const ecom__write_kind *kinds, void *const *ops,
-                       size_t n)
+int ecom__commit_chain(ecom_store *store, const ecom__write_kind *kinds, void *const *ops,
+                       size_t n, size_t anchor)
 {
     ecom__job jobs[ECOM__GROUP_MAX];
-    if (n == 0 || n > ECOM__GROUP_MAX)
+    if (n == 0 || n > ECOM__GROUP_MAX || anchor >= n)
         return ECOM_EINVAL;
+    /* A backend that cannot skip a dependent gets the chain one wait at a time. */
+    bool atomic = store->be->version >= 4 && store->be->write_batch;
     for (size_t i = 0; i < n; i++) {
         if (!supported(store->be, kinds[i]))
             return ECOM_EUNSUPPORTED;
         write_kinds[kinds[i]].set_result(ops[i], ECOM_OK);
-        jobs[i] = (ecom__job){.kind = kinds[i], .op = ops[i]};
+        jobs[i] = (ecom__job){.kind = kinds[i], .dependent = atomic && i > anchor,
+                              .op = ops[i]};
     }
-    int rc = submit_and_wait(store, jobs, n);
+    int rc = submit_and_wait(store, jobs, atomic ? n : anchor + 1);
+    int anchor_rc = result_of(kinds[anchor], ops[anchor]);
+    for (size_t i = anchor + 1; !atomic && rc == ECOM_OK && i < n; i++) {
+        if (anchor_rc != ECOM_OK)
+            write_kinds[kinds[i]].set_result(ops[i], anchor_rc);
+        else
+            rc = submit_and_wait(store, &jobs[i], 1);
+    }
     for (size_t i = 0; rc == ECOM_OK && i < n; i++)
         rc = result_of(kinds[i], ops[i]);
     return rc;
+}
+
+int ecom__commit_group(ecom_store *store, const ecom__write_kind *kinds, void *const *ops,
+                       size_t n)
+{
+    return ecom__commit_chain(store, kinds, ops, n, n ? n - 1 : 0);
 }
 
 int ecom__commit(ecom_store *store, ecom__write_kind kind, void *op)

@@ -72,6 +72,7 @@ typedef ecom_write_kind ecom__write_kind;
 typedef struct ecom__job {
     struct ecom__job *next;
     ecom__write_kind kind;
+    bool dependent;         /* applied only if the group's anchor was (ECOM_WRITE_DEPENDENT) */
     void *op;               /* of the kind's op type */
     _Atomic uint32_t state; /* waiting, done, or lead (committer.c) */
     /* NULL: a thread sleeps on state. Else called once the op is done (async). */
@@ -106,6 +107,11 @@ int ecom__commit(ecom_store *store, ecom__write_kind kind, void *op);
 #define ECOM__GROUP_MAX 4
 int ecom__commit_group(ecom_store *store, const ecom__write_kind *kinds, void *const *ops,
                        size_t n);
+/* As ecom__commit_group, but ops from `anchor` on form a chain: ops[anchor] is applied
+ * as usual and those after it only if it was (each then carries its result). One
+ * atomic unit where the backend can (contract version 4), else one wait per op. */
+int ecom__commit_chain(ecom_store *store, const ecom__write_kind *kinds, void *const *ops,
+                       size_t n, size_t anchor);
 /* Queues job (job->op, job->complete set) and returns at once; job->complete is
  * called from the thread that runs its batch. Errors: ECOM_ENOMEM (no thread). */
 int ecom__committer_submit_async(ecom_store *store, ecom__job *job);

@@ -104,9 +104,11 @@ static int explain_write(ecom_store *store, const ecom_order *o, const ecom_orde
 
 /* Encodes o into an order write, and commits it alone or in one batch after begin
  * (the checkout's idempotency key, claimed by the same request: see idem_holder). */
+/* Writes the order, after `begin` (claiming its key) if given, and with the `then`
+ * ops chained after it: applied in the same unit only if the order write was. */
 static int write_order(ecom_store *store, ecom_order *o, ecom_order_op_kind kind,
                        ecom_inventory_op *inv, size_t n, const char *idem_key,
-                       ecom_idem_op *begin)
+                       ecom_idem_op *begin, const ecom__order_then *then)
 {
     if (!orders_supported(store))
         return unsupported(store);
@@ -129,14 +131,22 @@ static int write_order(ecom_store *store, ecom_order *o, ecom_order_op_kind kind
         .idem_key = kind == ECOM_ORDER_CREATE ? idem_key : NULL,
         .idem_holder = begin ? begin->holder : 0,
     };
+    ecom__write_kind kinds[ECOM__GROUP_MAX];
+    void *ops[ECOM__GROUP_MAX];
+    size_t count = 0;
     if (begin) {
-        const ecom__write_kind kinds[] = {ECOM__WRITE_IDEM, ECOM__WRITE_ORDER};
-        void *const ops[] = {begin, &op};
-        ecom__commit_group(store, kinds, ops, 2);
-        rc = begin->op_result != ECOM_OK ? begin->op_result : op.result;
-    } else {
-        rc = ecom__commit(store, ECOM__WRITE_ORDER, &op);
+        kinds[count] = ECOM__WRITE_IDEM;
+        ops[count++] = begin;
     }
+    size_t anchor = count;
+    kinds[count] = ECOM__WRITE_ORDER;
+    ops[count++] = &op;
+    for (size_t i = 0; then && i < then->n; i++) {
+        kinds[count] = then->kinds[i];
+        ops[count++] = then->ops[i];
+    }
+    ecom__commit_chain(store, kinds, ops, count, anchor);
+    rc = begin && begin->op_result != ECOM_OK ? begin->op_result : op.result;
     ecom__buf_free(&data);
     if (rc == ECOM_OK) {
         o->version = op.version;
@@ -152,13 +162,19 @@ static int write_order(ecom_store *store, ecom_order *o, ecom_order_op_kind kind
 int ecom__order_write(ecom_store *store, ecom_order *o, ecom_order_op_kind kind,
                       ecom_inventory_op *inv, size_t n, const char *idem_key)
 {
-    return write_order(store, o, kind, inv, n, idem_key, NULL);
+    return write_order(store, o, kind, inv, n, idem_key, NULL, NULL);
+}
+
+int ecom__order_write_then(ecom_store *store, ecom_order *o, ecom_inventory_op *inv, size_t n,
+                           const ecom__order_then *then)
+{
+    return write_order(store, o, ECOM_ORDER_UPDATE, inv, n, NULL, NULL, then);
 }
 
 int ecom__order_create_claimed(ecom_store *store, ecom_order *o, ecom_inventory_op *inv,
                                size_t n, const char *idem_key, ecom_idem_op *begin)
 {
-    return write_order(store, o, ECOM_ORDER_CREATE, inv, n, idem_key, begin);
+    return write_order(store, o, ECOM_ORDER_CREATE, inv, n, idem_key, begin, NULL);
 }
 
 size_t ecom__order_stock_ops(ecom_inventory_op *ops, char (*claim_sales)[ECOM_ID_MAX + 1],

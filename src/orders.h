@@ -96,6 +96,18 @@ size_t ecom__order_stock_ops(ecom_inventory_op *ops, char (*claim_sales)[ECOM_ID
 int ecom__order_write(ecom_store *store, ecom_order *o, ecom_order_op_kind kind,
                       ecom_inventory_op *inv, size_t n, const char *idem_key);
 
+/* Writes that ride on an order update: applied in its unit, after it, and only if
+ * it was applied (each then carries its own result; a skipped one the order's). */
+typedef struct ecom__order_then {
+    ecom__write_kind kinds[2];
+    void *ops[2];
+    size_t n;
+} ecom__order_then;
+
+/* ecom__order_write(UPDATE) with then's writes chained after it. */
+int ecom__order_write_then(ecom_store *store, ecom_order *o, ecom_inventory_op *inv, size_t n,
+                           const ecom__order_then *then);
+
 /*
  * Creates o in one batch right after begin (an ECOM_IDEM_BEGIN of idem_key with a
  * holder nonce), so that a checkout claims its key and creates its order with one

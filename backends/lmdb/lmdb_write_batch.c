@@ -8,7 +8,9 @@
  * is judged exactly as its kind's call would judge it. What spans the kinds is
  * kept here for the whole txn: the claim indexes, held from the start of the txn
  * to the hook that hears whether it committed, and the inventory state of the
- * txn (inv_txn: one lazy expiry sweep per txn). A map-full rerun starts over. */
+ * txn (inv_txn: one lazy expiry sweep per txn). A map-full rerun starts over.
+ * A dependent item (ECOM_WRITE_DEPENDENT) runs only if its anchor, the last item
+ * of the run before it, was applied. */
 #include "lmdb_commerce.h"
 #include "lmdb_inventory.h"
 
@@ -22,7 +24,7 @@ typedef struct batch_ctx {
 /* The size of the op type of kind, 0 for an unknown kind. */
 static size_t op_size(int kind)
 {
-    switch (kind) {
+    switch (kind & ~ECOM_WRITE_DEPENDENT) {
     case ECOM_WRITE_INVENTORY: return sizeof(ecom_inventory_op);
     case ECOM_WRITE_CART: return sizeof(ecom_cart_op);
     case ECOM_WRITE_ORDER: return sizeof(ecom_order_op);
@@ -32,10 +34,12 @@ static size_t op_size(int kind)
     }
 }
 
+/* Known kinds, each with an op, and a dependent item never first (no anchor). */
 static int items_ok(const ecom_write_item *items, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (op_size(items[i].kind) == 0 || items[i].op == NULL)
+        if (op_size(items[i].kind) == 0 || items[i].op == NULL ||
+            (i == 0 && (items[i].kind & ECOM_WRITE_DEPENDENT)))
             return 0;
     return 1;
 }
@@ -44,27 +48,35 @@ static int items_ok(const ecom_write_item *items, size_t n)
 static int needs_claims(const ecom_write_item *items, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (items[i].kind == ECOM_WRITE_INVENTORY ||
-            (items[i].kind == ECOM_WRITE_ORDER &&
+        if ((items[i].kind & ~ECOM_WRITE_DEPENDENT) == ECOM_WRITE_INVENTORY ||
+            ((items[i].kind & ~ECOM_WRITE_DEPENDENT) == ECOM_WRITE_ORDER &&
              ecom__lmdb_order_needs_claims(items[i].op, 1)))
             return 1;
     return 0;
+}
+
+/* Where an item keeps its result (NULL for an unknown kind). */
+static int *result_of(const ecom_write_item *item)
+{
+    if (item->op == NULL)
+        return NULL;
+    switch (item->kind & ~ECOM_WRITE_DEPENDENT) {
+    case ECOM_WRITE_INVENTORY: return &((ecom_inventory_op *)item->op)->result;
+    case ECOM_WRITE_CART: return &((ecom_cart_op *)item->op)->result;
+    case ECOM_WRITE_ORDER: return &((ecom_order_op *)item->op)->result;
+    case ECOM_WRITE_IDEM: return &((ecom_idem_op *)item->op)->op_result;
+    case ECOM_WRITE_PAYMENT: return &((ecom_payment_op *)item->op)->result;
+    default: return NULL;
+    }
 }
 
 /* The unit failed: every item says why (items of an unknown kind cannot). */
 static void fail_all(ecom_write_item *items, size_t n, int rc)
 {
     for (size_t i = 0; i < n; i++) {
-        if (items[i].op == NULL)
-            continue;
-        switch (items[i].kind) {
-        case ECOM_WRITE_INVENTORY: ((ecom_inventory_op *)items[i].op)->result = rc; break;
-        case ECOM_WRITE_CART: ((ecom_cart_op *)items[i].op)->result = rc; break;
-        case ECOM_WRITE_ORDER: ((ecom_order_op *)items[i].op)->result = rc; break;
-        case ECOM_WRITE_IDEM: ((ecom_idem_op *)items[i].op)->op_result = rc; break;
-        case ECOM_WRITE_PAYMENT: ((ecom_payment_op *)items[i].op)->result = rc; break;
-        default: break;
-        }
+        int *result = result_of(&items[i]);
+        if (result)
+            *result = rc;
     }
 }
 
@@ -85,7 +97,7 @@ static int run(ecom__lmdb *be, MDB_txn *txn, inv_txn *t, const ecom_write_item *
                size_t len, int64_t now)
 {
     void *ops = item->op;
-    switch (item->kind) {
+    switch (item->kind & ~ECOM_WRITE_DEPENDENT) {
     case ECOM_WRITE_INVENTORY: return ecom__lmdb_inventory_apply_txn(be, txn, t, ops, len, now);
     case ECOM_WRITE_CART: return ecom__lmdb_cart_apply_txn(be, txn, ops, len, now);
     case ECOM_WRITE_ORDER: return ecom__lmdb_order_apply_txn(be, txn, t, ops, len, now);
@@ -103,10 +115,18 @@ static int batch_fn(ecom__lmdb *be, MDB_txn *txn, void *ctx)
     /* Every run of the txn starts from nothing: each body resets its ops' out
      * fields as it reaches them, and the inventory state starts afresh. */
     inv_txn t = {0, 0, 0};
-    int rc = ECOM_OK;
+    int rc = ECOM_OK, anchor = ECOM_OK;
     for (size_t at = 0, len; rc == ECOM_OK && at < b->n; at += len) {
+        ecom_write_item *item = &b->items[at];
         len = run_length(b->items, at, b->n);
-        rc = run(be, txn, &t, &b->items[at], len, b->now);
+        if ((item->kind & ECOM_WRITE_DEPENDENT) && anchor != ECOM_OK) {
+            for (size_t i = 0; i < len; i++)
+                *result_of(&item[i]) = anchor; /* skipped, as its anchor was */
+            continue;
+        }
+        rc = run(be, txn, &t, item, len, b->now);
+        if (!(item->kind & ECOM_WRITE_DEPENDENT))
+            anchor = *result_of(&item[len - 1]);
     }
     return rc;
 }

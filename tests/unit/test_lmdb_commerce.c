@@ -1445,6 +1445,47 @@ static void test_lmdb_commerce__claimed_create(void **state)
     assert_clean(be);
 }
 
+/* Dependent items (ECOM_WRITE_DEPENDENT) follow their anchor, the nearest earlier
+ * item without the flag: applied with it, skipped with its result without it. */
+static void test_lmdb_commerce__write_batch_dependent(void **state)
+{
+    fixture *f = *state;
+    ecom_backend *be = f->be;
+    const int dep = ECOM_WRITE_DEPENDENT;
+    assert_int_equal(add(be, "c1", "sku-a", 1, 100, "USD"), ECOM_OK);
+    assert_int_equal(add(be, "c2", "sku-a", 1, 100, "USD"), ECOM_OK);
+    ecom_order_op paid = order_op(ECOM_ORDER_CREATE, "o1", "u1", ECOM_ORDER_PAID, T0);
+    ecom_order_op twice = order_op(ECOM_ORDER_CREATE, "o1", "u2", ECOM_ORDER_PAID, T0);
+    ecom_cart_op clear1 = cart_op(ECOM_CART_CLEAR, "c1", NULL, 0, 0, NULL);
+    ecom_cart_op clear2 = cart_op(ECOM_CART_CLEAR, "c2", NULL, 0, 0, NULL);
+    ecom_idem_op done1 = idem_op(ECOM_IDEM_BEGIN, "k1", 1);
+    ecom_idem_op done2 = idem_op(ECOM_IDEM_BEGIN, "k2", 1);
+    /* o1 is created and its followers applied; the second create of o1 is refused
+     * (it exists), so its followers are skipped and carry its result. */
+    ecom_write_item items[] = {item(ECOM_WRITE_ORDER, &paid),
+                               {ECOM_WRITE_CART | dep, &clear1},
+                               {ECOM_WRITE_IDEM | dep, &done1},
+                               item(ECOM_WRITE_ORDER, &twice),
+                               {ECOM_WRITE_CART | dep, &clear2},
+                               {ECOM_WRITE_IDEM | dep, &done2}};
+    assert_int_equal(be->write_batch(be, items, 6, T0 + 1), ECOM_OK);
+    assert_int_equal(paid.result, ECOM_OK);
+    assert_int_equal(clear1.result, ECOM_OK);
+    assert_int_equal(done1.op_result, ECOM_OK);
+    assert_int_equal(twice.result, ECOM_EEXISTS);
+    assert_int_equal(clear2.result, ECOM_EEXISTS);
+    assert_int_equal(done2.op_result, ECOM_EEXISTS);
+    assert_int_equal(get_cart(be, "c1", T0 + 1)->n, 0);
+    assert_int_equal(get_cart(be, "c2", T0 + 1)->n, 1); /* untouched */
+    assert_int_equal(idem_begin(be, "k1", 1, T0 + 2).state, ECOM_IDEM_IN_FLIGHT);
+    assert_int_equal(idem_begin(be, "k2", 1, T0 + 2).state, ECOM_IDEM_NEW);
+    /* A dependent with no anchor before it is a bad batch. */
+    ecom_write_item orphan[] = {{ECOM_WRITE_CART | dep, &clear2}};
+    assert_int_equal(be->write_batch(be, orphan, 1, T0 + 3), ECOM_EINVAL);
+    assert_int_equal(get_cart(be, "c2", T0 + 3)->n, 1);
+    assert_clean(be);
+}
+
 static void test_lmdb_commerce__write_batch_bad_item(void **state)
 {
     fixture *f = *state;
@@ -1549,6 +1590,7 @@ int main(void)
         T(threads),
         T(write_batch_mixed),
         T(claimed_create),
+        T(write_batch_dependent),
         T(write_batch_bad_item),
         T(write_batch_map_growth),
 #undef T
