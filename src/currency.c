@@ -44,3 +44,25 @@ int ecom_currency_valid(const char *code)
     size_t n = sizeof currencies / sizeof currencies[0];
     return bsearch(code, currencies, n, sizeof currencies[0], compare_code) != NULL;
 }
+
+/*
+ * Digits after the decimal point (ISO 4217's minor unit). Codes ISO gives no minor
+ * unit (metals, bond units, XDR, XSU, XUA) count as 2, like every code not listed.
+ */
+int ecom__currency_digits(const char *code)
+{
+    static const char zero[][4] = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG",
+                                   "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"};
+    static const char three[][4] = {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"};
+    static const char four[][4] = {"CLF", "UYW"};
+    for (size_t i = 0; i < sizeof zero / sizeof zero[0]; i++)
+        if (memcmp(code, zero[i], 4) == 0)
+            return 0;
+    for (size_t i = 0; i < sizeof three / sizeof three[0]; i++)
+        if (memcmp(code, three[i], 4) == 0)
+            return 3;
+    for (size_t i = 0; i < sizeof four / sizeof four[0]; i++)
+        if (memcmp(code, four[i], 4) == 0)
+            return 4;
+    return 2;
+}

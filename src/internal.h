@@ -26,6 +26,10 @@ char *ecom__strndup(const char *s, size_t n);
  * which it was, by comparing the count before and after. */
 extern _Thread_local unsigned long ecom__alloc_failures;
 
+/* Digits after the decimal point of an ISO 4217 currency (JPY 0, USD 2, KWD 3); 2 for a
+ * code with none (currency.c). */
+int ecom__currency_digits(const char *code);
+
 /* A growable byte buffer. On ENOMEM it keeps what it had. */
 typedef struct ecom__buf {
     char *data;

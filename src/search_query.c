@@ -73,31 +73,6 @@ struct ecom__parsed_query {
     char currency[4];
 };
 
-/* ---- currencies ---- */
-
-/*
- * Digits after the decimal point (ISO 4217's minor unit). Codes ISO gives no minor
- * unit (metals, bond units, XDR, XSU, XUA) count as 2, like every code not listed.
- * Kept here until the currency table carries exponents.
- */
-static int currency_exponent(const char *code)
-{
-    static const char zero[][4] = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG",
-                                   "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"};
-    static const char three[][4] = {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"};
-    static const char four[][4] = {"CLF", "UYW"};
-    for (size_t i = 0; i < sizeof zero / sizeof zero[0]; i++)
-        if (memcmp(code, zero[i], 4) == 0)
-            return 0;
-    for (size_t i = 0; i < sizeof three / sizeof three[0]; i++)
-        if (memcmp(code, three[i], 4) == 0)
-            return 3;
-    for (size_t i = 0; i < sizeof four / sizeof four[0]; i++)
-        if (memcmp(code, four[i], 4) == 0)
-            return 4;
-    return 2;
-}
-
 /* ---- the lexer ---- */
 
 typedef enum term_kind {
@@ -559,7 +534,7 @@ static void find_currency(parser *p)
         if (ecom_currency_valid(code)) {
             memcpy(p->out->currency, code, sizeof code);
             p->code = p->out->currency;
-            p->exponent = currency_exponent(code);
+            p->exponent = ecom__currency_digits(code);
         }
         return;
     }
