@@ -12,7 +12,8 @@
 #include "ecom.h"
 #include "ecom_backend.h"
 
-/* The backend under test: "lmdb", or "fault" (the LMDB backend behind the faulty wrapper). */
+/* The backend under test: "lmdb", "fault" (the LMDB backend behind the faulty wrapper),
+ * or "lmdb-v3" (the same wrapper presenting contract version 3, injecting nothing). */
 extern const char *conf_backend;
 
 /* A fresh, empty store's URI (a new directory each call); static buffer. */

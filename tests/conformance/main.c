@@ -1,5 +1,6 @@
 /* The conformance suite: one table of contract cases, run against the backend named
- * on the command line (lmdb, or fault: LMDB behind the fault-injecting wrapper). */
+ * on the command line (lmdb; fault: LMDB behind the fault-injecting wrapper; lmdb-v3:
+ * LMDB presented as a contract version 3 backend). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,15 +28,18 @@ const char *conf_fresh_uri(void)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
     if (system(cmd) != 0)
         abort();
-    const char *prefix = strcmp(conf_backend, "fault") == 0 ? "fault:lmdb://" : "lmdb://";
+    const char *prefix = strcmp(conf_backend, "fault") == 0   ? "fault:lmdb://"
+                         : strcmp(conf_backend, "lmdb-v3") == 0 ? "fault3:lmdb://"
+                                                                : "lmdb://";
     snprintf(uri_buf, sizeof uri_buf, "%s%s", prefix, path);
     return uri_buf;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 2 || (strcmp(argv[1], "lmdb") != 0 && strcmp(argv[1], "fault") != 0)) {
-        fprintf(stderr, "usage: %s lmdb|fault\n", argv[0]);
+    if (argc != 2 || (strcmp(argv[1], "lmdb") != 0 && strcmp(argv[1], "fault") != 0 &&
+                      strcmp(argv[1], "lmdb-v3") != 0)) {
+        fprintf(stderr, "usage: %s lmdb|fault|lmdb-v3\n", argv[0]);
         return 2;
     }
     conf_backend = argv[1];
