@@ -40,7 +40,7 @@ test-tsan: test-deps
 	@cd build-tsan && ctest --output-on-failure -R 'conformance|lmdb'
 
 bench: build
-	@for b in catalog flash reserve checkout; do $(BUILD)/bench/bench_$$b --quick || exit 1; done
+	@for b in catalog flash reserve checkout search; do $(BUILD)/bench/bench_$$b --quick || exit 1; done
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD) build-tsan var

@@ -32,6 +32,16 @@ void bench_print_machine(void)
            u.sysname, u.release, u.machine, ecom_version());
 }
 
+void bench_print_load(void)
+{
+    double load[3];
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f && fscanf(f, "%lf %lf %lf", &load[0], &load[1], &load[2]) == 3)
+        printf("load:     %.2f %.2f %.2f (1, 5, 15 min) at start\n", load[0], load[1], load[2]);
+    if (f)
+        fclose(f);
+}
+
 uint64_t bench_now_ns(void)
 {
     struct timespec ts;

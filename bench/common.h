@@ -8,6 +8,9 @@
 /* Prints CPU model, core count, kernel and libecom's version, for people. */
 void bench_print_machine(void);
 
+/* Prints the load average, for people: other work on a shared machine skews figures. */
+void bench_print_load(void);
+
 /* Monotonic nanoseconds. */
 uint64_t bench_now_ns(void);
 

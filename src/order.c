@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_build.h"
 #include "orders.h"
 
 /* Empty strings share this one instead of taking arena space. */
@@ -300,44 +301,23 @@ const char *ecom_order_history_why(const ecom_order *o, size_t i)
  * string literals added without a copy, so adding never allocates: the only failures
  * are the node allocations, which the helpers below turn into `ok = false`.
  */
-typedef struct jb {
-    bool ok;
-} jb;
-
-static cJSON *add(jb *b, cJSON *parent, const char *key, cJSON *item)
+static void add_str(ecom__jb *b, cJSON *parent, const char *key, const char *s)
 {
-    if (item == NULL) {
-        b->ok = false;
-        return NULL;
-    }
-    if (parent == NULL) {
-        cJSON_Delete(item);
-        return NULL;
-    }
-    if (key)
-        cJSON_AddItemToObjectCS(parent, key, item);
-    else
-        cJSON_AddItemToArray(parent, item);
-    return item;
+    ecom__jb_add(b, parent, key, cJSON_CreateString(s ? s : ""));
 }
 
-static void add_str(jb *b, cJSON *parent, const char *key, const char *s)
-{
-    add(b, parent, key, cJSON_CreateString(s ? s : ""));
-}
-
-static void add_int(jb *b, cJSON *parent, const char *key, int64_t v)
+static void add_int(ecom__jb *b, cJSON *parent, const char *key, int64_t v)
 {
     char digits[24];
     snprintf(digits, sizeof digits, "%" PRId64, v);
-    add(b, parent, key, cJSON_CreateRaw(digits));
+    ecom__jb_add(b, parent, key, cJSON_CreateRaw(digits));
 }
 
-static void add_uint(jb *b, cJSON *parent, const char *key, uint64_t v)
+static void add_uint(ecom__jb *b, cJSON *parent, const char *key, uint64_t v)
 {
     char digits[24];
     snprintf(digits, sizeof digits, "%" PRIu64, v);
-    add(b, parent, key, cJSON_CreateRaw(digits));
+    ecom__jb_add(b, parent, key, cJSON_CreateRaw(digits));
 }
 
 static const char *state_or_unknown(ecom_order_state s)
@@ -346,12 +326,12 @@ static const char *state_or_unknown(ecom_order_state s)
     return name ? name : "unknown";
 }
 
-static void put_lines(jb *b, cJSON *root, const ecom_order *o)
+static void put_lines(ecom__jb *b, cJSON *root, const ecom_order *o)
 {
-    cJSON *lines = add(b, root, "lines", cJSON_CreateArray());
+    cJSON *lines = ecom__jb_add(b, root, "lines", cJSON_CreateArray());
     for (size_t i = 0; lines && i < o->line_count; i++) {
         const ecom__order_line *l = &o->lines[i];
-        cJSON *x = add(b, lines, NULL, cJSON_CreateObject());
+        cJSON *x = ecom__jb_add(b, lines, NULL, cJSON_CreateObject());
         add_str(b, x, "sku", l->sku);
         add_int(b, x, "quantity", l->quantity);
         add_int(b, x, "unit_price", l->unit_price);
@@ -359,12 +339,12 @@ static void put_lines(jb *b, cJSON *root, const ecom_order *o)
     }
 }
 
-static void put_history(jb *b, cJSON *root, const ecom_order *o)
+static void put_history(ecom__jb *b, cJSON *root, const ecom_order *o)
 {
-    cJSON *history = add(b, root, "history", cJSON_CreateArray());
+    cJSON *history = ecom__jb_add(b, root, "history", cJSON_CreateArray());
     for (size_t i = 0; history && i < o->history_count; i++) {
         const ecom__order_entry *e = &o->history[i];
-        cJSON *x = add(b, history, NULL, cJSON_CreateObject());
+        cJSON *x = ecom__jb_add(b, history, NULL, cJSON_CreateObject());
         add_str(b, x, "state", state_or_unknown(e->state));
         add_int(b, x, "time", e->time);
         add_str(b, x, "who", e->who);
@@ -372,14 +352,14 @@ static void put_history(jb *b, cJSON *root, const ecom_order *o)
     }
 }
 
-static void put_claims_and_refunds(jb *b, cJSON *root, const ecom_order *o)
+static void put_claims_and_refunds(ecom__jb *b, cJSON *root, const ecom_order *o)
 {
-    cJSON *claims = add(b, root, "claims", cJSON_CreateArray());
+    cJSON *claims = ecom__jb_add(b, root, "claims", cJSON_CreateArray());
     for (size_t i = 0; claims && i < o->claim_count; i++)
         add_str(b, claims, NULL, o->claims[i]);
-    cJSON *refunds = add(b, root, "refunds", cJSON_CreateArray());
+    cJSON *refunds = ecom__jb_add(b, root, "refunds", cJSON_CreateArray());
     for (size_t i = 0; refunds && i < o->refund_count; i++) {
-        cJSON *x = add(b, refunds, NULL, cJSON_CreateObject());
+        cJSON *x = ecom__jb_add(b, refunds, NULL, cJSON_CreateObject());
         add_str(b, x, "key", o->refunds[i].key);
         add_int(b, x, "amount", o->refunds[i].amount);
     }
@@ -392,7 +372,7 @@ int ecom_order_to_json(char **out, const ecom_order *o)
     *out = NULL;
     if (o == NULL)
         return ECOM_EINVAL;
-    jb b = {true};
+    ecom__jb b = {true};
     cJSON *root = cJSON_CreateObject();
     if (root == NULL)
         return ECOM_ENOMEM;

@@ -97,19 +97,29 @@ int ecom__sindex_put(ecom__sindex *ix, const ecom_product *p, bool in_stock);
 int ecom__sindex_remove(ecom__sindex *ix, const char *id);
 /* Sets the stock flag of the product with this id (ECOM_ENOTFOUND if absent). */
 int ecom__sindex_set_stock(ecom__sindex *ix, const char *id, bool in_stock);
+/* Finishes a batch of writes: sorts the dictionary's new terms for prefix lookups and
+ * drops tombstones if due. Queries are right without it, prefix lookups slower. */
+int ecom__sindex_prepare(ecom__sindex *ix);
 
-/* Checks a request against the index's rules (ECOM_EINVAL / ECOM_EQUERY, with the
- * message in errmsg). */
+/* Checks a request against the index's rules (ECOM_EINVAL for NULLs, ECOM_EVERSION,
+ * ECOM_ECURRENCY, ECOM_EQUERY for the rest, with the message naming the field in
+ * errmsg). */
 int ecom__sindex_check(const ecom_search_request *req, char *errmsg, size_t errmsg_size);
 
-/* Runs a request. Caller owns *out (ecom_search_result_free). Errors: ECOM_EINVAL
- * (bad request or cursor, message in errmsg), ECOM_ENOMEM. */
+/* Runs a request. Caller owns *out (ecom_search_result_free). Errors: those of
+ * ecom__sindex_check, ECOM_EQUERY for a malformed cursor or one of another request
+ * (message in errmsg), ECOM_ENOMEM. */
 int ecom__sindex_run(ecom_search_result **out, ecom__sindex *ix,
                      const ecom_search_request *req, char *errmsg, size_t errmsg_size);
 
 /* Whether the product with this id, as the index has it now, matches the request's
  * words and filters (for dropping cached results when it changes). */
 bool ecom__sindex_matches(ecom__sindex *ix, const ecom_search_request *req, const char *id);
+
+/* A copy of r that ecom_search_result_cached reports as cached or not (for a result
+ * cache). Caller owns *out. Errors: ECOM_EINVAL, ECOM_ENOMEM. */
+int ecom__search_result_copy(ecom_search_result **out, const ecom_search_result *r,
+                             bool cached);
 
 /* Live products indexed, and the bytes the index holds. */
 size_t ecom__sindex_products(const ecom__sindex *ix);
