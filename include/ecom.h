@@ -1182,9 +1182,11 @@ typedef struct ecom_search_request {
 
 /*
  * Runs a search. Caller owns *out (ecom_search_result_free).
+ * A facet name that is no attribute of any product gives an empty facet.
  * Errors: ECOM_EINVAL (NULL arguments), ECOM_EVERSION, ECOM_EQUERY (a bad request:
- * unknown facet or sort, price_min > price_max, too many filters, a cursor of another
- * request; ecom_search_errmsg says which), ECOM_ECURRENCY, ECOM_ENOMEM.
+ * unknown sort, price_min > price_max, too many filters or facets, a limit over
+ * ECOM_SEARCH_LIMIT_MAX, a malformed cursor or one of another request;
+ * ecom_search_errmsg says which), ECOM_ECURRENCY, ECOM_ENOMEM.
  */
 ECOM_EXTERN int ecom_search_run(ecom_search_result **out, ecom_search *search,
                                 const ecom_search_request *request);

@@ -77,6 +77,13 @@ show ecom product get "$ID"
 say "The same product, found by one of its SKU codes"
 show ecom sku get "$ID-1"
 
+say "Searching: words, a category filter, facets over every match, sorted by price"
+show ecom search "premium headphones" --facet brand --facet price \
+    --filter category=electronics/audio --sort price --limit 5
+
+say "Searching as a shopper types: one typo forgiven, the last word a prefix"
+show ecom search "premium headphnes sol" --limit 3
+
 VERSION=$(ecom product get "$ID" | awk '/^version:/ { print $2 }')
 ecom product get "$ID" --json |
     sed 's/"title":"\([^"]*\)"/"title":"\1 (2nd edition)"/' >demo-product.json

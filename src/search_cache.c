@@ -9,6 +9,7 @@
 
 #include "internal.h"
 #include "search_cache.h"
+#include "search_index.h"
 
 #define DEFAULT_TTL_MS (INT64_C(5) * 60 * 1000)
 #define DEFAULT_ENTRIES 1024
@@ -151,14 +152,6 @@ static void put_sorted_folded(keybuf *b, const char *const *v, size_t n, const c
     put_bytes(b, "\x1e", 1);
 }
 
-static uint64_t fnv1a(const char *s, size_t n)
-{
-    uint64_t h = UINT64_C(0xcbf29ce484222325);
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * UINT64_C(0x100000001b3);
-    return h;
-}
-
 int ecom__search_cache_key(ecom__cache_key *key, const ecom_search_request *req)
 {
     keybuf b = {0};
@@ -199,7 +192,7 @@ int ecom__search_cache_key(ecom__cache_key *key, const ecom_search_request *req)
         return ECOM_ENOMEM;
     }
     key->text = b.data;
-    key->hash = fnv1a(b.data, b.len);
+    key->hash = ecom__fnv1a(b.data, b.len, ECOM__FNV_INIT);
     return ECOM_OK;
 }
 

@@ -27,7 +27,7 @@ static inline double field_bm25(const ecom__plan *q, int f, unsigned tf, unsigne
 
 /* BM25F-lite: the fields' BM25 weighted and added. Most postings are description
  * only, so that one comes first and the others behind one test. */
-static inline double bm25f(const ecom__plan *q, double idf, unsigned tf, uint32_t d)
+static inline double bm25f(const ecom__plan *q, const ecom__alt *a, unsigned tf, uint32_t d)
 {
     uint32_t lens = q->ix->d_lens[d];
     double s = field_bm25(q, ECOM__F_DESC, ECOM__TF_DESC(tf), ECOM__LEN_DESC(lens));
@@ -35,7 +35,7 @@ static inline double bm25f(const ecom__plan *q, double idf, unsigned tf, uint32_
         s += field_bm25(q, ECOM__F_TITLE, ECOM__TF_TITLE(tf), ECOM__LEN_TITLE(lens));
         s += field_bm25(q, ECOM__F_BRAND, ECOM__TF_BRAND(tf), ECOM__LEN_BRAND(lens));
     }
-    return idf * s;
+    return a->bonus + a->idf * s;
 }
 
 /* The first index from `from` on where a[i] >= x. */
@@ -69,7 +69,7 @@ typedef struct cands {
 
 static inline void hit(const ecom__plan *q, cands *c, const ecom__alt *a, size_t i, unsigned tf)
 {
-    double s = q->score ? bm25f(q, a->idf, tf, c->docs[i]) : 0;
+    double s = q->score ? bm25f(q, a, tf, c->docs[i]) : 0;
     if (s > c->best[i])
         c->best[i] = s;
 }
@@ -104,7 +104,7 @@ static int intersect(const ecom__plan *q, cands *c, const ecom__alt *a)
             by_doc[p[j]] = tf[j];
         for (i = 0; i < c->n; i++) {
             unsigned f = by_doc[c->docs[i]];
-            double s = q->score ? bm25f(q, a->idf, f, c->docs[i]) : 0, b = c->best[i];
+            double s = q->score ? bm25f(q, a, f, c->docs[i]) : 0, b = c->best[i];
             c->best[i] = f && s > b ? s : b;
         }
         ecom__free(by_doc);
@@ -113,7 +113,7 @@ static int intersect(const ecom__plan *q, cands *c, const ecom__alt *a)
          * nothing when the docs differ, which costs less than guessing wrong) */
         while (i < c->n && j < np) {
             uint32_t x = c->docs[i], y = p[j];
-            double s = bm25f(q, a->idf, tf[j], x), b = c->best[i];
+            double s = bm25f(q, a, tf[j], x), b = c->best[i];
             c->best[i] = x == y && s > b ? s : b;
             i += x <= y;
             j += y <= x;
@@ -216,7 +216,7 @@ static int drive(const ecom__plan *q, cands *c, const ecom__word *w)
         filter(q, c, ECOM__FILTER_STOCK + 1);
         for (size_t i = 0; i < c->n; i++) {
             uint32_t at = (uint32_t)c->scores[i];
-            c->scores[i] = q->score ? bm25f(q, a->idf, tf[at], c->docs[i]) : 0;
+            c->scores[i] = q->score ? bm25f(q, a, tf[at], c->docs[i]) : 0;
         }
         return ECOM_OK;
     }

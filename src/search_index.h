@@ -349,10 +349,16 @@ extern const double ecom__field_weight[ECOM__FIELDS];
 
 /* One term a word matches, and what a match is worth: idf times the kind of match's
  * weight (exact 1, prefix 0.6, typo 0.5). */
+/* What a word matched exactly adds to a doc's score before BM25: more than BM25 can
+ * give all the words of a query (at most ECOM__QUERY_WORDS_MAX times ~200), so a doc
+ * matching more words exactly ranks first, whatever its typo and prefix matches. */
+#define ECOM__EXACT_BONUS 16384.0
+
 typedef struct ecom__alt {
     uint32_t term;
     float weight;
     double idf;
+    double bonus; /* ECOM__EXACT_BONUS for the word's exact term, 0 for the others */
 } ecom__alt;
 
 typedef struct ecom__word {

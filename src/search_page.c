@@ -194,8 +194,10 @@ void ecom__page_emit(ecom__page *pg, const ecom__plan *q, ecom__rbuild *b)
         int64_t price = -1;
         if (pg->cur != ECOM__NONE && !ecom__sindex_price(pg->ix, h->doc, pg->cur, &price))
             price = -1;
+        /* the hit's BM25, without what its exact words add to its rank */
+        double bm25 = h->score - ECOM__EXACT_BONUS * (double)(int64_t)(h->score / ECOM__EXACT_BONUS);
         ecom__rbuild_hit(b, ecom__sindex_id(pg->ix, h->doc),
-                         pg->sort == ECOM_SORT_RELEVANCE ? h->score : 0, price);
+                         pg->sort == ECOM_SORT_RELEVANCE ? bm25 : 0, price);
     }
     if (pg->after <= pg->limit || pg->n == 0)
         return;

@@ -171,7 +171,7 @@ static int add_alt(ecom__plan *q, size_t first, uint32_t term, float weight)
     int rc = ecom__grow((void **)&q->alts, &q->alts_cap, q->nalts + 1, sizeof *q->alts);
     if (rc != ECOM_OK)
         return rc;
-    q->alts[q->nalts++] = (ecom__alt){term, weight, 0};
+    q->alts[q->nalts++] = (ecom__alt){term, weight, 0, 0};
     return ECOM_OK;
 }
 
@@ -179,6 +179,8 @@ static int add_alt(ecom__plan *q, size_t first, uint32_t term, float weight)
 typedef struct expansion {
     const ecom__sindex *ix;
     ecom__stemmer *stemmer;
+    const char *stem; /* the word's own stem (typos) */
+    size_t stem_len;
     uint32_t *terms;
     size_t n, cap;
     bool dedupe; /* typo variants find a term more than once; a prefix walk does not */
@@ -238,6 +240,29 @@ static int expansion_keep(ecom__plan *q, expansion *e, size_t first, float weigh
     return rc;
 }
 
+/* Whether a and b are at most one edit apart (deletion, insertion, substitution or
+ * a swap of neighbours), byte by byte. */
+static bool within_one_edit(const char *a, size_t al, const char *b, size_t bl)
+{
+    if (al > bl)
+        return within_one_edit(b, bl, a, al);
+    if (bl - al > 1)
+        return false;
+    size_t i = 0;
+    while (i < al && a[i] == b[i])
+        i++;
+    if (i == al)
+        return true; /* equal, or b has one byte more at the end */
+    if (al == bl)
+        return memcmp(a + i + 1, b + i + 1, al - i - 1) == 0 || /* substitution */
+               (i + 1 < al && a[i] == b[i + 1] && a[i + 1] == b[i] &&
+                memcmp(a + i + 2, b + i + 2, al - i - 2) == 0); /* swap */
+    return memcmp(a + i, b + i + 1, al - i) == 0; /* b has one byte more at i */
+}
+
+/* A variant one edit from the word: the term it is, or the term of its stem when that
+ * stem is itself one edit from the word's stem ("headphnes" finds headphon through
+ * "headphones"; "wireless" must not find wire through "wireness"). */
 static int on_variant(void *ctx, const char *variant, size_t len)
 {
     expansion *e = ctx;
@@ -247,6 +272,8 @@ static int on_variant(void *ctx, const char *variant, size_t len)
     char stem[ECOM__TOKEN_MAX + 1];
     size_t slen =
         ecom__stem(e->stemmer, variant, len > ECOM__TOKEN_MAX ? ECOM__TOKEN_MAX : len, stem);
+    if (!within_one_edit(stem, slen, e->stem, e->stem_len))
+        return 0;
     t = ecom__sindex_term(e->ix, stem, slen);
     return t != ECOM__NONE && expansion_add(e, t);
 }
@@ -259,6 +286,10 @@ static int expand_word(ecom__plan *q, expansion *e, const word_text *w, bool pre
     size_t slen = ecom__stem(e->stemmer, w->s, w->len, stem);
     uint32_t t = ecom__sindex_term(ix, stem, slen);
     int rc = t != ECOM__NONE ? add_alt(q, first, t, WEIGHT_EXACT) : ECOM_OK;
+    if (t != ECOM__NONE && rc == ECOM_OK)
+        q->alts[first].bonus = ECOM__EXACT_BONUS; /* the word's first alternative */
+    e->stem = stem;
+    e->stem_len = slen;
     size_t chars = utf8_chars(w->s, w->len);
     /* Type-ahead: a prefix can stand for thousands of terms; the 64 most frequent
      * are kept, which a longer prefix narrows. */
@@ -310,7 +341,7 @@ static int plan_words(ecom__plan *q)
     q->hash = mix_u64(q->hash, prefix);
     if (wc.n == 0)
         return ECOM_OK;
-    expansion e = {q->ix, ecom__sindex_stemmer_take(q->ix), NULL, 0, 0, false, ECOM_OK};
+    expansion e = {q->ix, ecom__sindex_stemmer_take(q->ix), NULL, 0, NULL, 0, 0, false, ECOM_OK};
     if (e.stemmer == NULL)
         return ECOM_ENOMEM;
     int rc = ECOM_OK;

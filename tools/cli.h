@@ -71,10 +71,14 @@ typedef uint64_t cli_opts;
 #define OPT_OLDER      OPT_BIT(38) /* --older-than SECONDS */
 #define OPT_SHIPPING   OPT_BIT(39) /* --shipping-fee N: every command */
 #define OPT_TAX        OPT_BIT(40) /* --tax-rate-bp N: every command */
+#define OPT_FACET      OPT_BIT(41) /* --facet NAME, repeatable */
+#define OPT_FILTER     OPT_BIT(42) /* --filter NAME=VALUE, repeatable */
+#define OPT_SORT       OPT_BIT(43) /* --sort S */
 
 /* reserve takes up to 256 SKU:QTY lines, the library's limit. */
 #define CLI_MAX_POSITIONAL 256
-/* checkout takes a claim per cart line at most; the library has the final say. */
+/* checkout takes a claim per cart line at most; the library has the final say. Also
+ * bounds search's --facet and --filter, above the library's ECOM_SEARCH_FILTERS_MAX. */
 #define CLI_MAX_CLAIMS ECOM_CART_LINES_MAX
 
 /* The values of a repeatable option, in command-line order. */
@@ -126,6 +130,10 @@ typedef struct cli_args {
     int64_t older_than;
     int64_t shipping_fee; /* store options, applied at open */
     int64_t tax_rate_bp;
+    /* search */
+    cli_list facets;
+    cli_list filters;
+    const char *sort;
 } cli_args;
 
 typedef struct cli {
@@ -264,6 +272,9 @@ int cmd_purge(cli *c);
 int cmd_consumer_read(cli *c);
 int cmd_consumer_ack(cli *c);
 int cmd_consumer_position(cli *c);
+
+/* cli_search.c */
+int cmd_search(cli *c);
 
 /* Item i of a list as JSON text (the caller frees it with ecom_free). */
 typedef int (*cli_item_json_fn)(char **out, const void *list, size_t i);

@@ -2,7 +2,7 @@
  * The ecom command-line tool: the command table, argument parsing, help, opening
  * the store, and the error and output helpers every command shares. The commands
  * themselves live in cli_product.c, cli_store.c, cli_inventory.c, cli_flash.c,
- * cli_cart.c and cli_orders.c.
+ * cli_cart.c, cli_orders.c and cli_search.c.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -91,6 +91,38 @@ static const cli_command commands[] = {
      "show a SKU's variant and its product",
      "  --json   print {\"sku\":...,\"variant\":N,\"product\":{...}}\n\n"
      "Example: ecom sku get p0000042-2\n"},
+    {NULL, "search", cmd_search, STORE_READ,
+     OPT_FACET | OPT_FILTER | OPT_SORT | OPT_LIMIT | OPT_CURSOR, 0, 1,
+     "[QUERY] [--facet NAME]... [--filter NAME=VALUE]... [OPTIONS]",
+     "search the active products: words, filters and facets",
+     "QUERY is written in the search query language (docs/search.md): words, all of\n"
+     "which must match (the last one also as a prefix unless the query ends with a\n"
+     "space), and NAME:VALUE terms: brand:B, category:PATH, price:LO..HI, currency:C,\n"
+     "in:stock, sort:S, facet:NAME, limit:N, or an attribute (color:black). A value\n"
+     "with spaces is quoted: brand:\"bang & olufsen\". The options add the same terms\n"
+     "(--filter brand=sony is brand:sony), so they mix freely with the query. Without\n"
+     "QUERY every active product matches.\n\n"
+     "Prints \"N products match\", a row per hit on the page (rank, id, lowest variant\n"
+     "price, relevance score), a line per facet with each value's count, and the\n"
+     "cursor of the next page. A malformed query exits 5 with the library's message,\n"
+     "which names the term at fault and its byte offset.\n\n"
+     "  --facet NAME          count the matches by category, brand, price or an\n"
+     "                        attribute; repeat for several\n"
+     "  --filter NAME=VALUE   only the matches with this value: category=PATH,\n"
+     "                        brand=B, price=LO..HI (major units: 20..150, 20..,\n"
+     "                        ..150), currency=C (for prices; default USD), in=stock,\n"
+     "                        or an attribute (color=black); repeat for several\n"
+     "                        (brands, and values of one attribute, are alternatives)\n"
+     "  --sort S              relevance (the default), price, -price or newest\n"
+     "  --limit N             hits per page, 1..100 (default 20)\n"
+     "  --cursor C            the next page of an earlier search with the same query\n"
+     "  --json                print {\"total\",\"hits\":[{\"id\",\"score\",\"price\"}...],\n"
+     "                        \"facets\":{\"brand\":[[\"sony\",12]...]},\"cursor\"} (prices\n"
+     "                        in minor units; cursor null on the last page)\n\n"
+     "An option value holding a '\"' cannot be written in the query language: exit 2.\n\n"
+     "Example: ecom search \"wireless headphones\" --facet brand \\\n"
+     "           --filter category=electronics/audio --sort price\n"
+     "         ecom search 'headphones brand:sony in:stock price:20..150' --json\n"},
     {"category", "tree", cmd_category_tree, STORE_READ, 0, 0, 0, "",
      "show categories with direct and total counts",
      "  --json   print {\"categories\":[{\"path\",\"depth\",\"direct\",\"total\"}...]}\n\n"
@@ -538,6 +570,9 @@ static const cli_option options[] = {
     {"--older-than", OPT_OLDER, KIND_I64, offsetof(cli_args, older_than)},
     {"--shipping-fee", OPT_SHIPPING, KIND_I64, offsetof(cli_args, shipping_fee)},
     {"--tax-rate-bp", OPT_TAX, KIND_I64, offsetof(cli_args, tax_rate_bp)},
+    {"--facet", OPT_FACET, KIND_LIST, offsetof(cli_args, facets)},
+    {"--filter", OPT_FILTER, KIND_LIST, offsetof(cli_args, filters)},
+    {"--sort", OPT_SORT, KIND_STR, offsetof(cli_args, sort)},
 };
 
 /* --shipping-fee and --tax-rate-bp set the store's options, so every command takes
@@ -600,6 +635,7 @@ int cli_exit_code(int err)
     case ECOM_EEMPTY:       /* a cart to fix before checkout: */
     case ECOM_ESTALE:       /* its prices changed, */
     case ECOM_EUNAVAILABLE: /* or a product is no longer sold */
+    case ECOM_EQUERY:       /* a malformed search query or request */
         return CLI_INVALID;
     default:
         return CLI_FAILURE;

@@ -2,7 +2,8 @@
 # End-to-end test of the ecom CLI: generate, import, export, read, write with
 # versions, paginate, events, check, rejected lines, usage errors, help and JSON;
 # then stock, reservations, locations, expiry and a flash sale; then carts,
-# checkout, orders, payments and event consumers.
+# checkout, orders, payments and event consumers; then search, on a store of its
+# own.
 # Run by ctest as: test_cli.sh <ecom binary> <ecom-gen-catalog binary> <tmpdir>
 set -eu
 
@@ -858,3 +859,132 @@ stdout_has "shipping-fee"
 step "after all of it the store is consistent"
 ok check --json
 json_is 'j["violations"], j["messages"]' "(0, [])"
+
+# ---------------------------------------------------------------------------
+# Search, on a store of its own so that the expected hits are known exactly. g1
+# says "garden" three times in a short text, h4 once in a long one: g1 ranks first
+# however the fields are weighted. h7 is a draft, which shoppers never find.
+STORE="lmdb://$TMP/search-store"
+IDS='[h["id"] for h in j["hits"]]'
+
+# hit_ids: the ids of the hits in the last text output, in rank order.
+hit_ids() {
+    awk 'NR > 2 && $1 ~ /^[0-9]+$/ && (NF == 4 || NF == 5) { printf "%s%s", sep, $2; sep = " " }' "$TMP/out"
+}
+
+step "search: a catalog of hand-written products"
+cat >"$TMP/search.jsonl" <<'JSONL'
+{"id":"h1","title":"Sony Wireless Headphones WH-1","description":"Wireless headphones with noise cancelling and a long battery.","brand":"Sony","category":"electronics/audio/headphones","status":"active","attributes":{"color":["black"]},"variants":[{"sku":"h1-1","prices":{"USD":19999,"EUR":18999}}]}
+{"id":"h2","title":"Bose Wireless Headphones QC","description":"Quiet wireless headphones for travel.","brand":"Bose","category":"electronics/audio/headphones","status":"active","attributes":{"color":["white"]},"variants":[{"sku":"h2-1","prices":{"USD":29999,"EUR":28999}}]}
+{"id":"h3","title":"Sony Wired Headphones MDR","description":"Studio headphones with a cable.","brand":"Sony","category":"electronics/audio/headphones","status":"active","attributes":{"color":["black"]},"variants":[{"sku":"h3-1","prices":{"USD":4999,"EUR":4799}}]}
+{"id":"h4","title":"Sony Portable Speaker","description":"A wireless speaker to take to the garden, the beach and the park, with twelve hours of music on one charge and a strap to carry it anywhere you go.","brand":"Sony","category":"electronics/audio/speakers","status":"active","attributes":{"color":["blue"]},"variants":[{"sku":"h4-1","prices":{"USD":9999,"EUR":9599}}]}
+{"id":"h5","title":"Logi Wireless Mouse","description":"A wireless mouse.","brand":"Logi","category":"electronics/computers/mice","status":"active","attributes":{"color":["black"]},"variants":[{"sku":"h5-1","prices":{"USD":2999,"EUR":2899}}]}
+{"id":"h6","title":"Cotton Headband","description":"Keeps hair out of your eyes.","brand":"Acme","category":"fashion/accessories/headbands","status":"active","attributes":{"color":["red"]},"variants":[{"sku":"h6-1","prices":{"USD":999,"EUR":949}}]}
+{"id":"h7","title":"Wireless Headphones Prototype","description":"Not for sale yet.","brand":"Sony","category":"electronics/audio/headphones","status":"draft","variants":[{"sku":"h7-1","prices":{"USD":9999}}]}
+{"id":"g1","title":"Garden Hose","description":"A garden hose for the garden.","brand":"Acme","category":"home/garden/hoses","status":"active","attributes":{"color":["green"]},"variants":[{"sku":"g1-1","prices":{"USD":1500,"EUR":1400}}]}
+JSONL
+ok import "$TMP/search.jsonl"
+stdout_has "imported 8, updated 0, rejected 0"
+
+step "search: words find the right products, best first (text and --json)"
+ok search garden
+stdout_has "^2 products match"
+[ "$(hit_ids)" = "g1 h4" ] || fail "garden: hits $(hit_ids), want g1 h4: $(cat "$TMP/out")"
+ok search garden --json
+json_is "j['total'], $IDS" "(2, ['g1', 'h4'])"
+json_is 'j["hits"][0]["score"] > j["hits"][1]["score"] > 0, j["hits"][0]["price"], j["cursor"]' \
+    "(True, 1500, None)"
+ok search "wireless headphones" --json
+json_is "j['total'], sorted($IDS)" "(2, ['h1', 'h2'])"
+ok search "cancelling"
+stdout_has "^1 product matches"
+stdout_has "h1 *199.99 USD"
+ok search prototype --json
+json_is "j['total'], j['hits']" "(0, [])"
+ok search zzzzqqq
+stdout_has "^0 products match"
+ok search --json
+json_is "sorted($IDS)" "['g1', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6']"
+
+step "search --facet: counts over every match, most first"
+ok search headphones --facet brand --json
+json_is "sorted($IDS)" "['h1', 'h2', 'h3']"
+json_is '[(v.lower(), n) for v, n in j["facets"]["brand"]]' "[('sony', 2), ('bose', 1)]"
+ok search headphones --facet brand --facet color
+stdout_has "^brand: [Ss]ony 2, [Bb]ose 1$"
+stdout_has "^color: black 2, white 1$"
+ok search --facet price
+stdout_has "^price (USD): "
+ok search 'headphones facet:brand' --json
+json_is '[n for v, n in j["facets"]["brand"]]' "[2, 1]"
+
+step "search --filter: category, price, attributes, currency, stock; brand as a term"
+ok search --filter category=electronics/audio --json
+json_is "sorted($IDS)" "['h1', 'h2', 'h3', 'h4']"
+ok search headphones --filter category=electronics/audio/headphones --filter brand=sony --json
+json_is "sorted($IDS)" "['h1', 'h3']"
+ok search 'headphones brand:sony' --json
+json_is "sorted($IDS)" "['h1', 'h3']"
+ok search --filter price=20..150 --json
+json_is "sorted($IDS)" "['h3', 'h4', 'h5']"
+ok search --filter price=..10 --json
+json_is "$IDS" "['h6']"
+ok search --filter color=black --json
+json_is "sorted($IDS)" "['h1', 'h3', 'h5']"
+ok search cancelling --filter currency=EUR
+stdout_has "h1 *189.99 EUR"
+ok search cancelling --filter currency=EUR --json
+json_is 'j["hits"][0]["price"]' 18999
+ok search --filter in=stock --json
+json_is 'j["total"]' 0
+ok stock adjust h3-1 receive 5
+ok search headphones --filter in=stock --json
+json_is "$IDS" "['h3']"
+
+step "search --sort and pages: --limit, then --cursor"
+ok search --filter category=electronics/audio --sort price --json
+json_is "$IDS" "['h3', 'h4', 'h1', 'h2']"
+ok search --filter category=electronics/audio --sort -price
+[ "$(hit_ids)" = "h2 h1 h4 h3" ] || fail "-price: hits $(hit_ids): $(cat "$TMP/out")"
+stdout_has "h2 *299.99 USD"
+ok search --filter category=electronics/audio --sort price --limit 3
+[ "$(hit_ids)" = "h3 h4 h1" ] || fail "first page: hits $(hit_ids): $(cat "$TMP/out")"
+stdout_has "^4 products match"
+stdout_has "^next page: --cursor "
+ok search --filter category=electronics/audio --sort price --limit 3 --json
+json_is 'j["total"], len(j["hits"]), j["cursor"] is not None' "(4, 3, True)"
+next=$(py 'j["cursor"]')
+ok search --filter category=electronics/audio --sort price --limit 3 --cursor "$next" --json
+json_is "$IDS, j['cursor']" "(['h2'], None)"
+
+step "search: a malformed query exits 5 with the library's message; bad options exit 2"
+expect 5 search 'headphones price:abc'
+stderr_has "^ecom: at 11: price: "
+expect 5 search 'headphones "sony'
+stderr_has "^ecom: at 11"
+expect 5 search 'sort:sideways'
+stderr_has "sort"
+expect 5 search 'price:abc' --facet brand
+stderr_has "the query, with the options as terms: facet:\"brand\" price:abc"
+expect 5 search --facet nosuchthing-at-all --filter price=9..1
+stderr_has "price"
+expect 2 search --filter category
+stderr_has "NAME=VALUE"
+expect 2 search --filter =sony
+expect 2 search --filter 'brand=bang "&" olufsen'
+stderr_has "--filter"
+expect 2 search --facet 'a"b'
+stderr_has "--facet"
+expect 2 search --cursor 'x"y'
+expect 2 search --sort sideways
+expect 2 search --limit 0
+expect 2 search --limit 101
+expect 2 search one two
+expect 2 search --status draft
+
+step "search --help"
+ok search --help
+stdout_has "usage: ecom"
+stdout_has "--filter NAME=VALUE"
+ok help search
+stdout_has "Example: ecom search"

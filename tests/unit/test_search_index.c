@@ -273,6 +273,41 @@ static void test_search_index__relevance(void **state)
     ecom__sindex_free(ix);
 }
 
+/* A typo finds words one edit away, never words only a variant's stem leads to
+ * ("wireness" stems to wire: "wireless" must not find "Wired"); and a product
+ * matching every word exactly ranks above one that needs a typo, however rare the
+ * typo's word. */
+static void test_search_index__typos_rank_below_exact(void **state)
+{
+    (void)state;
+    ecom__sindex *ix = NULL;
+    assert_int_equal(ecom__sindex_new(&ix), ECOM_OK);
+    const spec specs[] = {
+        {"w1", "Wireless Headphones", "Sony", NULL, NULL, 100, -1, {NULL}, NULL, 1, false},
+        {"w2", "Wireless Headphones Pro", "Bose", NULL, NULL, 100, -1, {NULL}, NULL, 2, false},
+        {"w3", "Wired Headphones", "Sony", NULL, NULL, 100, -1, {NULL}, NULL, 3, false},
+        {"w4", "Wirelss Speaker Headphones", "Zed", NULL, NULL, 100, -1, {NULL}, NULL, 4, false},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(specs); i++)
+        put_spec(ix, &specs[i], true);
+    /* many products with "wireless" make it common; "wirelss" (a typo in w4's own
+     * title) stays rare, so its BM25 alone would rank w4 first */
+    for (int i = 0; i < 40; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "f%02d", i);
+        spec filler = {id, "Wireless Charger", "Anker", NULL, NULL, 100, -1, {NULL}, NULL, 10, false};
+        put_spec(ix, &filler, true);
+    }
+    assert_int_equal(ecom__sindex_prepare(ix), ECOM_OK);
+    ecom_search_result *r = run_text(ix, "wireless headphones ");
+    assert_int_equal(ecom_search_result_total(r), 3); /* w1, w2 exact; w4 by a typo */
+    assert_int_equal(rank_of(r, "w3"), SIZE_MAX);
+    assert_int_equal(rank_of(r, "w4"), 2);
+    assert_true(ecom_search_result_score(r, 2) > 0); /* a BM25, not the rank's tiers */
+    ecom_search_result_free(r);
+    ecom__sindex_free(ix);
+}
+
 static void test_search_index__json(void **state)
 {
     (void)state;
@@ -1370,6 +1405,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_search_index__relevance),
+        cmocka_unit_test(test_search_index__typos_rank_below_exact),
         cmocka_unit_test(test_search_index__json),
         cmocka_unit_test(test_search_index__facets_brute_force),
         cmocka_unit_test(test_search_index__updates),
