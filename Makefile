@@ -37,7 +37,7 @@ test-tsan: test-deps
 	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DECOM_TSAN=ON -DECOM_BUILD_TOOLS=OFF \
 		-DECOM_BUILD_BENCH=OFF -DECOM_BUILD_EXAMPLES=OFF >/dev/null
 	@cmake --build build-tsan -j $(JOBS)
-	@cd build-tsan && ctest --output-on-failure -R 'conformance|lmdb'
+	@cd build-tsan && ctest --output-on-failure -R 'conformance|lmdb|search'
 
 bench: build
 	@for b in catalog flash reserve checkout search; do $(BUILD)/bench/bench_$$b --quick || exit 1; done

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -293,6 +294,73 @@ static void test_search__snapshot(void **state)
     remove(bad);
 }
 
+/* Queries from two threads while the follower applies a stream of changes: every
+ * answer is a whole one (never a half-applied product), and at the end the index and
+ * the cache agree with the store. */
+typedef struct reader_arg {
+    ecom_search *x;
+    int failures;
+} reader_arg;
+
+static void *reader(void *arg)
+{
+    reader_arg *a = arg;
+    for (int i = 0; i < 300; i++) {
+        ecom_search_result *r = NULL;
+        if (ecom_search_query(&r, a->x, i % 2 ? "lamp facet:brand" : "lamp sort:price") !=
+            ECOM_OK) {
+            a->failures++;
+            continue;
+        }
+        /* each lamp is in the index whole: its brand counted once per hit */
+        size_t total = ecom_search_result_total(r);
+        uint64_t counted = 0;
+        for (size_t f = 0; f < ecom_search_result_facet_count(r); f++)
+            for (size_t j = 0; j < ecom_search_result_facet_size(r, f); j++)
+                counted += ecom_search_result_facet_hits(r, f, j);
+        if (i % 2 && counted != total)
+            a->failures++;
+        ecom_search_result_free(r);
+    }
+    return NULL;
+}
+
+static void test_search__queries_while_following(void **state)
+{
+    fixture *f = *state;
+    ecom_search_options o = ECOM_SEARCH_OPTIONS_INIT;
+    o.poll_ms = 1;
+    ecom_search *x = NULL;
+    assert_int_equal(ecom_search_open(&x, f->s, &o), ECOM_OK);
+    reader_arg args[2] = {{x, 0}, {x, 0}};
+    pthread_t threads[2];
+    for (int t = 0; t < 2; t++)
+        assert_int_equal(pthread_create(&threads[t], NULL, reader, &args[t]), 0);
+    for (int i = 0; i < 200; i++) {
+        char json[300];
+        snprintf(json, sizeof json,
+                 "{\"id\":\"lamp%d\",\"title\":\"Desk Lamp %d\",\"brand\":\"B%d\","
+                 "\"status\":\"%s\",\"variants\":[{\"sku\":\"lamp%d-1\",\"prices\":"
+                 "{\"USD\":%d}}]}",
+                 i % 50, i, i % 7, i % 9 ? "active" : "archived", i % 50, 1000 + i);
+        put(f->s, json);
+    }
+    for (int t = 0; t < 2; t++)
+        assert_int_equal(pthread_join(threads[t], NULL), 0);
+    assert_int_equal(args[0].failures + args[1].failures, 0);
+    assert_int_equal(ecom_search_refresh(x, NULL), ECOM_OK);
+    /* the last write of each lamp decides: lamps whose last i is a multiple of 9 are
+     * archived */
+    size_t active = 0;
+    for (int id = 0; id < 50; id++)
+        active += (150 + id) % 9 != 0;
+    ecom_search_result *r = NULL;
+    assert_int_equal(ecom_search_query(&r, x, "lamp limit:100"), ECOM_OK);
+    assert_int_equal(ecom_search_result_total(r), active);
+    ecom_search_result_free(r);
+    ecom_search_close(x);
+}
+
 static void test_search__errors(void **state)
 {
     fixture *f = *state;
@@ -327,7 +395,8 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(test_search__##name, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(built_at_open), T(catches_up), T(follower), T(in_stock),
-        T(cache),         T(cache_ttl),  T(snapshot), T(errors),
+        T(cache),         T(cache_ttl),  T(snapshot), T(queries_while_following),
+        T(errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
