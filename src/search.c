@@ -159,6 +159,18 @@ static int apply_event(ecom_search *s, const ecom_events *ev, size_t i,
     return rc;
 }
 
+/* Judging every cached entry against every change costs entries x changes: past this
+ * many product changes in a round (an import), the cache is simply emptied. */
+#define CHANGES_TO_EMPTY_CACHE 32
+
+static bool empties_cache(const ecom_events *ev, size_t n)
+{
+    size_t changes = 0;
+    for (size_t i = 0; i < n && changes <= CHANGES_TO_EMPTY_CACHE; i++)
+        changes += strncmp(ecom_events_type(ev, i), "product.", 8) == 0;
+    return changes > CHANGES_TO_EMPTY_CACHE;
+}
+
 /*
  * Applies the events logged after applied_seq, a round at a time, until none is left.
  * Each round holds the write lock only while it applies what it read.
@@ -183,11 +195,17 @@ static int catch_up(ecom_search *s, uint64_t *applied)
             break;
         }
         pthread_rwlock_wrlock(&s->lock);
+        /* Entries are only added under the read lock: none comes back during the round. */
+        bool emptied = empties_cache(ev, n);
+        if (emptied)
+            ecom__search_cache_clear(&s->cache);
+        ecom__search_cache_pause(&s->cache, emptied);
         size_t i = 0;
         for (; i < n && rc == ECOM_OK; i++)
             rc = apply_event(s, ev, i, locations);
         if (i && rc == ECOM_OK && (rc = ecom__sindex_prepare(s->ix)) != ECOM_OK)
             fail(s, rc, "search: out of memory");
+        ecom__search_cache_pause(&s->cache, false);
         pthread_rwlock_unlock(&s->lock);
         /* Events before a failure are in; the failed one is tried again next round. */
         size_t done = rc == ECOM_OK ? n : i - 1;

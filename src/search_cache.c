@@ -66,14 +66,33 @@ static void push_front(ecom__search_cache *c, ecom__cache_entry *e)
     c->entries++;
 }
 
-void ecom__search_cache_destroy(ecom__search_cache *c)
+static void free_all(ecom__search_cache *c)
 {
     for (ecom__cache_entry *e = c->head, *next; e; e = next) {
         next = e->next;
         entry_free(e);
     }
+    c->head = c->tail = NULL;
+    c->entries = 0;
+}
+
+void ecom__search_cache_destroy(ecom__search_cache *c)
+{
+    free_all(c);
     pthread_mutex_destroy(&c->lock);
     memset(c, 0, sizeof *c);
+}
+
+void ecom__search_cache_clear(ecom__search_cache *c)
+{
+    pthread_mutex_lock(&c->lock);
+    free_all(c);
+    pthread_mutex_unlock(&c->lock);
+}
+
+void ecom__search_cache_pause(ecom__search_cache *c, bool paused)
+{
+    c->paused = paused; /* changed and read by the writer of the index only */
 }
 
 /* ---- the normalized request ---- */
@@ -326,7 +345,7 @@ void ecom__search_cache_put(ecom__search_cache *c, const ecom__cache_key *key,
 void ecom__search_cache_drop_matching(ecom__search_cache *c, ecom__sindex *ix, const char *id,
                                       bool stock_only)
 {
-    if (c->ttl_ms < 0)
+    if (c->ttl_ms < 0 || c->paused)
         return;
     pthread_mutex_lock(&c->lock);
     for (ecom__cache_entry *e = c->head, *next; e; e = next) {

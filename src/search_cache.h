@@ -19,6 +19,7 @@ typedef struct ecom__search_cache {
     ecom__cache_entry *tail;
     size_t entries;
     uint64_t hits, misses;
+    bool paused; /* emptied for a round of changes: nothing to judge (search.c) */
 } ecom__search_cache;
 
 /* The normalized request: the same for requests that differ only in case, accents,
@@ -48,6 +49,11 @@ void ecom__search_cache_put(ecom__search_cache *c, const ecom__cache_key *key,
  * stock_only, only among requests filtered on stock (a stock change alters no other). */
 void ecom__search_cache_drop_matching(ecom__search_cache *c, ecom__sindex *ix, const char *id,
                                       bool stock_only);
+/* Drops every entry. */
+void ecom__search_cache_clear(ecom__search_cache *c);
+/* While paused, drop_matching does nothing: the caller emptied the cache and holds off
+ * every put (the index's write lock) until it resumes. */
+void ecom__search_cache_pause(ecom__search_cache *c, bool paused);
 void ecom__search_cache_stats(ecom__search_cache *c, size_t *entries, uint64_t *hits,
                               uint64_t *misses);
 

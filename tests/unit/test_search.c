@@ -242,6 +242,21 @@ static void test_search__cache(void **state)
     assert_int_equal(ecom_search_status_get(&st, x), ECOM_OK);
     assert_true(st.cache_hits >= 2);
     assert_true(st.cache_entries >= 2);
+
+    /* an import (many changes in one round) empties the cache instead of judging
+     * every entry against every product */
+    for (int i = 0; i < 40; i++) {
+        char json[200];
+        snprintf(json, sizeof json, "{\"id\":\"bulk%d\",\"title\":\"Bulk Item\","
+                 "\"status\":\"active\",\"variants\":[{\"sku\":\"bulk%d-1\","
+                 "\"prices\":{\"USD\":100}}]}", i, i);
+        put(f->s, json);
+    }
+    assert_int_equal(ecom_search_refresh(x, NULL), ECOM_OK);
+    assert_int_equal(ecom_search_status_get(&st, x), ECOM_OK);
+    assert_int_equal(st.cache_entries, 0);
+    assert_string_equal(ids(x, "headphones sort:price", &cached), "hp0 hp2 hp1");
+    assert_int_equal(cached, 0);
     ecom_search_close(x);
 }
 
