@@ -91,7 +91,9 @@ static int index_product(ecom_search *s, const char *id, const ecom_locations *l
 {
     ecom_product *p = NULL;
     int rc = ecom_catalog_get(&p, s->store, id);
-    if (rc == ECOM_ENOTFOUND)
+    /* Gone, or damaged (ecom check reports it): not for shoppers either way, and a
+     * record that cannot be read must not hold the follower back for ever. */
+    if (rc == ECOM_ENOTFOUND || rc == ECOM_ECORRUPT)
         return ecom__sindex_remove(s->ix, id);
     if (rc != ECOM_OK)
         return fail_store(s, rc, "search: reading a product");

@@ -202,6 +202,35 @@ static ecom_store *seeded_store(void)
     return s;
 }
 
+/* Opens a search index over the store (built from the catalog, stock read for each
+ * product, the log caught up) and runs a query with facets. */
+static int op_search(ecom_store *s)
+{
+    ecom_search_options o = ECOM_SEARCH_OPTIONS_INIT;
+    o.manual = 1;
+    ecom_search *x = NULL;
+    int rc = ecom_search_open(&x, s, &o);
+    if (rc != ECOM_OK)
+        return rc;
+    /* p0..p4 and the product of the stocked SKU; only that one has stock */
+    static const struct {
+        const char *query;
+        size_t total;
+    } queries[] = {{"product facet:brand facet:category", 6}, {"product in:stock", 1}};
+    for (size_t i = 0; rc == ECOM_OK && i < 2; i++) {
+        ecom_search_result *r = NULL;
+        rc = ecom_search_query(&r, x, queries[i].query);
+        size_t total = rc == ECOM_OK ? ecom_search_result_total(r) : 0;
+        ecom_search_result_free(r);
+        if (rc == ECOM_OK && total != queries[i].total) {
+            ecom_search_close(x);
+            fail_msg("search '%s': %zu products found", queries[i].query, total);
+        }
+    }
+    ecom_search_close(x);
+    return rc;
+}
+
 /* Fails step 1, 2, 3, ... of op until it gets through; each failure must be clean. */
 static void fail_every_step(operation op, const char *name)
 {
@@ -241,7 +270,7 @@ static void test_faults__every_step_of_every_operation(void **state)
                {op_export, "export"}, {op_import, "import"}, {op_check, "check"},
                {op_reserve, "reserve"}, {op_commit, "commit"}, {op_stock, "stock"},
                {op_claim, "claim"}, {op_expire, "expire"}, {op_cart, "cart"},
-               {op_checkout, "checkout"}};
+               {op_checkout, "checkout"}, {op_search, "search"}};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         fail_every_step(ops[i].op, ops[i].name);
 }
@@ -276,8 +305,42 @@ static void test_faults__corrupt_records_are_reported_not_trusted(void **state)
     assert_int_equal(op_get_by_sku(s), ECOM_ECORRUPT);
     assert_int_equal(op_list(s), ECOM_ECORRUPT);
     assert_int_equal(op_export(s), ECOM_ECORRUPT);
+    assert_int_equal(op_search(s), ECOM_ECORRUPT); /* no index built on damaged data */
     conf_fault_corrupt(0);
     assert_int_equal(op_get(s), ECOM_OK);
+    ecom_store_close(s);
+}
+
+/* A change to a record that then reads back damaged does not hold the search follower
+ * back: the product leaves the index, and comes back once it reads whole again. */
+static void test_faults__search_follows_past_a_damaged_record(void **state)
+{
+    (void)state;
+    ecom_store *s = seeded_store();
+    ecom_search_options o = ECOM_SEARCH_OPTIONS_INIT;
+    o.manual = 1;
+    ecom_search *x = NULL;
+    assert_int_equal(ecom_search_open(&x, s, &o), ECOM_OK);
+    ecom_search_status st;
+    assert_int_equal(ecom_search_status_get(&st, x), ECOM_OK);
+    size_t all = st.products;
+    assert_int_equal(op_update(s), ECOM_OK);
+    conf_fault_corrupt(1);
+    assert_int_equal(ecom_search_refresh(x, NULL), ECOM_OK);
+    conf_fault_corrupt(0);
+    assert_int_equal(ecom_search_status_get(&st, x), ECOM_OK);
+    assert_int_equal(st.products, all - 1);
+    assert_int_equal(st.events_behind, 0);
+    assert_int_equal(ecom_catalog_archive(s, "p1", ECOM_VERSION_ANY), ECOM_OK);
+    assert_int_equal(op_get(s), ECOM_OK);
+    const char *skus[] = {"p1-1", NULL};
+    ecom_product *p = conf_product("p1", "b", skus);
+    assert_int_equal(ecom_catalog_upsert(s, p), ECOM_OK);
+    ecom_product_free(p);
+    assert_int_equal(ecom_search_refresh(x, NULL), ECOM_OK);
+    assert_int_equal(ecom_search_status_get(&st, x), ECOM_OK);
+    assert_int_equal(st.products, all);
+    ecom_search_close(x);
     ecom_store_close(s);
 }
 
@@ -287,6 +350,7 @@ int conf_run_faults(void)
         cmocka_unit_test(test_faults__every_step_of_every_operation),
         cmocka_unit_test(test_faults__a_failed_write_leaves_no_trace),
         cmocka_unit_test(test_faults__corrupt_records_are_reported_not_trusted),
+        cmocka_unit_test(test_faults__search_follows_past_a_damaged_record),
     };
     return cmocka_run_group_tests_name("faults", tests, NULL, NULL);
 }

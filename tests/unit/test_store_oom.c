@@ -214,6 +214,35 @@ static int op_checkout(ecom_store *s)
     return rc;
 }
 
+/* Search: the index built at open, a query, the same from the cache, and a change
+ * followed (the cache entry it touches dropped). */
+static int op_search(ecom_store *s)
+{
+    ecom_search_options o = ECOM_SEARCH_OPTIONS_INIT;
+    o.manual = 1;
+    ecom_search *x = NULL;
+    int rc = ecom_search_open(&x, s, &o);
+    for (int i = 0; rc == ECOM_OK && i < 2; i++) {
+        ecom_search_result *r = NULL;
+        rc = ecom_search_query(&r, x, "mug color:red facet:color facet:price in:stock");
+        if (rc == ECOM_OK && ecom_search_result_total(r) != 1)
+            rc = ECOM_ERROR;
+        ecom_search_result_free(r);
+    }
+    if (rc == ECOM_OK)
+        rc = ecom_catalog_archive(s, "p0", ECOM_VERSION_ANY);
+    if (rc == ECOM_OK)
+        rc = ecom_search_refresh(x, NULL);
+    ecom_search_result *r = NULL;
+    if (rc == ECOM_OK)
+        rc = ecom_search_query(&r, x, "mug in:stock");
+    if (rc == ECOM_OK && ecom_search_result_total(r) != 0)
+        rc = ECOM_ERROR;
+    ecom_search_result_free(r);
+    ecom_search_close(x);
+    return rc;
+}
+
 static char import_path[300];
 
 static int op_import(ecom_store *s)
@@ -270,7 +299,7 @@ static void test_store_oom__every_operation(void **state)
                {op_check, "check"}, {op_reserve, "reserve"}, {op_commit, "commit"},
                {op_reservation_get, "reservation_get"}, {op_stock_get, "stock_get"},
                {op_locations, "locations"}, {op_claims, "claims"}, {op_expire, "expire"},
-               {op_checkout, "checkout"}};
+               {op_checkout, "checkout"}, {op_search, "search"}};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         fail_every_allocation(ops[i].op, ops[i].name);
 }
