@@ -132,12 +132,26 @@ static void put_str(keybuf *b, const char *s)
     put_bytes(b, "\x1f", 1); /* a unit separator: no field runs into the next */
 }
 
+/* Appends s folded, then a separator. Should the fold have been cut (never for a
+ * request within limits), s as given follows it, so no two requests share a key. */
 static void put_folded(keybuf *b, const char *s)
 {
-    char folded[1024];
-    size_t n = s ? ecom__text_fold(folded, sizeof folded, s, strlen(s)) : 0;
-    put_bytes(b, folded, n);
+    size_t len = s ? strlen(s) : 0, size = len * 3 + 16;
+    char stack[1024];
+    char *buf = size <= sizeof stack ? stack : ecom__malloc(size);
+    if (buf == NULL) {
+        b->failed = 1;
+        return;
+    }
+    size_t n = ecom__text_fold(buf, size, s ? s : "", len);
+    put_bytes(b, buf, n);
+    if (n + 1 >= size) {
+        put_bytes(b, "\x1c", 1);
+        put_bytes(b, s, len);
+    }
     put_bytes(b, "\x1f", 1);
+    if (buf != stack)
+        ecom__free(buf);
 }
 
 static void put_int(keybuf *b, long long v)
@@ -147,27 +161,34 @@ static void put_int(keybuf *b, long long v)
     put_str(b, num);
 }
 
-static int cmp_folded(const void *a, const void *b)
+static int cmp_entries(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    const keybuf *x = a, *y = b;
+    return strcmp(x->data ? x->data : "", y->data ? y->data : "");
 }
 
-/* Folded copies of n strings, sorted, each written to the key: any order of the same
- * alternatives is the same request. */
-static void put_sorted_folded(keybuf *b, const char *const *v, size_t n, const char *prefix)
+/* n alternatives (brands, or attribute name and value pairs), each as `name` (kept as
+ * given, if any) and its value folded, sorted: any order of the same alternatives is
+ * the same request. */
+static void put_alternatives(keybuf *b, const char *const *names, const char *const *values,
+                             size_t n)
 {
-    char *each[ECOM_SEARCH_FILTERS_MAX];
-    char buf[ECOM_SEARCH_FILTERS_MAX][256];
+    keybuf each[ECOM_SEARCH_FILTERS_MAX];
     n = n < ECOM_SEARCH_FILTERS_MAX ? n : ECOM_SEARCH_FILTERS_MAX;
+    memset(each, 0, sizeof each);
     for (size_t i = 0; i < n; i++) {
-        size_t plen = prefix ? strlen(prefix) : 0;
-        snprintf(buf[i], sizeof buf[i], "%s", prefix ? prefix : "");
-        ecom__text_fold(buf[i] + plen, sizeof buf[i] - plen, v[i], strlen(v[i]));
-        each[i] = buf[i];
+        if (names) {
+            put_bytes(&each[i], names[i], strlen(names[i]));
+            put_bytes(&each[i], "\x1d", 1);
+        }
+        put_folded(&each[i], values[i]);
+        b->failed |= each[i].failed;
     }
-    qsort(each, n, sizeof each[0], cmp_folded);
-    for (size_t i = 0; i < n; i++)
-        put_str(b, each[i]);
+    qsort(each, n, sizeof each[0], cmp_entries);
+    for (size_t i = 0; i < n; i++) {
+        put_bytes(b, each[i].data ? each[i].data : "", each[i].len);
+        ecom__free(each[i].data);
+    }
     put_bytes(b, "\x1e", 1);
 }
 
@@ -178,24 +199,17 @@ int ecom__search_cache_key(ecom__cache_key *key, const ecom_search_request *req)
     size_t tlen = strlen(text);
     put_folded(&b, text);
     /* A trailing space turns the last word's prefix matching off. */
-    put_str(&b, tlen && (text[tlen - 1] == ' ' || text[tlen - 1] == '\t') ? "$" : "");
+    put_str(&b, tlen && strchr(" \t\r\n", text[tlen - 1]) ? "$" : "");
     put_str(&b, req->category);
-    put_sorted_folded(&b, req->brands, req->brand_count, NULL);
-    /* Attribute names are kept as given; their values compare folded. */
-    const char *attrs[ECOM_SEARCH_FILTERS_MAX];
-    char pairs[ECOM_SEARCH_FILTERS_MAX][320];
+    put_alternatives(&b, NULL, req->brands, req->brand_count);
+    const char *names[ECOM_SEARCH_FILTERS_MAX], *values[ECOM_SEARCH_FILTERS_MAX];
     size_t na = req->attr_count < ECOM_SEARCH_FILTERS_MAX ? req->attr_count
                                                            : ECOM_SEARCH_FILTERS_MAX;
     for (size_t i = 0; i < na; i++) {
-        size_t n = (size_t)snprintf(pairs[i], sizeof pairs[i], "%s\x1d", req->attrs[i].name);
-        n = n < sizeof pairs[i] ? n : sizeof pairs[i] - 1;
-        ecom__text_fold(pairs[i] + n, sizeof pairs[i] - n, req->attrs[i].value,
-                        strlen(req->attrs[i].value));
-        attrs[i] = pairs[i];
+        names[i] = req->attrs[i].name;
+        values[i] = req->attrs[i].value;
     }
-    qsort(attrs, na, sizeof attrs[0], cmp_folded);
-    for (size_t i = 0; i < na; i++)
-        put_str(&b, attrs[i]);
+    put_alternatives(&b, names, values, na);
     put_str(&b, req->currency ? req->currency : "USD");
     put_int(&b, req->price_min);
     put_int(&b, req->price_max);
