@@ -324,6 +324,18 @@ static void complete_batch(ecom__job *batch, ecom__job *self)
     }
 }
 
+static void passenger_done(ecom__job *job);
+
+/* Who may take the lead from the head of the queue: the thread waiting on the head
+ * job, or on the last job of the group the head begins (its passengers are done with
+ * it), never an asynchronous job; NULL then, and the committer thread leads. */
+static ecom__job *successor(ecom__job *head)
+{
+    while (head && head->complete == passenger_done)
+        head = head->next;
+    return head && head->complete == NULL ? head : NULL;
+}
+
 /*
  * Leads batches: a thread with a job of its own (self) until that job is done, then
  * hands the lead to the next queued job's thread, or to the committer thread if that
@@ -350,7 +362,7 @@ static void lead(ecom_store *store, ecom__committer *c, ecom__job *self)
         ecom__job *next = NULL;
         bool go_on = !mine || (self == NULL && c->head != NULL);
         if (!go_on) {
-            next = c->head && c->head->complete == NULL ? c->head : NULL;
+            next = successor(c->head);
             c->leading = next != NULL; /* a sync successor inherits the lead */
             if (c->head && next == NULL)
                 pthread_cond_signal(&c->work); /* async work left: the thread leads */
