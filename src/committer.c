@@ -92,12 +92,17 @@ void ecom__committer_destroy(ecom_store *store)
     c->ready = false;
 }
 
-/* Takes up to ECOM__BATCH_MAX queued jobs, oldest first. Called with the lock held. */
+static void passenger_done(ecom__job *job);
+
+/* Takes up to ECOM__BATCH_MAX queued jobs, oldest first, and never part of a group (a
+ * passenger goes with the rest of its group: one unit, and no dependent without its
+ * anchor). Called with the lock held. */
 static ecom__job *take_batch(ecom__committer *c, size_t *n)
 {
     ecom__job *first = c->head, *last = NULL;
     size_t count = 0;
-    for (ecom__job *j = first; j && count < ECOM__BATCH_MAX; j = j->next) {
+    for (ecom__job *j = first;
+         j && (count < ECOM__BATCH_MAX || last->complete == passenger_done); j = j->next) {
         last = j;
         count++;
     }
@@ -323,8 +328,6 @@ static void complete_batch(ecom__job *batch, ecom__job *self)
             job_wake(j, JOB_DONE);
     }
 }
-
-static void passenger_done(ecom__job *job);
 
 /* Who may take the lead from the head of the queue: the thread waiting on the head
  * job, or on the last job of the group the head begins (its passengers are done with
