@@ -273,7 +273,12 @@ static int build(ecom_search *s)
     return rc;
 }
 
-/* Loads the snapshot if it is one of this store's past (not ahead of its log). */
+/* Catching up costs about what building costs per product (a read and a put per
+ * event): past this many events per product indexed, building is the faster start. */
+#define EVENTS_PER_PRODUCT_TO_REBUILD 1
+
+/* Loads the snapshot if it is one of this store's past (not ahead of its log) and
+ * starting from it is faster than building. */
 static bool load_snapshot(ecom_search *s, const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -283,7 +288,9 @@ static bool load_snapshot(ecom_search *s, const char *path)
     uint64_t seq = 0, head = 0;
     int rc = ecom__sindex_load(&ix, f, &seq);
     fclose(f);
-    if (rc == ECOM_OK && ecom_events_last_seq(&head, s->store) == ECOM_OK && seq <= head) {
+    if (rc == ECOM_OK && ecom_events_last_seq(&head, s->store) == ECOM_OK && seq <= head &&
+        head - seq <= (uint64_t)ecom__sindex_products(ix) * EVENTS_PER_PRODUCT_TO_REBUILD +
+                          EVENTS_PER_ROUND) {
         ecom__sindex_free(s->ix);
         s->ix = ix;
         atomic_store(&s->applied_seq, seq);
