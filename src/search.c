@@ -370,7 +370,8 @@ int ecom_search_open(ecom_search **out, ecom_store *store, const ecom_search_opt
     pthread_mutex_init(&s->stop_lock, NULL);
     pthread_cond_init(&s->stop_cond, NULL);
     ecom__search_cache_init(&s->cache, opts->cache_ttl_ms, opts->cache_entries);
-    rc = ecom__sindex_new(&s->ix);
+    if ((rc = ecom__sindex_new(&s->ix)) != ECOM_OK)
+        fail(s, rc, "search: out of memory for the index");
     if (rc == ECOM_OK && !(opts->snapshot && load_snapshot(s, opts->snapshot)))
         rc = build(s);
     if (rc == ECOM_OK)
