@@ -62,6 +62,14 @@ const char *ecom_search_errmsg(ecom_search *search)
     return search && last_error.owner == search ? last_error.msg : "";
 }
 
+/* A failure that has no message yet (the index's own ENOMEM) gets the code's. */
+static int explained(ecom_search *s, int rc)
+{
+    if (rc != ECOM_OK && ecom_search_errmsg(s)[0] == '\0')
+        fail(s, rc, "search: %s", ecom_strerror(rc));
+    return rc;
+}
+
 /* ---- what the index is fed ---- */
 
 /* Whether any variant can be sold now at some location: sellable stock, or backorders
@@ -221,7 +229,7 @@ static int catch_up(ecom_search *s, uint64_t *applied)
     if (applied)
         *applied = atomic_load(&s->applied_seq);
     pthread_mutex_unlock(&s->apply_lock);
-    return rc;
+    return explained(s, rc);
 }
 
 /* ---- building ---- */
@@ -376,6 +384,7 @@ int ecom_search_open(ecom_search **out, ecom_store *store, const ecom_search_opt
         rc = build(s);
     if (rc == ECOM_OK)
         rc = catch_up(s, NULL);
+    explained(s, rc);
     if (rc == ECOM_OK && !opts->manual) {
         if (pthread_create(&s->follower, NULL, follower_main, s) == 0)
             s->follower_started = true;
@@ -411,6 +420,8 @@ int ecom_search_refresh(ecom_search *search, uint64_t *applied)
 {
     if (search == NULL)
         return ECOM_EINVAL;
+    if (last_error.owner == search)
+        last_error.msg[0] = '\0'; /* a message below is this call's */
     return catch_up(search, applied);
 }
 

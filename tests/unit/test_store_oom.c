@@ -222,6 +222,8 @@ static int op_search(ecom_store *s)
     o.manual = 1;
     ecom_search *x = NULL;
     int rc = ecom_search_open(&x, s, &o);
+    if (rc != ECOM_OK && ecom_errmsg(s)[0] == '\0')
+        fail_msg("search open: %d without a message", rc);
     for (int i = 0; rc == ECOM_OK && i < 2; i++) {
         ecom_search_result *r = NULL;
         rc = ecom_search_query(&r, x, "mug color:red facet:color facet:price in:stock");
