@@ -1098,7 +1098,7 @@ typedef struct ecom_search_result ecom_search_result;
 typedef struct ecom_search_options {
     int version;           /* ECOM_SEARCH_OPTIONS_VERSION */
     int64_t cache_ttl_ms;  /* result cache TTL (0 = 5 minutes; < 0 = no cache) */
-    size_t cache_entries;  /* most results kept (0 = 4096) */
+    size_t cache_entries;  /* most results kept (0 = 1024) */
     const char *snapshot;  /* NULL, or a snapshot file (ecom_search_save) to start from */
     int manual;            /* 1: no follower thread; the host calls ecom_search_refresh */
     int64_t poll_ms;       /* how often the follower looks for new events (0 = 20 ms) */
