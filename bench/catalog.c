@@ -24,6 +24,7 @@
 
 #include <lmdb.h>
 
+#include "common.h"
 #include "ecom.h"
 
 #define KEY_SIZE 24 /* "p0000001" and its NUL; fits any uint64_t */
@@ -95,17 +96,6 @@ static void cpu_model(char *model, size_t size)
         fclose(f);
 }
 
-/* Other work on a shared machine skews every figure; say how busy it was. */
-static void print_load(void)
-{
-    double load[3];
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f && fscanf(f, "%lf %lf %lf", &load[0], &load[1], &load[2]) == 3)
-        printf("load:     %.2f %.2f %.2f (1, 5, 15 min) at start\n", load[0], load[1], load[2]);
-    if (f)
-        fclose(f);
-}
-
 static void print_machine(void)
 {
     char model[256];
@@ -118,7 +108,7 @@ static void print_machine(void)
     printf("machine:  %ld CPUs, %s, %s %s %s\n", sysconf(_SC_NPROCESSORS_ONLN), model,
            u.sysname, u.release, u.machine);
     printf("software: libecom %s, LMDB %d.%d.%d\n", ecom_version(), major, minor, patch);
-    print_load();
+    bench_print_load();
 }
 
 /* ---- the catalog ---- */

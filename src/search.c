@@ -145,7 +145,8 @@ static int index_stock(ecom_search *s, const char *key, const ecom_locations *lo
     return rc;
 }
 
-/* The product an event is about, or NULL for events search does not follow. */
+/* Whether search follows events of this type; *stock tells a stock change from a
+ * product change. */
 static bool follows(const char *type, bool *stock)
 {
     *stock = strcmp(type, "stock.changed") == 0;
