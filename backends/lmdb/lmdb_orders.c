@@ -2,10 +2,14 @@
  * txn with its three index entries, its event, the checkout's idempotency key and
  * the inventory operations that go with it.
  *
- * An op's inventory operations run in a nested txn: when one is refused the
- * nested txn is aborted, so neither the order nor any stock change of that op
- * stays, while the parent txn keeps what came before (earlier ops, and the lazy
- * expiry sweep, which ran in the parent). */
+ * When one of an op's inventory operations is refused, neither the order nor any
+ * stock change of that op stays, while the txn keeps what came before (earlier ops,
+ * and the lazy expiry sweep). One inventory operation is atomic by itself, as in a
+ * batch of inventory operations: refused, it leaves only what stays whatever
+ * happens (a due hold it found expired). So a single one runs in the txn itself,
+ * and only several (the first may succeed, the next be refused) need a nested txn
+ * to abort. A nested txn copies every page it touches that its parent had made
+ * dirty already: in a large batch, most of what it writes. */
 #include <string.h>
 
 #include "lmdb_commerce.h"
@@ -119,19 +123,51 @@ static int inventory_run(inv_ctx *c, ecom_order_op *op, int *flash)
     return ecom__inv_flush(c);
 }
 
+/* A context for op's inventory operations in txn, carrying on the txn's seqs. */
+static void inventory_ctx(inv_ctx *c, ecom__lmdb *be, MDB_txn *txn, const order_ctx *a)
+{
+    ecom__inv_ctx_init(c, be, txn, a->now);
+    c->lazy_done = 1; /* the txn swept */
+    c->event_seq = a->event_seq;
+    c->event_known = a->event_known;
+    c->ledger_seq = a->ledger_seq;
+    c->ledger_known = a->ledger_known;
+}
+
+/* The seqs as c left them, for the rest of the txn. */
+static void inventory_seqs(order_ctx *a, const inv_ctx *c)
+{
+    a->event_seq = c->event_seq;
+    a->event_known = c->event_known;
+    a->ledger_seq = c->ledger_seq;
+    a->ledger_known = c->ledger_known;
+}
+
+/* The one inventory operation of op, in the txn itself. What a refusal leaves
+ * stays, so its seqs and sale figures are kept either way. */
+static int inventory_single(ecom__lmdb *be, MDB_txn *txn, order_ctx *a, ecom_order_op *op)
+{
+    inv_ctx c;
+    inventory_ctx(&c, be, txn, a);
+    int rc = ecom__inv_dispatch(&c, &op->inventory[0]);
+    if (rc == ECOM_OK)
+        rc = ecom__inv_flush(&c);
+    if (rc == ECOM_OK && op->inventory[0].result != ECOM_OK)
+        op->result = op->inventory[0].result;
+    inventory_seqs(a, &c);
+    return rc;
+}
+
 static int inventory(ecom__lmdb *be, MDB_txn *txn, order_ctx *a, ecom_order_op *op)
 {
+    if (op->inventory_count == 1)
+        return inventory_single(be, txn, a, op);
     MDB_txn *child;
     int rc = mdb_txn_begin(be->env, txn, 0, &child);
     if (rc != 0)
         return ecom__lmdb_mdb(be, "mdb_txn_begin (nested)", rc);
     inv_ctx c;
-    ecom__inv_ctx_init(&c, be, child, a->now);
-    c.lazy_done = 1; /* the parent swept */
-    c.event_seq = a->event_seq;
-    c.event_known = a->event_known;
-    c.ledger_seq = a->ledger_seq;
-    c.ledger_known = a->ledger_known;
+    inventory_ctx(&c, be, child, a);
     int flash = 0;
     rc = inventory_run(&c, op, &flash);
     if (rc != ECOM_OK || op->result != ECOM_OK) {
@@ -144,10 +180,7 @@ static int inventory(ecom__lmdb *be, MDB_txn *txn, order_ctx *a, ecom_order_op *
     }
     if ((rc = mdb_txn_commit(child)) != 0)
         return ecom__lmdb_mdb(be, "mdb_txn_commit (nested)", rc);
-    a->event_seq = c.event_seq;
-    a->event_known = c.event_known;
-    a->ledger_seq = c.ledger_seq;
-    a->ledger_known = c.ledger_known;
+    inventory_seqs(a, &c);
     return ECOM_OK;
 }
 

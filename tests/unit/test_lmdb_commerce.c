@@ -928,6 +928,68 @@ static void test_lmdb_commerce__order_batch(void **state)
     assert_clean(be);
 }
 
+/* An order write with one inventory operation runs it in the txn itself: refused
+ * after it found its hold due (past what the lazy sweep ends in one txn), the expiry
+ * it wrote stays, as it would in a batch of inventory operations, and the next op of
+ * the batch numbers its events after it. */
+#define DUE_HOLDS 1001 /* INV_LAZY_SWEEP ends 1000 per txn */
+static void test_lmdb_commerce__order_single_inventory_refused(void **state)
+{
+    fixture *f = *state;
+    ecom_backend *be = f->be;
+    receive(be, "sku-a", DUE_HOLDS + 10);
+    static char ids[DUE_HOLDS][16];
+    static ecom_inventory_op holds[DUE_HOLDS];
+    const char *skus[1] = {"sku-a"};
+    int64_t qtys[1] = {1};
+    for (int i = 0; i < DUE_HOLDS; i++) {
+        snprintf(ids[i], sizeof ids[i], "d%04d", i);
+        holds[i] = inv_op(ECOM_INV_RESERVE, ids[i]);
+        holds[i].line_count = 1;
+        holds[i].line_skus = skus;
+        holds[i].line_quantities = qtys;
+        holds[i].fingerprint = 1;
+        holds[i].ttl_ms = i == DUE_HOLDS - 1 ? 150 : 100; /* the last is swept last */
+    }
+    assert_int_equal(be->inventory_apply(be, holds, DUE_HOLDS, T0), ECOM_OK);
+    reserve(be, "ok", "sku-a", 2, HOUR);
+    assert_int_equal(create(be, "o1", "u1", ECOM_ORDER_PENDING_PAYMENT, T0), ECOM_OK);
+    uint64_t seq = last_seq(be);
+
+    ecom_inventory_op late = inv_op(ECOM_INV_COMMIT, ids[DUE_HOLDS - 1]);
+    ecom_inventory_op ok = inv_op(ECOM_INV_COMMIT, "ok");
+    ecom_order_op ops[2] = {order_op(ECOM_ORDER_UPDATE, "o1", "u1", ECOM_ORDER_PAID, 0),
+                            order_op(ECOM_ORDER_CREATE, "o2", "u1", ECOM_ORDER_PAID, T0)};
+    ops[0].expected_version = 1;
+    ops[0].inventory = &late;
+    ops[1].inventory = &ok;
+    ops[0].inventory_count = ops[1].inventory_count = 1;
+    assert_int_equal(be->order_apply(be, ops, 2, T0 + 200), ECOM_OK);
+    assert_int_equal(ops[0].result, ECOM_EEXPIRED);
+    assert_int_equal(ops[1].result, ECOM_OK);
+    assert_int_equal(get_order(be, "o1").version, 1);
+    assert_int_equal(get_order(be, "o1").state, ECOM_ORDER_PENDING_PAYMENT);
+    assert_true(get_order(be, "o2").found);
+    assert_int_equal(resv_state(be, ids[0]), ECOM_RESERVATION_EXPIRED);
+    assert_int_equal(resv_state(be, ids[DUE_HOLDS - 1]), ECOM_RESERVATION_EXPIRED);
+    assert_int_equal(resv_state(be, "ok"), ECOM_RESERVATION_COMMITTED);
+    ecom_stock_rec s = stock(be, "sku-a");
+    assert_int_equal(s.on_hand, DUE_HOLDS + 8);
+    assert_int_equal(s.reserved, 0);
+    /* two events per hold that ended, then the applied op's three, numbered on */
+    assert_int_equal(last_seq(be), seq + 2 * DUE_HOLDS + 3);
+    events_seen ev;
+    memset(&ev, 0, sizeof ev);
+    assert_int_equal(be->events_read(be, seq + 2 * DUE_HOLDS - 2, 100, event_fn, &ev), ECOM_OK);
+    assert_int_equal(ev.n, 5);
+    assert_string_equal(ev.type[1], "reservation.expired");
+    assert_string_equal(ev.key[1], ids[DUE_HOLDS - 1]);
+    assert_string_equal(ev.type[3], "reservation.committed");
+    assert_string_equal(ev.type[4], "order.created");
+    assert_string_equal(ev.key[4], "o2");
+    assert_clean(be);
+}
+
 /* A flash claim in a refused order write: the claim is undone with the rest, and the
  * in-memory claim index that saw it is rebuilt, so the same key claims afresh. */
 static void test_lmdb_commerce__order_flash_claim_refused(void **state)
@@ -1583,6 +1645,7 @@ int main(void)
         T(order_scans),
         T(order_inventory_all_or_nothing),
         T(order_batch),
+        T(order_single_inventory_refused),
         T(order_flash_claim_refused),
         T(payments),
         T(consumers),
