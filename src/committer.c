@@ -12,6 +12,9 @@
  * sleeps on its own word and is woken exactly once, outside the queue's lock, and
  * never has to take the lock again on its way out.
  *
+ * A leader may first wait a little for the threads the last batch served, so that a
+ * few threads share batches instead of taking turns (gather_waiters).
+ *
  * Asynchronous jobs (ecom_flash_claim_submit) have no thread waiting: they carry a
  * completion function, and a committer thread, started on first use, leads while
  * only they are queued. A sync leader that finds one at the head of the queue hands
@@ -35,6 +38,8 @@
 
 /* Ops per backend call: large enough to amortize an fsync, small enough to bound latency. */
 #define ECOM__BATCH_MAX 4096
+/* The longest a leader waits for the threads the last batch served (gather_waiters). */
+#define ECOM__GATHER_MAX_NS 250000
 
 enum { JOB_WAITING = 0, JOB_DONE = 1, JOB_LEAD = 2 };
 
@@ -111,6 +116,11 @@ static ecom__job *take_batch(ecom__committer *c, size_t *n)
         c->tail = NULL;
     if (last)
         last->next = NULL;
+    uint32_t served = 0;
+    for (ecom__job *j = first; j; j = j->next)
+        served += j->complete == NULL;
+    atomic_fetch_sub_explicit(&c->waiting, served, memory_order_relaxed);
+    c->served = served;
     *n = count;
     return first;
 }
@@ -234,6 +244,61 @@ static uint64_t elapsed_ns(const struct timespec *t0)
     return (uint64_t)((t1.tv_sec - t0->tv_sec) * 1000000000L + (t1.tv_nsec - t0->tv_nsec));
 }
 
+/*
+ * Waits a little before a batch for the threads the last one served, as PostgreSQL's
+ * commit_delay does. The threads a batch wakes spend a while on their next request,
+ * and a leader that started at once would take only the first of them, leaving the
+ * rest to a batch of their own: with few threads every batch then serves one, and
+ * pays a whole fsync for it. So when the last batch served several threads and fewer
+ * are queued now, the leader sleeps until as many are, or for a quarter of the last
+ * batch's time (at most ECOM__GATHER_MAX_NS), whichever comes first. A lone thread,
+ * and a stream of asynchronous jobs, never wait.
+ */
+static void gather_waiters(ecom__committer *c)
+{
+#ifdef __linux__
+    pthread_mutex_lock(&c->lock);
+    uint32_t want = c->served;
+    uint64_t budget = c->last_batch_ns / 4;
+    pthread_mutex_unlock(&c->lock);
+    if (want < 2 || atomic_load_explicit(&c->waiting, memory_order_relaxed) >= want)
+        return;
+    if (budget > ECOM__GATHER_MAX_NS)
+        budget = ECOM__GATHER_MAX_NS;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* A submitter that brings the count to want after this wakes the leader; one that
+     * came before changed the word, and the futex wait returns at once. */
+    atomic_store(&c->gather_until, want);
+    for (;;) {
+        uint32_t now_waiting = atomic_load_explicit(&c->waiting, memory_order_relaxed);
+        uint64_t spent = elapsed_ns(&t0);
+        if (now_waiting >= want || spent >= budget)
+            break;
+        struct timespec left = {0, (long)(budget - spent)};
+        syscall(SYS_futex, &c->waiting, FUTEX_WAIT_PRIVATE, now_waiting, &left, NULL, 0);
+    }
+    atomic_store_explicit(&c->gather_until, 0, memory_order_relaxed);
+#else
+    (void)c;
+#endif
+}
+
+/* Counts a thread whose job was just queued, and wakes a gathering leader that waits
+ * for this many. Called with the lock held. */
+static void count_waiting(ecom__committer *c)
+{
+    uint32_t now_waiting = atomic_fetch_add_explicit(&c->waiting, 1, memory_order_relaxed) + 1;
+    uint32_t want = atomic_load(&c->gather_until);
+#ifdef __linux__
+    if (want && now_waiting >= want)
+        syscall(SYS_futex, &c->waiting, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+#else
+    (void)now_waiting;
+    (void)want;
+#endif
+}
+
 /* Runs the jobs of one kind as one backend call: copy in, call, copy results out. */
 static void run_kind(ecom_store *store, ecom__committer *c, ecom__job *jobs,
                      ecom__write_kind k, size_t n)
@@ -349,13 +414,19 @@ static void lead(ecom_store *store, ecom__committer *c, ecom__job *self)
 {
     for (;;) {
         size_t n;
+        gather_waiters(c);
         pthread_mutex_lock(&c->lock);
         ecom__job *batch = take_batch(c, &n);
         pthread_mutex_unlock(&c->lock);
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         if (n)
             run_batch(store, c, batch, n);
+        uint64_t took = elapsed_ns(&t0);
 
         pthread_mutex_lock(&c->lock);
+        if (n)
+            c->last_batch_ns = took;
         c->batches += n != 0;
         c->batched_ops += n;
         bool mine = self == NULL ||
@@ -468,6 +539,7 @@ static int submit_and_wait(ecom_store *store, ecom__job *jobs, size_t n)
     }
     for (size_t i = 0; i < n; i++)
         enqueue(c, &jobs[i]);
+    count_waiting(c);
     bool leader = !c->leading;
     c->leading = true;
     pthread_mutex_unlock(&c->lock);

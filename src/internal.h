@@ -86,6 +86,10 @@ typedef struct ecom__job {
 typedef struct ecom__committer {
     pthread_mutex_t lock;
     ecom__job *head, *tail; /* queued, oldest first */
+    _Atomic uint32_t waiting;      /* threads whose jobs are queued (futex word) */
+    _Atomic uint32_t gather_until; /* 0, or how many of them a gathering leader awaits */
+    uint32_t served;               /* threads the last batch served */
+    uint64_t last_batch_ns;        /* how long the last batch took */
     bool leading;           /* a thread is running a batch */
     bool ready;
     pthread_t thread;       /* runs batches of asynchronous jobs; made on first use */
