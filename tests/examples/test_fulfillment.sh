@@ -2,8 +2,9 @@
 # End-to-end test of examples/fulfillment_worker: 20 paid orders made with the ecom CLI,
 # three workers run at once (--once, round after round) until all are shipped; then each
 # order was shipped by exactly one worker, its history has one fulfilling and one
-# shipped entry, and `ecom check` is clean. Last, a worker without --once stops cleanly
-# on SIGTERM.
+# shipped entry, and `ecom check` is clean. An order left fulfilling by a worker that
+# died is kept while its lease runs and shipped by the next worker after it. Last, a
+# worker without --once stops cleanly on SIGTERM.
 # Run by ctest as: test_fulfillment.sh <ecom binary> <fulfillment_worker binary> <tmpdir>
 set -eu
 
@@ -133,6 +134,29 @@ done <"$TMP/listed_ids"
 
 # ---------------------------------------------------------------------------
 step "ecom check is clean"
+ok check
+
+# ---------------------------------------------------------------------------
+step "an order a worker took and never shipped: kept within the lease, shipped after it"
+ok cart add "user:late" p1-a 2
+ok checkout --cart "user:late" --user late --token tok_approve --key fulfil-test-late --json
+LATE=$(py "j['id']")
+ok order fulfil "$LATE" --who dead-worker --why "took it, then died"
+"$WORKER" "$STORE" --once >"$TMP/sweep1.out" 2>"$TMP/sweep1.err" ||
+    fail "worker within the lease: exit $?: $(cat "$TMP/sweep1.err")"
+ok order get "$LATE" --json
+[ "$(py "j['state']")" = fulfilling ] || fail "shipped within the lease: $(cat "$TMP/sweep1.out")"
+"$WORKER" "$STORE" --once --lease-ms 0 >"$TMP/sweep2.out" 2>"$TMP/sweep2.err" ||
+    fail "worker past the lease: exit $?: $(cat "$TMP/sweep2.err")"
+grep -q "order $LATE: shipped .*taken over from dead-worker" "$TMP/sweep2.out" ||
+    fail "no take-over logged: $(cat "$TMP/sweep2.out")"
+ok order get "$LATE" --json
+got=$(py "(j['state'], [h['who'] for h in j['history'] if h['state'] in ('fulfilling', 'shipped')])")
+case $got in
+    "('shipped', ['dead-worker', 'fulfillment-"*"'])") ;;
+    *) fail "after the sweep: $got" ;;
+esac
+"$WORKER" "$STORE" --lease-ms nope >/dev/null 2>&1 && fail "--lease-ms nope was accepted"
 ok check
 
 # ---------------------------------------------------------------------------
