@@ -59,6 +59,7 @@ typedef struct worker {
 typedef struct run_result {
     int threads;
     double seconds, per_s;
+    double written_kb; /* handed to write calls per checkout: what fsync has to flush */
     uint64_t ok, errors, insufficient, violations, paid_orders, sampled, sample_faults;
     uint64_t by_code[CODES];
     bench_hist checkout_lat, whole_lat;
@@ -256,6 +257,7 @@ static void run(const config *c, int threads, run_result *r)
     memset(r, 0, sizeof *r);
     r->threads = threads;
     atomic_store(&errors_printed, 0);
+    uint64_t written = bench_written_bytes();
     uint64_t start = bench_now_ns(), deadline = start + (uint64_t)(c->seconds * 1e9);
     for (int i = 0; i < threads; i++) {
         w[i] = (worker){.store = s, .c = c, .index = i, .deadline_ns = deadline,
@@ -275,6 +277,8 @@ static void run(const config *c, int threads, run_result *r)
     /* Checkouts in flight at the deadline finish and count: the clock runs until then. */
     r->seconds = (double)(bench_now_ns() - start) / 1e9;
     r->per_s = (double)r->ok / r->seconds;
+    if (r->ok)
+        r->written_kb = (double)(bench_written_bytes() - written) / 1024.0 / (double)r->ok;
     uint64_t printed = 0;
     if (ecom_check(&r->violations, s, print_violation, &printed) != ECOM_OK)
         die("check", s);
@@ -624,9 +628,10 @@ int main(int argc, char **argv)
     for (int i = 0; i < c.runs; i++)
         printf("%2d threads: %" PRIu64 " checkouts in %.2f s, %" PRIu64 " errors (%" PRIu64
                " insufficient); %" PRIu64 " paid orders listed; %" PRIu64 "/%" PRIu64
-               " sampled orders sound; check: %" PRIu64 " violations\n", r[i].threads, r[i].ok,
-               r[i].seconds, r[i].errors, r[i].insufficient, r[i].paid_orders,
-               r[i].sampled - r[i].sample_faults, r[i].sampled, r[i].violations);
+               " sampled orders sound; check: %" PRIu64 " violations; %.1f KB written per "
+               "checkout\n", r[i].threads, r[i].ok, r[i].seconds, r[i].errors,
+               r[i].insufficient, r[i].paid_orders, r[i].sampled - r[i].sample_faults,
+               r[i].sampled, r[i].violations, r[i].written_kb);
     for (int i = 0; i < c.runs; i++)
         for (int k = 0; k < CODES; k++)
             if (r[i].by_code[k])
@@ -641,6 +646,7 @@ int main(int argc, char **argv)
            bench_hist_quantile_us(&top->checkout_lat, 0.5), most,
            bench_hist_quantile_us(&top->checkout_lat, 0.99), most,
            bench_hist_quantile_us(&top->whole_lat, 0.99));
+    printf(",\"written_kb_per_checkout_%d\":%.1f", most, top->written_kb);
     printf(",\"baseline_per_s_1\":%.0f", base_1);
     if (most > 1)
         printf(",\"baseline_per_s_%d\":%.0f", most, base_most);

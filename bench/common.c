@@ -49,6 +49,20 @@ uint64_t bench_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t bench_written_bytes(void)
+{
+    FILE *f = fopen("/proc/self/io", "r");
+    if (f == NULL)
+        return 0;
+    char line[128];
+    unsigned long long bytes = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "wchar: %llu", &bytes) == 1)
+            break;
+    fclose(f);
+    return bytes;
+}
+
 const char *bench_fresh_dir(const char *name)
 {
     static char dir[512];

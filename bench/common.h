@@ -14,6 +14,10 @@ void bench_print_load(void);
 /* Monotonic nanoseconds. */
 uint64_t bench_now_ns(void);
 
+/* Bytes this process has handed to write calls so far (Linux's /proc/self/io
+ * "wchar"), or 0 where that is not available. */
+uint64_t bench_written_bytes(void);
+
 /* A fresh, empty directory under $TMPDIR (or /tmp) for a store; static buffer. */
 const char *bench_fresh_dir(const char *name);
 
