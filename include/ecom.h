@@ -618,9 +618,10 @@ ECOM_EXTERN void ecom_reservation_free(ecom_reservation *r);
 
 /*
  * The sweeper: ends every reservation and flash-sale claim whose expiry is <= now,
- * returning their stock. The host runs it periodically (every few seconds); expiry is
+ * returning their stock, and closes every flash sale whose ends_at is <= now (as
+ * ecom_flash_close). The host runs it periodically (every few seconds); expiry is
  * also enforced lazily, so a late sweep never blocks a buyer.
- * [out] expired  how many holds it ended (may be NULL).
+ * [out] expired  how many holds it ended and sales it closed (may be NULL).
  */
 ECOM_EXTERN int ecom_inventory_expire(uint64_t *expired, ecom_store *store, int64_t now);
 
@@ -645,7 +646,7 @@ typedef struct ecom_flash_options {
     const char *location;   /* NULL = default */
     int64_t units;          /* moved into the pool; must be sellable now */
     int64_t starts_at;      /* ms since the epoch; 0 = now */
-    int64_t ends_at;        /* 0 = never */
+    int64_t ends_at;        /* 0 = never; at ends_at the sale closes by itself */
     int64_t per_user_limit; /* units per user over the sale; 0 = no limit */
     int64_t claim_ttl_ms;   /* how long an admitted claim holds its units (0 = 10 min) */
     int64_t admit_per_second; /* checkout capacity downstream; 0 = no queue */
@@ -659,7 +660,9 @@ ECOM_EXTERN int ecom_flash_open(ecom_store *store, const char *sale,
                                 const ecom_flash_options *opts);
 
 /* Closes a sale: what is left in the pool goes back to stock; live claims stay
- * valid until they end, and then return their units to stock. */
+ * valid until they end, and then return their units to stock. A sale with an ends_at
+ * closes by itself at that time (ecom_inventory_expire, or any inventory write after
+ * it). Errors: ECOM_ENOTFOUND, ECOM_EENDED (closed already, by the host or its end). */
 ECOM_EXTERN int ecom_flash_close(ecom_store *store, const char *sale);
 
 typedef enum ecom_claim_outcome {

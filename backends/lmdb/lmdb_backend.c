@@ -451,7 +451,8 @@ static int init_dbs(ecom__lmdb *be, MDB_txn *txn, unsigned flags)
 static int init_write_fn(ecom__lmdb *be, MDB_txn *txn, void *ctx)
 {
     ECOM__UNUSED(ctx);
-    return init_dbs(be, txn, MDB_CREATE);
+    int rc = init_dbs(be, txn, MDB_CREATE);
+    return rc == ECOM_OK ? ecom__inv_sale_ends_index(be, txn) : rc;
 }
 
 /* Read-only: the handles must be committed to outlive the txn. */

@@ -2,7 +2,8 @@
  * reserved), claim (the hot path: no scan, GCRA admission, idempotency and
  * per-user limits judged from the in-memory claim index, only growing keys
  * written), release, commit and expiry of claims, and close (the pool goes back
- * to stock). */
+ * to stock), by the caller or, for a sale with an end time, by the expiry sweep
+ * when that time comes. */
 #include <stdio.h>
 #include <string.h>
 
@@ -99,6 +100,8 @@ static int open_apply(inv_ctx *c, ecom_inventory_op *op, const ecom_flash_option
     inv_sale *cached;
     if (rc == ECOM_OK)
         rc = ecom__inv_sale_add(c, op->id, &s, &cached);
+    if (rc == ECOM_OK && f->ends_at > 0)
+        rc = ecom__inv_expiry_put(c, f->ends_at, INV_EXPIRY_SALE, op->id, 0);
     if (rc != ECOM_OK)
         return rc;
     ecom__inv_sale_dirty(c, cached);
@@ -133,6 +136,23 @@ int ecom__inv_flash_open(inv_ctx *c, ecom_inventory_op *op)
     return rc;
 }
 
+/* Closes open sale s: what is left in the pool goes back to stock. */
+static int close_open(inv_ctx *c, const char *id, inv_sale *s)
+{
+    int rc;
+    if (s->remaining > 0 &&
+        (rc = ecom__inv_stock_move(c, INV_K_FLASH_CLOSE, s->sku, s->location, 0, -s->remaining,
+                                   id, NULL)) != ECOM_OK)
+        return rc;
+    s->returned += s->remaining;
+    s->remaining = 0;
+    s->open = 0;
+    ecom__inv_sale_dirty(c, s);
+    /* No claim can be granted any more: its memory goes (retries rebuild it). */
+    ecom__inv_claims_forget(c->be, id);
+    return ecom__inv_event(c, "flash.closed", id);
+}
+
 int ecom__inv_flash_close(inv_ctx *c, ecom_inventory_op *op)
 {
     inv_sale *s;
@@ -143,17 +163,48 @@ int ecom__inv_flash_close(inv_ctx *c, ecom_inventory_op *op)
         op->result = ecom__lmdb_fail(c->be, ECOM_EENDED, "flash sale '%s' is closed", op->id);
         return ECOM_OK;
     }
-    if (s->remaining > 0 &&
-        (rc = ecom__inv_stock_move(c, INV_K_FLASH_CLOSE, s->sku, s->location, 0, -s->remaining,
-                                   op->id, NULL)) != ECOM_OK)
+    /* Closed before the sweep reached its end: that entry goes too. */
+    if (s->ends_at > 0 &&
+        (rc = ecom__inv_expiry_del(c, s->ends_at, INV_EXPIRY_SALE, op->id, 0)) != ECOM_OK)
         return rc;
-    s->returned += s->remaining;
-    s->remaining = 0;
-    s->open = 0;
-    ecom__inv_sale_dirty(c, s);
-    /* No claim can be granted any more: its memory goes (retries rebuild it). */
-    ecom__inv_claims_forget(c->be, op->id);
-    return ecom__inv_event(c, "flash.closed", op->id);
+    return close_open(c, op->id, s);
+}
+
+int ecom__inv_sale_end(inv_ctx *c, const char *sale)
+{
+    inv_sale *s;
+    int found, rc = ecom__inv_sale_get(c, sale, &s, &found);
+    if (rc != ECOM_OK || !found || !s->open || s->ends_at <= 0 || s->ends_at > c->now)
+        return rc;
+    return close_open(c, sale, s);
+}
+
+int ecom__inv_sale_ends_index(ecom__lmdb *be, MDB_txn *txn)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, be->sales, &cur);
+    if (rc != 0)
+        return ecom__lmdb_mdb(be, "mdb_cursor_open (sales)", rc);
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        inv_sale s;
+        if (!ecom__lmdb_is_cstr(k.mv_data, k.mv_size) || ecom__inv_sale_decode(&s, &v) != ECOM_OK)
+            continue; /* check reports it */
+        if (!s.open || s.ends_at <= 0)
+            continue;
+        unsigned char key[INV_KEY_MAX];
+        MDB_val ek = {ecom__inv_expiry_key(key, s.ends_at, INV_EXPIRY_SALE, k.mv_data, 0), key};
+        MDB_val ev = {0, NULL};
+        /* NOOVERWRITE stops before dirtying a page when the entry is there. */
+        int put = ek.mv_size ? mdb_put(txn, be->expiry, &ek, &ev, MDB_NOOVERWRITE) : 0;
+        if (put != 0 && put != MDB_KEYEXIST) {
+            mdb_cursor_close(cur);
+            return ecom__lmdb_mdb(be, "mdb_put (expiry)", put);
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? ECOM_OK : ecom__lmdb_mdb(be, "mdb_cursor_get (sales)", rc);
 }
 
 /* ---- ending a claim ---- */

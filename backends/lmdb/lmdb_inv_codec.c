@@ -319,7 +319,7 @@ int ecom__inv_expiry_split(const MDB_val *k, int64_t *at, int *kind, const char 
     *kind = p[8];
     MDB_val rest = {k->mv_size - 9, (void *)(p + 9)};
     *ticket = 0;
-    if (*kind == INV_EXPIRY_RESV) {
+    if (*kind == INV_EXPIRY_RESV || *kind == INV_EXPIRY_SALE) {
         *id = (const char *)rest.mv_data;
         return ecom__lmdb_is_cstr(rest.mv_data, rest.mv_size) ? 0 : -1;
     }

@@ -102,8 +102,8 @@ void ecom__inv_sale_dirty(inv_ctx *c, inv_sale *s)
 
 /* ---- the sweep ---- */
 
-/* Ends the hold one due expiry entry names, then drops the entry if ending did
- * not (an entry whose hold is gone or ended can end nothing). */
+/* Ends the hold (or closes the sale) one due expiry entry names, then drops the
+ * entry if ending did not (an entry whose hold is gone or ended can end nothing). */
 static int sweep_one(inv_ctx *c, const MDB_val *key)
 {
     unsigned char copy[INV_KEY_MAX];
@@ -117,8 +117,9 @@ static int sweep_one(inv_ctx *c, const MDB_val *key)
     uint64_t ticket;
     if (ecom__inv_expiry_split(&k, &at, &kind, &id, &ticket) != 0)
         return ecom__lmdb_fail(c->be, ECOM_ECORRUPT, "lmdb: malformed expiry index key");
-    int rc = kind == INV_EXPIRY_RESV ? ecom__inv_resv_expire(c, id)
-                                     : ecom__inv_claim_expire(c, id, ticket);
+    int rc = kind == INV_EXPIRY_RESV   ? ecom__inv_resv_expire(c, id)
+             : kind == INV_EXPIRY_SALE ? ecom__inv_sale_end(c, id)
+                                       : ecom__inv_claim_expire(c, id, ticket);
     if (rc != ECOM_OK)
         return rc;
     rc = mdb_del(c->txn, c->be->expiry, &k, NULL);

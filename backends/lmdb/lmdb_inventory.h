@@ -15,7 +15,8 @@
  *                                            u64 fingerprint, str loc, u32 n,
  *                                            n x (i64 qty, str sku)
  *   expiry      u64 BE (expires_at with its sign bit flipped), u8 kind, then
- *               'r': "id\0"  or  'c': "sale\0" u64 BE ticket   -> empty
+ *               'r': "id\0"  or  'c': "sale\0" u64 BE ticket  or  's': "sale\0"
+ *               (the sale's ends_at: it closes then)             -> empty
  *   sales       "sale\0"                  -> 13 x i64 figures (the last: claim_changes),
  *                                            u8 open, str sku, loc
  *   claims      "sale\0" u64 BE ticket    -> u8 state, i64 qty, admit_us, expires_at,
@@ -45,6 +46,7 @@
 
 #define INV_EXPIRY_RESV 'r'
 #define INV_EXPIRY_CLAIM 'c'
+#define INV_EXPIRY_SALE 's' /* a sale's end: it closes then */
 
 /* Ledger kinds, stored as a byte; names in ecom__inv_kind_name. */
 enum inv_kind {
@@ -244,6 +246,12 @@ int ecom__inv_claim_end_op(inv_ctx *c, ecom_inventory_op *op);
 /* Ends a due hold named by an expiry entry (state expired). */
 int ecom__inv_resv_expire(inv_ctx *c, const char *id);
 int ecom__inv_claim_expire(inv_ctx *c, const char *sale, uint64_t ticket);
+/* Closes a sale whose end time has come, as ECOM_INV_FLASH_CLOSE would (the sweep's,
+ * for its expiry entry). A sale closed already, or gone, ends nothing. */
+int ecom__inv_sale_end(inv_ctx *c, const char *sale);
+/* Gives every open sale with an end time its expiry entry, for stores whose sales were
+ * opened before sales closed by themselves. At a writable open. */
+int ecom__inv_sale_ends_index(ecom__lmdb *be, MDB_txn *txn);
 
 /* ---- tallies for check (lmdb_inv_tally.c) ----
  * A hash table from byte keys to a few counters, for sums check gathers in one

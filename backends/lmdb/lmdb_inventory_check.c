@@ -385,6 +385,16 @@ static int check_sale(ichk *c, const MDB_val *key, const MDB_val *val)
     }
     sale_figures(c, sale, &s, t);
     sale_log(c, sale, &s, t);
+    if (s.open && s.ends_at > 0) {
+        int indexed = expiry_present(c, s.ends_at, INV_EXPIRY_SALE, sale, 0);
+        if (indexed < 0)
+            return indexed;
+        if (!indexed) {
+            char qs[QUOTE];
+            report(c, "sale %s is open until %lld but its end is not in the expiry index",
+                   q(qs, sale), (long long)s.ends_at);
+        }
+    }
     TALLY_OR_FAIL(row, c, &c->rows, s.sku, s.location);
     add(&row->v[R_HOLDS], s.held);
     add(&row->v[R_HOLDS], s.open ? s.remaining : 0);
@@ -431,6 +441,20 @@ static int expiry_claim(ichk *c, int64_t at, const char *sale, uint64_t ticket)
     return ECOM_OK;
 }
 
+static int expiry_sale(ichk *c, int64_t at, const char *sale)
+{
+    MDB_val v;
+    inv_sale s;
+    char qs[QUOTE];
+    int found = lookup(c, c->be->sales, sale, strlen(sale) + 1, &v);
+    if (found < 0)
+        return found;
+    if (!found || ecom__inv_sale_decode(&s, &v) != ECOM_OK || !s.open || s.ends_at != at)
+        report(c, "expiry index names the end of sale %s at %lld, which is not open until then",
+               q(qs, sale), (long long)at);
+    return ECOM_OK;
+}
+
 static int check_expiry(ichk *c, const MDB_val *key, const MDB_val *val)
 {
     int64_t at;
@@ -441,7 +465,9 @@ static int check_expiry(ichk *c, const MDB_val *key, const MDB_val *val)
         report(c, "expiry index: malformed entry");
         return ECOM_OK;
     }
-    return kind == INV_EXPIRY_RESV ? expiry_resv(c, at, id) : expiry_claim(c, at, id, ticket);
+    return kind == INV_EXPIRY_RESV   ? expiry_resv(c, at, id)
+           : kind == INV_EXPIRY_SALE ? expiry_sale(c, at, id)
+                                     : expiry_claim(c, at, id, ticket);
 }
 
 /* ---- stock rows ---- */

@@ -162,7 +162,9 @@ static void test_flash__sale_window_and_close(void **state)
     conf_clock_advance(10000);
     assert_int_equal(claim(s, "later", "ann", 1, "c", NULL), ECOM_CLAIM_ENDED);
 
-    assert_int_equal(ecom_flash_close(s, "later"), ECOM_OK);
+    /* at its end the sale closes by itself: the sweeper (or any inventory write) */
+    uint64_t ended = 0;
+    assert_int_equal(ecom_inventory_expire(&ended, s, conf_clock_peek()), ECOM_OK);
     assert_int_equal(ecom_flash_close(s, "later"), ECOM_EENDED);
     int64_t reserved;
     conf_on_hand(s, "tv", &reserved);
@@ -172,6 +174,17 @@ static void test_flash__sale_window_and_close(void **state)
     assert_int_equal(reserved, 0);
     ecom_flash_status st = status(s, "later");
     assert_int_equal(st.open, 0);
+
+    /* a sale without an end closes when the host says so */
+    o.starts_at = 0;
+    o.ends_at = 0;
+    assert_int_equal(ecom_flash_open(s, "open-ended", &o), ECOM_OK);
+    conf_on_hand(s, "tv", &reserved);
+    assert_int_equal(reserved, 5);
+    assert_int_equal(ecom_flash_close(s, "open-ended"), ECOM_OK);
+    assert_int_equal(ecom_flash_close(s, "open-ended"), ECOM_EENDED);
+    conf_on_hand(s, "tv", &reserved);
+    assert_int_equal(reserved, 0);
     conf_assert_clean(s);
 }
 

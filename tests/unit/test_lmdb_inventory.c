@@ -18,6 +18,7 @@
 
 #include "../../backends/lmdb/lmdb_backend.h"
 #include "../../backends/lmdb/lmdb_internal.h"
+#include "../../backends/lmdb/lmdb_inventory.h"
 #include "support/support.h"
 #include "internal.h"
 
@@ -733,11 +734,12 @@ static void test_lmdb_inventory__flash_claims(void **state)
     assert_int_equal(f->be->claim_get(f->be, "s1", 2, T0, &g), ECOM_OK);
     assert_int_equal(g.outcome, ECOM_CLAIM_RELEASED);
     assert_int_equal(f->be->claim_get(f->be, "s1", 99, T0, &g), ECOM_ENOTFOUND);
-    /* past ends_at: ENDED */
+    /* past ends_at: ENDED, and the sale closed by itself (the txn's sweep) */
     c = claim(f->be, "s1", "u6", "k6", 1, T0 + 100000, NULL);
     assert_int_equal(c.outcome, ECOM_CLAIM_ENDED);
     s = sale_status(f->be, "s1");
-    assert_true(s.remaining == 3 && s.held == 0 && s.sold == 2 && s.claims == 6);
+    assert_true(!s.open && s.remaining == 0 && s.held == 0 && s.sold == 2 && s.claims == 6);
+    assert_stock(f->be, "sku-a", 8, 0);
     assert_clean(f->be);
 }
 
@@ -896,6 +898,13 @@ static void drop_expiry(MDB_txn *txn)
     mdb_cursor_close(cur);
 }
 
+static void add_false_sale_end(MDB_txn *txn)
+{
+    unsigned char key[INV_KEY_MAX];
+    MDB_val k = {ecom__inv_expiry_key(key, 123, INV_EXPIRY_SALE, "s1", 0), key}, v = {0, NULL};
+    assert_int_equal(mdb_put(txn, open_dbi(txn, "expiry"), &k, &v, 0), 0);
+}
+
 static void expect(const reports *r, const char *text)
 {
     if (strstr(r->all, text) == NULL)
@@ -938,6 +947,86 @@ static void test_lmdb_inventory__check_finds_corruption(void **state)
     raw_edit(f, drop_expiry);
     r = run_check(f->be);
     expect(r, "is held but is not in the expiry index");
+
+    /* an entry for the end of a sale that does not end then */
+    raw_edit(f, add_false_sale_end);
+    r = run_check(f->be);
+    expect(r, "expiry index names the end of sale 's1' at 123, which is not open until then");
+}
+
+/* A sale with an end time closes by itself then: its pool goes back to stock at the
+ * sweep (or any inventory write) after ends_at, while live claims hold on. A sale
+ * closed before its end leaves nothing due; a store whose open sales have no entry
+ * for their end gets it at a writable open. */
+static void drop_sale_end(MDB_txn *txn)
+{
+    unsigned char key[INV_KEY_MAX];
+    MDB_val k = {ecom__inv_expiry_key(key, T0 + 5000, INV_EXPIRY_SALE, "s2", 0), key};
+    assert_int_equal(mdb_del(txn, open_dbi(txn, "expiry"), &k, NULL), 0);
+}
+
+static void test_lmdb_inventory__flash_sale_ends_by_itself(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(adjust(f->be, "sku-a", "default", ECOM_ADJUST_RECEIVE, 20), ECOM_OK);
+    ecom_flash_options o = ECOM_FLASH_OPTIONS_INIT;
+    o.ends_at = T0 + 1000;
+    o.claim_ttl_ms = 5000;
+    assert_int_equal(flash_open(f->be, "s1", "sku-a", 6, &o, T0), ECOM_OK);
+    o.ends_at = T0 + 5000;
+    assert_int_equal(flash_open(f->be, "s2", "sku-a", 4, &o, T0), ECOM_OK);
+    assert_int_equal(claim(f->be, "s1", "u1", "k1", 2, T0, NULL).outcome, ECOM_CLAIM_ADMITTED);
+    assert_stock(f->be, "sku-a", 20, 10);
+    assert_clean(f->be);
+
+    /* before the end the sweeper leaves it; at the end it closes it */
+    ecom_inventory_op sweep = op_of(ECOM_INV_EXPIRE, NULL);
+    assert_int_equal(apply1(f->be, &sweep, T0 + 999), ECOM_OK);
+    assert_int_equal(sweep.count, 0);
+    uint64_t seq = last_seq(f->be);
+    assert_int_equal(apply1(f->be, &sweep, T0 + 1000), ECOM_OK);
+    assert_int_equal(sweep.count, 1);
+    ecom_flash_status s = sale_status(f->be, "s1");
+    assert_true(!s.open && s.remaining == 0 && s.held == 2 && s.sold == 0);
+    assert_stock(f->be, "sku-a", 20, 6); /* s1's live claim (2) and s2's pool (4) */
+    assert_true(last_seq(f->be) > seq);  /* stock.changed, flash.closed */
+    assert_int_equal(claim(f->be, "s1", "u2", "k2", 1, T0 + 1000, NULL).outcome,
+                     ECOM_CLAIM_ENDED);
+    ecom_inventory_op close = op_of(ECOM_INV_FLASH_CLOSE, "s1");
+    assert_int_equal(apply1(f->be, &close, T0 + 1001), ECOM_EENDED);
+    /* the live claim ends at its own time and returns its units to stock */
+    assert_int_equal(apply1(f->be, &sweep, T0 + 5000), ECOM_OK);
+    assert_int_equal(sweep.count, 2); /* the claim, and s2's end */
+    assert_stock(f->be, "sku-a", 20, 0);
+    assert_false(sale_status(f->be, "s2").open);
+    assert_clean(f->be);
+
+    /* closed before its end: nothing is left due for it */
+    o.ends_at = T0 + 9000;
+    assert_int_equal(flash_open(f->be, "s3", "sku-a", 3, &o, T0 + 6000), ECOM_OK);
+    close.id = "s3";
+    assert_int_equal(apply1(f->be, &close, T0 + 7000), ECOM_OK);
+    assert_int_equal(apply1(f->be, &sweep, T0 + 9000), ECOM_OK);
+    assert_int_equal(sweep.count, 0);
+    assert_clean(f->be);
+}
+
+/* check wants an open sale's end in the index; an older store gains it at open. */
+static void test_lmdb_inventory__flash_sale_end_indexed_at_open(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(adjust(f->be, "sku-a", "default", ECOM_ADJUST_RECEIVE, 10), ECOM_OK);
+    ecom_flash_options o = ECOM_FLASH_OPTIONS_INIT;
+    o.ends_at = T0 + 5000;
+    assert_int_equal(flash_open(f->be, "s2", "sku-a", 4, &o, T0), ECOM_OK);
+    raw_edit(f, drop_sale_end); /* closes, edits, reopens: the open puts it back */
+    assert_clean(f->be);
+    ecom_inventory_op sweep = op_of(ECOM_INV_EXPIRE, NULL);
+    assert_int_equal(apply1(f->be, &sweep, T0 + 5000), ECOM_OK);
+    assert_int_equal(sweep.count, 1);
+    assert_false(sale_status(f->be, "s2").open);
+    assert_stock(f->be, "sku-a", 10, 0);
+    assert_clean(f->be);
 }
 
 /* ---- the in-memory claim index: other processes, aborted txns, reopening ---- */
@@ -1369,6 +1458,8 @@ int main(void)
         T(expire_with_limit),
         T(flash_open_close),
         T(flash_claims),
+        T(flash_sale_ends_by_itself),
+        T(flash_sale_end_indexed_at_open),
         T(flash_queue),
         T(flash_keys),
         T(check_finds_corruption),
