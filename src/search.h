@@ -36,12 +36,19 @@
  */
 typedef int (*ecom__token_fn)(void *ctx, const char *token, size_t len, uint32_t position);
 
+/* How ecom__text_tokens cuts runs of han, kana and hangul: into their overlapping
+ * pairs of characters (QUERY, and a run of one character is that character), or
+ * into those pairs and each character as well (INDEX, so that a one-character query
+ * finds it). */
+#define ECOM__TEXT_QUERY 0
+#define ECOM__TEXT_INDEX 1
+
 /*
- * Splits UTF-8 text into tokens: runs of letters and digits (any script); everything
- * else separates. Invalid UTF-8 bytes separate too (never fail). Returns 0, or the
- * first nonzero return of fn.
+ * Splits UTF-8 text into tokens: runs of letters and digits (any script), but runs of
+ * han, kana and hangul into pairs (flags); everything else separates. Invalid UTF-8
+ * bytes separate too (never fail). Returns 0, or the first nonzero return of fn.
  */
-int ecom__text_tokens(const char *text, size_t len, ecom__token_fn fn, void *ctx);
+int ecom__text_tokens(const char *text, size_t len, int flags, ecom__token_fn fn, void *ctx);
 
 /* Folds one string the same way as tokens (for brands, attribute values and
  * category paths compared without case or accents): out receives at most size-1

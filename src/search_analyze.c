@@ -112,7 +112,7 @@ static int analyze_text(ecom__sindex *ix, const ecom_product *p, ecom__doc_parts
     for (int f = 0; f < ECOM__FIELDS; f++) {
         analysis a = {ix, f, 0, ECOM_OK};
         const char *s = texts[f] ? texts[f] : "";
-        ecom__text_tokens(s, strlen(s), on_token, &a);
+        ecom__text_tokens(s, strlen(s), ECOM__TEXT_INDEX, on_token, &a);
         if (a.rc != ECOM_OK)
             return a.rc;
         lens[f] = a.tokens;

@@ -99,7 +99,8 @@ int ecom__sindex_check(const ecom_search_request *req, char *msg, size_t size)
     if (rc != ECOM_OK)
         return rc;
     size_t words = 0;
-    if (req->text && ecom__text_tokens(req->text, strlen(req->text), count_word, &words))
+    if (req->text &&
+        ecom__text_tokens(req->text, strlen(req->text), ECOM__TEXT_QUERY, count_word, &words))
         return ecom__msg(msg, size, ECOM_EQUERY, "text: more than %d words", ECOM__QUERY_WORDS_MAX);
     return ECOM_OK;
 }
@@ -332,7 +333,7 @@ static int plan_words(ecom__plan *q)
     size_t len = strlen(text);
     word_text w[ECOM__QUERY_WORDS_MAX];
     words_ctx wc = {w, 0};
-    ecom__text_tokens(text, len, take_word, &wc);
+    ecom__text_tokens(text, len, ECOM__TEXT_QUERY, take_word, &wc);
     /* the last word is still being typed unless a space follows it */
     bool prefix = len > 0 && strchr(" \t\r\n", text[len - 1]) == NULL;
     q->hash = mix(q->hash, "w", 1);

@@ -1,7 +1,9 @@
 /*
  * The search index as a file, to start from instead of rebuilding.
  *
- * Format (version 1), in the byte order of the machine that wrote it:
+ * Format (version 2: runs of han, kana and hangul give pairs of characters; a
+ * version 1 file, made before, is not used), in the byte order of the machine that
+ * wrote it:
  *   header   "ECOMSIDX", u32 version, u32 0x01020304 (byte order), u64 applied_seq
  *   payload  counts; the per-doc columns; the pools; the interning tables (strings
  *            and offsets); their side arrays; each term's postings; each attribute
@@ -17,7 +19,7 @@
 #include "search_index.h"
 
 static const char magic[8] = {'E', 'C', 'O', 'M', 'S', 'I', 'D', 'X'};
-#define FORMAT_VERSION 1u
+#define FORMAT_VERSION 2u
 #define BYTE_ORDER_MARK 0x01020304u
 /* Arrays are read in steps that grow with what was read, so a lying length in a
  * truncated file costs at most about twice the file in memory. */

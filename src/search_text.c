@@ -20,6 +20,10 @@
  *     variation selectors are dropped without separating (a zero-width space
  *     separates).
  *   - kana voicing marks are not accents: が stays が.
+ * Chinese and Japanese run words together, and Korean glues particles to them, so a
+ * run of han, kana or hangul gives its overlapping pairs of characters, as search
+ * engines do with such text: 無線耳機 is 無線 線耳 耳機. A query finds a run by its
+ * pairs; the index also gets each character, so a one-character query finds it.
  * Invalid UTF-8 (overlong forms, surrogates, beyond U+10FFFF, truncated sequences,
  * stray continuation bytes) separates, one byte at a time.
  */
@@ -41,6 +45,8 @@ enum {
     K_SLASH,  /* '/': separates tokens; kept by ecom__text_fold for category paths */
     K_LETTER, /* from here on: part of a word, with folded bytes */
     K_DIGIT,
+    K_PAIRED, /* a character of a script written without spaces (han, kana, hangul) */
+    K_JOINS,  /* a kana voicing mark: part of the character before it */
 };
 
 /* The most bytes one code point folds to (a code point in UTF-8, or "ffi"). */
@@ -158,7 +164,7 @@ static const char greek_extended[256 + 1] = "aaaaaaaaaaaaaaaa" /* 1F00 */
                                             "..yyy.yyooyyy..." /* 1FF0 */;
 
 /* The rest, by ranges (sorted, disjoint); what none names separates. */
-enum { R_KEEP, R_IGNORE, R_DIGIT, R_SHIFT, R_PAIR, R_FULLWIDTH, R_LIGATURE };
+enum { R_KEEP, R_IGNORE, R_DIGIT, R_SHIFT, R_PAIR, R_FULLWIDTH, R_LIGATURE, R_PAIRED, R_JOINS };
 typedef struct {
     uint32_t lo, hi;
     uint8_t kind;
@@ -259,19 +265,19 @@ static const text_range ranges[] = {
     {0x2DE0, 0x2DFF, R_IGNORE, 0},     /* combining Cyrillic */
     {0x3005, 0x3007, R_KEEP, 0},       /* 々 〆 〇 */
     {0x302A, 0x302F, R_IGNORE, 0},
-    {0x3031, 0x3035, R_KEEP, 0},       /* kana repeat marks */
-    {0x303B, 0x303C, R_KEEP, 0},
-    {0x3041, 0x3096, R_KEEP, 0},       /* Hiragana */
-    {0x3099, 0x309A, R_KEEP, 0},       /* (semi-)voiced sound marks change the kana */
-    {0x309D, 0x309F, R_KEEP, 0},
-    {0x30A1, 0x30FA, R_KEEP, 0},       /* Katakana; ・ U+30FB separates */
-    {0x30FC, 0x30FF, R_KEEP, 0},
+    {0x3031, 0x3035, R_PAIRED, 0},     /* kana repeat marks */
+    {0x303B, 0x303C, R_PAIRED, 0},
+    {0x3041, 0x3096, R_PAIRED, 0},     /* Hiragana */
+    {0x3099, 0x309A, R_JOINS, 0},      /* (semi-)voiced sound marks change the kana */
+    {0x309D, 0x309F, R_PAIRED, 0},
+    {0x30A1, 0x30FA, R_PAIRED, 0},     /* Katakana; ・ U+30FB separates */
+    {0x30FC, 0x30FF, R_PAIRED, 0},
     {0x3105, 0x312F, R_KEEP, 0},       /* Bopomofo */
     {0x3131, 0x318E, R_KEEP, 0},       /* Hangul compatibility jamo */
     {0x31A0, 0x31BF, R_KEEP, 0},
-    {0x31F0, 0x31FF, R_KEEP, 0},
-    {0x3400, 0x4DBF, R_KEEP, 0},       /* CJK ideographs, extension A */
-    {0x4E00, 0x9FFF, R_KEEP, 0},       /* CJK ideographs */
+    {0x31F0, 0x31FF, R_PAIRED, 0},
+    {0x3400, 0x4DBF, R_PAIRED, 0},     /* CJK ideographs, extension A */
+    {0x4E00, 0x9FFF, R_PAIRED, 0},     /* CJK ideographs */
     {0xA000, 0xA48C, R_KEEP, 0},       /* Yi */
     {0xA640, 0xA66D, R_PAIR, 0},       /* Cyrillic Extended-B */
     {0xA66E, 0xA66E, R_KEEP, 0},
@@ -287,9 +293,9 @@ static const text_range ranges[] = {
     {0xA770, 0xA7FF, R_KEEP, 0},
     {0xA960, 0xA97C, R_KEEP, 0},       /* Hangul Jamo Extended-A */
     {0xAB70, 0xABBF, R_SHIFT, -0x97D0}, /* Cherokee small letters */
-    {0xAC00, 0xD7A3, R_KEEP, 0},       /* Hangul syllables */
+    {0xAC00, 0xD7A3, R_PAIRED, 0},     /* Hangul syllables */
     {0xD7B0, 0xD7FB, R_KEEP, 0},
-    {0xF900, 0xFAFF, R_KEEP, 0},       /* CJK compatibility ideographs */
+    {0xF900, 0xFAFF, R_PAIRED, 0},     /* CJK compatibility ideographs */
     {0xFB00, 0xFB06, R_LIGATURE, 0},   /* ﬀ ﬁ ﬂ ﬃ ﬄ ﬅ ﬆ */
     {0xFB13, 0xFB17, R_KEEP, 0},
     {0xFB1D, 0xFB4F, R_KEEP, 0},       /* Hebrew presentation forms */
@@ -304,11 +310,11 @@ static const text_range ranges[] = {
     {0xFF10, 0xFF19, R_FULLWIDTH, 0},
     {0xFF21, 0xFF3A, R_FULLWIDTH, 0},
     {0xFF41, 0xFF5A, R_FULLWIDTH, 0},
-    {0xFF66, 0xFF9F, R_KEEP, 0},       /* halfwidth Katakana */
+    {0xFF66, 0xFF9F, R_PAIRED, 0},     /* halfwidth Katakana */
     {0xFFA0, 0xFFDC, R_KEEP, 0},       /* halfwidth Hangul */
     {0x10400, 0x10427, R_SHIFT, 0x28}, /* Deseret */
     {0x10428, 0x1044F, R_KEEP, 0},
-    {0x20000, 0x323AF, R_KEEP, 0},     /* CJK ideographs, extensions B to H */
+    {0x20000, 0x323AF, R_PAIRED, 0},   /* CJK ideographs, extensions B to H */
     {0xE0000, 0xE007F, R_IGNORE, 0},   /* tags */
     {0xE0100, 0xE01EF, R_IGNORE, 0},   /* variation selectors */
 };
@@ -513,6 +519,10 @@ static int ranged(uint32_t cp, char *out, size_t *n)
     switch (r->kind) {
     case R_KEEP:
         return letter(out, n, cp);
+    case R_PAIRED:
+    case R_JOINS:
+        *n = utf8_put(out, cp);
+        return r->kind == R_PAIRED ? K_PAIRED : K_JOINS;
     case R_IGNORE:
         return K_IGNORE;
     case R_DIGIT:
@@ -599,18 +609,108 @@ static bool letter_at(const unsigned char *s, size_t len, size_t pos)
 
 /* ---- tokens and folded strings ---- */
 
-int ecom__text_tokens(const char *text, size_t len, ecom__token_fn fn, void *ctx)
+/* One character of a paired run and the voicing marks that join it (cut beyond). */
+#define UNIT_MAX 16
+
+/* A run of han, kana or hangul being cut into pairs. A pair is given once the
+ * character after it starts, since a voicing mark may still join its second. */
+typedef struct paired_run {
+    char unit[2][UNIT_MAX]; /* the character before the last, and the last */
+    size_t len[2];
+    int units;              /* how many of the two are held: 0, 1 or 2 */
+    size_t count;           /* characters in the run */
+} paired_run;
+
+typedef struct token_walk {
+    ecom__token_fn fn;
+    void *ctx;
+    int flags;
+    uint32_t position;
+    paired_run run;
+} token_walk;
+
+static int give(token_walk *w, const char *tok, size_t len)
+{
+    return w->fn(w->ctx, tok, len, w->position++);
+}
+
+/* The pair the two held characters make. */
+static int give_pair(token_walk *w)
+{
+    char tok[2 * UNIT_MAX];
+    paired_run *r = &w->run;
+    memcpy(tok, r->unit[0], r->len[0]);
+    memcpy(tok + r->len[0], r->unit[1], r->len[1]);
+    return give(w, tok, r->len[0] + r->len[1]);
+}
+
+/* The last character held, alone. */
+static int give_last(token_walk *w)
+{
+    paired_run *r = &w->run;
+    return give(w, r->unit[r->units - 1], r->len[r->units - 1]);
+}
+
+/* A new character of the run (f, n bytes): the one before it is complete. */
+static int paired_add(token_walk *w, const char *f, size_t n)
+{
+    paired_run *r = &w->run;
+    int rc = 0;
+    if (r->units > 0 && (w->flags & ECOM__TEXT_INDEX))
+        rc = give_last(w);
+    if (rc == 0 && r->units == 2)
+        rc = give_pair(w);
+    if (r->units == 2) {
+        memcpy(r->unit[0], r->unit[1], r->len[1]);
+        r->len[0] = r->len[1];
+    }
+    r->units = r->units == 0 ? 1 : 2;
+    memcpy(r->unit[r->units - 1], f, n);
+    r->len[r->units - 1] = n;
+    r->count++;
+    return rc;
+}
+
+/* A voicing mark: part of the last character (dropped if that is full). */
+static void paired_join(token_walk *w, const char *f, size_t n)
+{
+    paired_run *r = &w->run;
+    size_t *len = &r->len[r->units - 1];
+    if (*len + n <= UNIT_MAX) {
+        memcpy(r->unit[r->units - 1] + *len, f, n);
+        *len += n;
+    }
+}
+
+/* The run ends: what the last character completes (and a run of one character is
+ * that character, for queries too). */
+static int paired_end(token_walk *w)
+{
+    paired_run *r = &w->run;
+    int rc = 0;
+    if (r->units > 0 && ((w->flags & ECOM__TEXT_INDEX) || r->count == 1))
+        rc = give_last(w);
+    if (rc == 0 && r->units == 2)
+        rc = give_pair(w);
+    memset(r, 0, sizeof *r);
+    return rc;
+}
+
+int ecom__text_tokens(const char *text, size_t len, int flags, ecom__token_fn fn, void *ctx)
 {
     const unsigned char *s = (const unsigned char *)text;
+    token_walk w = {fn, ctx, flags, 0, {{{0}}, {0}, 0, 0}};
     char tok[ECOM__TOKEN_MAX];
     size_t n = 0, i = 0;
     bool full = false;         /* the token was cut: the rest of the run is dropped */
     bool after_letter = false; /* the run's last character was a letter */
-    uint32_t position = 0;
-    while (i < len) {
+    int rc = 0;
+    while (i < len && rc == 0) {
         /* ASCII letters and digits first: most of any catalog's text */
         char a = s[i] < 0x80 ? ascii_fold[s[i]] : ' ';
         if (a != ' ') {
+            if (w.run.units && (rc = paired_end(&w)) != 0)
+                break;
             if (!full && n < ECOM__TOKEN_MAX)
                 tok[n++] = a;
             else
@@ -622,6 +722,23 @@ int ecom__text_tokens(const char *text, size_t len, ecom__token_fn fn, void *ctx
         char f[FOLD_MAX];
         size_t flen = 0;
         int kind = next_char(s, len, &i, f, &flen);
+        if (kind == K_JOINS && w.run.units) {
+            paired_join(&w, f, flen);
+            continue;
+        }
+        if (kind == K_PAIRED || kind == K_JOINS) {
+            if (n > 0 && (rc = give(&w, tok, n)) != 0)
+                break;
+            n = 0;
+            full = false;
+            after_letter = false;
+            rc = paired_add(&w, f, flen);
+            continue;
+        }
+        if (kind == K_IGNORE)
+            continue;
+        if (w.run.units && (rc = paired_end(&w)) != 0)
+            break;
         if (kind >= K_LETTER) {
             if (!full && n + flen <= ECOM__TOKEN_MAX) {
                 for (size_t k = 0; k < flen; k++)
@@ -632,20 +749,19 @@ int ecom__text_tokens(const char *text, size_t len, ecom__token_fn fn, void *ctx
             after_letter = kind == K_LETTER;
             continue;
         }
-        if (kind == K_IGNORE)
-            continue;
         if (kind == K_APOS && after_letter && letter_at(s, len, i))
             continue;
-        if (n > 0) {
-            int rc = fn(ctx, tok, n, position++);
-            if (rc)
-                return rc;
-            n = 0;
-        }
+        if (n > 0 && (rc = give(&w, tok, n)) != 0)
+            break;
+        n = 0;
         full = false;
         after_letter = false;
     }
-    return n > 0 ? fn(ctx, tok, n, position) : 0;
+    if (rc == 0 && w.run.units)
+        rc = paired_end(&w);
+    if (rc == 0 && n > 0)
+        rc = give(&w, tok, n);
+    return rc;
 }
 
 size_t ecom__text_fold(char *out, size_t size, const char *text, size_t len)

@@ -308,6 +308,56 @@ static void test_search_index__typos_rank_below_exact(void **state)
     ecom__sindex_free(ix);
 }
 
+/* Chinese, Japanese and Korean titles, found by the words inside their runs, by one
+ * character, and while the last word is being typed; a Latin word next to them too. */
+static void test_search_index__cjk(void **state)
+{
+    (void)state;
+    ecom__sindex *ix = NULL;
+    assert_int_equal(ecom__sindex_new(&ix), ECOM_OK);
+    const spec specs[] = {
+        {"c1", "无线蓝牙耳机", "索尼", NULL, NULL, 100, -1, {NULL}, NULL, 1, false},
+        {"c2", "有线耳机", "森海塞尔", NULL, NULL, 100, -1, {NULL}, NULL, 2, false},
+        {"c3", "蓝牙音箱", "索尼", NULL, NULL, 100, -1, {NULL}, NULL, 3, false},
+        {"c4", "iPhone15用ケース", "アップル", NULL, NULL, 100, -1, {NULL}, NULL, 4, false},
+        {"c5", "서울에서 만든 가방", "서울가방", NULL, NULL, 100, -1, {NULL}, NULL, 5, false},
+        {"c6", "猫", "ペット", NULL, NULL, 100, -1, {NULL}, NULL, 6, false},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(specs); i++)
+        put_spec(ix, &specs[i], true);
+    assert_int_equal(ecom__sindex_prepare(ix), ECOM_OK);
+    struct {
+        const char *text;
+        const char *ids; /* the matches, in any order */
+    } cases[] = {
+        {"耳机 ", "c1 c2"},          /* inside a run and a whole run */
+        {"蓝牙 ", "c1 c3"},
+        {"蓝牙耳机 ", "c1"},         /* every pair must match */
+        {"无线耳机 ", ""},           /* 无线 and 耳机 are there, 线耳 is not */
+        {"机 ", "c1 c2"},            /* one character: the index has each */
+        {"蓝牙耳", "c1"},            /* typing: the last pair is a prefix */
+        {"索尼 蓝牙 ", "c1 c3"},     /* brand and title */
+        {"ケース iphone15 ", "c4"},  /* kana and the Latin word before them */
+        {"서울 ", "c5"},             /* a Korean word with its particle glued on */
+        {"猫 ", "c6"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        ecom_search_result *r = run_text(ix, cases[i].text);
+        char got[64] = "";
+        size_t n = ecom_search_result_count(r);
+        for (size_t k = 0; k < ARRAY_LEN(specs); k++)
+            if (rank_of(r, specs[k].id) != SIZE_MAX) {
+                if (got[0])
+                    strcat(got, " ");
+                strcat(got, specs[k].id);
+            }
+        if (strcmp(got, cases[i].ids) != 0 || n != ecom_search_result_total(r))
+            fail_msg("\"%s\": found \"%s\", want \"%s\"", cases[i].text, got, cases[i].ids);
+        ecom_search_result_free(r);
+    }
+    ecom__sindex_free(ix);
+}
+
 static void test_search_index__json(void **state)
 {
     (void)state;
@@ -421,7 +471,7 @@ static void gen_doc(gdoc *g, size_t i, ecom__stemmer *st)
     stem_ctx sc = {st, g->stems, 0, STEMS_MAX};
     const char *fields[] = {g->title, g->s.brand, g->desc};
     for (size_t f = 0; f < 3; f++)
-        ecom__text_tokens(fields[f], strlen(fields[f]), add_stem, &sc);
+        ecom__text_tokens(fields[f], strlen(fields[f]), ECOM__TEXT_INDEX, add_stem, &sc);
     g->nstems = sc.n;
 }
 
@@ -545,7 +595,7 @@ static void gen_request(greq *q, ecom__stemmer *st)
     if (below(2)) {
         random_text(q->text, sizeof q->text - 1, 1 + below(2));
         stem_ctx sc = {st, q->qstems, 0, 4};
-        ecom__text_tokens(q->text, strlen(q->text), add_stem, &sc);
+        ecom__text_tokens(q->text, strlen(q->text), ECOM__TEXT_QUERY, add_stem, &sc);
         q->nq = sc.n;
         strcat(q->text, " ");
         q->req.text = q->text;
@@ -1406,6 +1456,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_search_index__relevance),
         cmocka_unit_test(test_search_index__typos_rank_below_exact),
+        cmocka_unit_test(test_search_index__cjk),
         cmocka_unit_test(test_search_index__json),
         cmocka_unit_test(test_search_index__facets_brute_force),
         cmocka_unit_test(test_search_index__updates),

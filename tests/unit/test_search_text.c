@@ -46,7 +46,7 @@ static tokens *split(const char *text)
 {
     static tokens t;
     memset(&t, 0, sizeof t);
-    assert_int_equal(ecom__text_tokens(text, strlen(text), collect, &t), 0);
+    assert_int_equal(ecom__text_tokens(text, strlen(text), ECOM__TEXT_QUERY, collect, &t), 0);
     return &t;
 }
 
@@ -111,17 +111,42 @@ static void test_search_text__greek_cyrillic(void **state)
 static void test_search_text__cjk(void **state)
 {
     (void)state;
-    expect_tokens("東京 タワー ソウル 서울 ひらがな", "東京", "タワー", "ソウル", "서울", "ひらがな",
-                  NULL);
-    expect_tokens("東京タワー", "東京タワー", NULL);
-    expect_tokens("ソニー・ミュージック", "ソニー", "ミュージック", NULL); /* nakaguro */
+    /* han, kana and hangul runs: their overlapping pairs (a query's view) */
+    expect_tokens("東京 タワー ソウル 서울 ひらがな", "東京", "タワ", "ワー", "ソウ", "ウル", "서울",
+                  "ひら", "らが", "がな", NULL);
+    expect_tokens("東京タワー", "東京", "京タ", "タワ", "ワー", NULL);
+    expect_tokens("无线蓝牙耳机", "无线", "线蓝", "蓝牙", "牙耳", "耳机", NULL);
+    expect_tokens("서울에서", "서울", "울에", "에서", NULL); /* a particle glued on */
+    expect_tokens("猫 犬", "猫", "犬", NULL);               /* a run of one: itself */
+    expect_tokens("ソニー・ミュージック", "ソニ", "ニー", "ミュ", "ュー", "ージ", "ジッ", "ック",
+                  NULL); /* nakaguro separates */
     expect_tokens("京都。大阪、奈良", "京都", "大阪", "奈良", NULL);
-    expect_tokens("iPhone15用ケース", "iphone15用ケース", NULL);
+    /* where the script changes, so does the token */
+    expect_tokens("iPhone15用ケース", "iphone15", "用ケ", "ケー", "ース", NULL);
+    expect_tokens("耳机X1", "耳机", "x1", NULL);
+    /* a voicing mark, precomposed or combining, is part of its kana */
+    expect_tokens("ガラス がらす", "ガラ", "ラス", "がら", "らす", NULL);
+    expect_tokens("か\xe3\x82\x99き", "か\xe3\x82\x99き", NULL); /* か + U+3099, き */
+    expect_tokens("\xe3\x82\x99", "\xe3\x82\x99", NULL); /* a mark alone: itself */
     expect_tokens("עברית العربية हिन्दी ไทย", "עברית", "العربيه", "हिन्दी", "ไทย", NULL);
     expect_tokens("٣٤ ४२ ๕", "34", "42", "5", NULL);
     expect_tokens("أحمد إلكترونيات مكتبة", "احمد", "الكترونيات", "مكتبه", NULL);
-    expect_tokens("ガラス がらす", "ガラス", "がらす", NULL);
     expect_tokens("I ❤ NY 🍕", "i", "ny", NULL);
+}
+
+/* The index's view of a paired run: each character as well as each pair. */
+static void test_search_text__cjk_index(void **state)
+{
+    (void)state;
+    tokens t = {0};
+    const char *text = "耳机 蓝牙耳机 猫";
+    assert_int_equal(ecom__text_tokens(text, strlen(text), ECOM__TEXT_INDEX, collect, &t), 0);
+    const char *want[] = {"耳", "机", "耳机", "蓝", "牙", "蓝牙", "耳", "牙耳", "机", "耳机", "猫"};
+    assert_int_equal(t.count, sizeof want / sizeof want[0]);
+    for (size_t i = 0; i < t.count; i++) {
+        assert_string_equal(t.token[i], want[i]);
+        assert_int_equal(t.position[i], i);
+    }
 }
 
 static void test_search_text__apostrophes(void **state)
@@ -159,7 +184,7 @@ static void test_search_text__invalid_utf8(void **state)
             buf[i] = (unsigned char)(r % 3 == 0 ? 0x80 + (r >> 8) % 0x80 : (r >> 8) % 256);
         }
         tokens t = {0};
-        assert_int_equal(ecom__text_tokens((const char *)buf, len, collect, &t), 0);
+        assert_int_equal(ecom__text_tokens((const char *)buf, len, round % 2, collect, &t), 0);
         char out[128];
         size_t n = ecom__text_fold(out, sizeof out, (const char *)buf, len);
         assert_true(n < sizeof out);
@@ -195,14 +220,23 @@ static void test_search_text__long_token(void **state)
         strcat(want, "ж");
     expect_tokens(text, want, NULL);
 
-    /* three-byte ideographs: 21 of them, 63 bytes */
+    /* three-byte letters (Thai): 21 of them, 63 bytes */
+    text[0] = '\0';
+    for (int i = 0; i < 30; i++)
+        strcat(text, "ก");
+    want[0] = '\0';
+    for (int i = 0; i < 21; i++)
+        strcat(want, "ก");
+    expect_tokens(text, want, NULL);
+
+    /* a long run of ideographs is never cut: it is pairs, 29 of them for 30 */
     text[0] = '\0';
     for (int i = 0; i < 30; i++)
         strcat(text, "東");
-    want[0] = '\0';
-    for (int i = 0; i < 21; i++)
-        strcat(want, "東");
-    expect_tokens(text, want, NULL);
+    tokens *t = split(text);
+    assert_int_equal(t->count, 29);
+    for (size_t i = 0; i < t->count; i++)
+        assert_string_equal(t->token[i], "東東");
 
     /* "ss" of ß does not fit in the last byte: cut before it */
     memset(text, 'a', 63);
@@ -231,12 +265,12 @@ static void test_search_text__stop(void **state)
     (void)state;
     const char *text = "alpha beta gamma delta";
     tokens t = {.stop_at = 2};
-    assert_int_equal(ecom__text_tokens(text, strlen(text), collect, &t), 7);
+    assert_int_equal(ecom__text_tokens(text, strlen(text), ECOM__TEXT_QUERY, collect, &t), 7);
     assert_int_equal(t.count, 2);
     assert_string_equal(t.token[1], "beta");
     /* the last token too */
     t = (tokens){.stop_at = 4};
-    assert_int_equal(ecom__text_tokens(text, strlen(text), collect, &t), 7);
+    assert_int_equal(ecom__text_tokens(text, strlen(text), ECOM__TEXT_QUERY, collect, &t), 7);
     assert_int_equal(t.count, 4);
 }
 
@@ -280,7 +314,7 @@ static void test_search_text__every_code_point(void **state)
         if (n1 > 0 && strcmp(once, "/") != 0) {
             letters++;
             tokens t = {0};
-            assert_int_equal(ecom__text_tokens(in, n, collect, &t), 0);
+            assert_int_equal(ecom__text_tokens(in, n, ECOM__TEXT_INDEX, collect, &t), 0);
             assert_int_equal(t.count, 1);
             assert_string_equal(t.token[0], once);
         }
@@ -454,6 +488,7 @@ int main(void)
         cmocka_unit_test(test_search_text__accents),
         cmocka_unit_test(test_search_text__greek_cyrillic),
         cmocka_unit_test(test_search_text__cjk),
+        cmocka_unit_test(test_search_text__cjk_index),
         cmocka_unit_test(test_search_text__apostrophes),
         cmocka_unit_test(test_search_text__invalid_utf8),
         cmocka_unit_test(test_search_text__long_token),
