@@ -263,7 +263,7 @@ static const text_range ranges[] = {
     {0x2D6F, 0x2D6F, R_KEEP, 0},
     {0x2D80, 0x2DDE, R_KEEP, 0},       /* Ethiopic Extended */
     {0x2DE0, 0x2DFF, R_IGNORE, 0},     /* combining Cyrillic */
-    {0x3005, 0x3007, R_KEEP, 0},       /* 々 〆 〇 */
+    {0x3005, 0x3007, R_PAIRED, 0},     /* 々 〆 〇 */
     {0x302A, 0x302F, R_IGNORE, 0},
     {0x3031, 0x3035, R_PAIRED, 0},     /* kana repeat marks */
     {0x303B, 0x303C, R_PAIRED, 0},

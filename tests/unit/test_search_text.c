@@ -118,6 +118,7 @@ static void test_search_text__cjk(void **state)
     expect_tokens("无线蓝牙耳机", "无线", "线蓝", "蓝牙", "牙耳", "耳机", NULL);
     expect_tokens("서울에서", "서울", "울에", "에서", NULL); /* a particle glued on */
     expect_tokens("猫 犬", "猫", "犬", NULL);               /* a run of one: itself */
+    expect_tokens("人々", "人々", NULL);                    /* the iteration mark is part of it */
     expect_tokens("ソニー・ミュージック", "ソニ", "ニー", "ミュ", "ュー", "ージ", "ジッ", "ック",
                   NULL); /* nakaguro separates */
     expect_tokens("京都。大阪、奈良", "京都", "大阪", "奈良", NULL);
