@@ -227,8 +227,9 @@ static const cli_command commands[] = {
     {NULL, "expire", cmd_expire, STORE_WRITE, OPT_NOW, 0, 0, "[--now MS]",
      "end the holds past their expiry",
      "Ends every reservation and flash-sale claim whose expiry has come, returns\n"
-     "their stock and prints \"expired N\". Expiry is also enforced when stock is\n"
-     "next judged, so this only tidies up; run it every few seconds.\n\n"
+     "their stock, closes every flash sale whose end time has come, and prints\n"
+     "\"expired N\" (holds ended and sales closed). Expiry is also enforced when\n"
+     "stock is next judged, so this only tidies up; run it every few seconds.\n\n"
      "  --now MS   judge expiry as of this time, in ms since the epoch\n"
      "             (default: the store's clock)\n"
      "  --json     print {\"expired\":N,\"now\":MS}\n\n"
