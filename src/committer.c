@@ -106,19 +106,18 @@ static ecom__job *take_batch(ecom__committer *c, size_t *n)
 {
     ecom__job *first = c->head, *last = NULL;
     size_t count = 0;
+    uint32_t served = 0; /* jobs a thread waits on */
     for (ecom__job *j = first;
          j && (count < ECOM__BATCH_MAX || last->complete == passenger_done); j = j->next) {
         last = j;
         count++;
+        served += j->complete == NULL;
     }
     c->head = last ? last->next : NULL;
     if (c->head == NULL)
         c->tail = NULL;
     if (last)
         last->next = NULL;
-    uint32_t served = 0;
-    for (ecom__job *j = first; j; j = j->next)
-        served += j->complete == NULL;
     atomic_fetch_sub_explicit(&c->waiting, served, memory_order_relaxed);
     c->served = served;
     *n = count;
@@ -305,12 +304,8 @@ static void run_kind(ecom_store *store, ecom__committer *c, ecom__job *jobs,
 {
     int rc = gather(c, jobs, k, n);
     bool copied = rc == ECOM_OK;
-    if (copied) {
-        struct timespec t0;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (copied)
         rc = write_kinds[k].apply(store->be, c->scratch[k], n, ecom__now(store));
-        c->apply_ns += elapsed_ns(&t0);
-    }
     scatter(c, jobs, k, copied, rc);
 }
 
@@ -348,10 +343,7 @@ static void run_mixed(ecom_store *store, ecom__committer *c, ecom__job *jobs,
                 (int)k | (j->dependent ? ECOM_WRITE_DEPENDENT : 0),
                 (char *)c->scratch[k] + write_kinds[k].size * at[k]++};
         }
-        struct timespec t0;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
         rc = store->be->write_batch(store->be, c->items, m, ecom__now(store));
-        c->apply_ns += elapsed_ns(&t0);
     }
     for (size_t k = 0; k < ECOM__WRITE_KINDS; k++)
         if (count[k])
@@ -427,8 +419,6 @@ static void lead(ecom_store *store, ecom__committer *c, ecom__job *self)
         pthread_mutex_lock(&c->lock);
         if (n)
             c->last_batch_ns = took;
-        c->batches += n != 0;
-        c->batched_ops += n;
         bool mine = self == NULL ||
                     atomic_load_explicit(&self->state, memory_order_relaxed) == JOB_DONE;
         for (ecom__job *j = batch; j && !mine; j = j->next)

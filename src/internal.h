@@ -99,7 +99,6 @@ typedef struct ecom__committer {
     size_t scratch_cap[ECOM__WRITE_KINDS];
     ecom_write_item *items; /* the leader's write_batch items over the copies */
     size_t items_cap;
-    uint64_t batches, batched_ops, apply_ns; /* for tuning */
 } ecom__committer;
 
 int ecom__committer_init(ecom__committer *c);

@@ -699,7 +699,7 @@ static int paired_end(token_walk *w)
 int ecom__text_tokens(const char *text, size_t len, int flags, ecom__token_fn fn, void *ctx)
 {
     const unsigned char *s = (const unsigned char *)text;
-    token_walk w = {fn, ctx, flags, 0, {{{0}}, {0}, 0, 0}};
+    token_walk w = {.fn = fn, .ctx = ctx, .flags = flags};
     char tok[ECOM__TOKEN_MAX];
     size_t n = 0, i = 0;
     bool full = false;         /* the token was cut: the rest of the run is dropped */
