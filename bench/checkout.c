@@ -587,6 +587,18 @@ int main(int argc, char **argv)
            "count, durable commits (fsync on), shipping %d, tax %d bp\n", c.products,
            MAX_LINES, c.seconds, SHIPPING_FEE, TAX_RATE_BP);
 
+    /* Durable figures are mostly the disk's: say what it charges for a sync. */
+    bench_disk disk = {0};
+    if (!c.no_sync) {
+        char dir[512];
+        snprintf(dir, sizeof dir, "%s", bench_fresh_dir("disk"));
+        if (mkdir(dir, 0755) == 0 && bench_disk_probe(dir, &disk) == 0)
+            printf("disk:     fdatasync of 4 KB pages here: 1 page %.0f us; %d pages scattered "
+                   "%.0f us, side by side %.0f us\n", disk.one_us, BENCH_DISK_PAGES,
+                   disk.scattered_us, disk.adjacent_us);
+        bench_remove_dir(dir);
+    }
+
     /* The baseline with one client and with the most clients. */
     int most = c.thread_counts[c.runs - 1];
     double base_1 = c.baseline ? run_baseline(&c, 1) : 0;
@@ -652,6 +664,10 @@ int main(int argc, char **argv)
         printf(",\"baseline_per_s_%d\":%.0f", most, base_most);
     if (c.no_sync)
         printf(",\"durable\":false");
+    else if (disk.one_us > 0)
+        printf(",\"disk_sync_1_us\":%.0f,\"disk_sync_%d_scattered_us\":%.0f,"
+               "\"disk_sync_%d_adjacent_us\":%.0f", disk.one_us, BENCH_DISK_PAGES,
+               disk.scattered_us, BENCH_DISK_PAGES, disk.adjacent_us);
     printf(",\"ratio_%d\":%.1f,\"products\":%d,\"seconds\":%.1f,\"violations\":%" PRIu64
            ",\"errors\":%" PRIu64 "}\n", most, base_most > 0 ? top->per_s / base_most : 0, c.products, c.seconds,
            violations, errors);

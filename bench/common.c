@@ -1,6 +1,8 @@
 /* What the benchmarks share: the machine's description, clocks, latency histograms. */
 #include "common.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +63,64 @@ uint64_t bench_written_bytes(void)
             break;
     fclose(f);
     return bytes;
+}
+
+#define DISK_FILE_PAGES 16384 /* 64 MB: wider than a disk's write cache lines up */
+#define DISK_REPEATS 15
+
+/* The median time of DISK_REPEATS writes of n pages (from *rng when scattered, else
+ * side by side from a random start) and an fdatasync each; -1 on an I/O error. */
+static double time_syncs(int fd, const char *page, size_t n, int scattered, uint64_t *rng)
+{
+    double took[DISK_REPEATS];
+    for (int r = 0; r < DISK_REPEATS; r++) {
+        uint64_t first = bench_random(rng) % (DISK_FILE_PAGES - n);
+        uint64_t t0 = bench_now_ns();
+        for (size_t i = 0; i < n; i++) {
+            uint64_t pg = scattered ? bench_random(rng) % DISK_FILE_PAGES : first + i;
+            if (pwrite(fd, page, 4096, (off_t)(pg * 4096)) != 4096)
+                return -1;
+        }
+        if (fdatasync(fd) != 0)
+            return -1;
+        took[r] = (double)(bench_now_ns() - t0) / 1000.0;
+    }
+    return bench_median(took, DISK_REPEATS);
+}
+
+int bench_disk_probe(const char *dir, bench_disk *out)
+{
+    *out = (bench_disk){0};
+    char path[600];
+    snprintf(path, sizeof path, "%s/disk-probe", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
+        fprintf(stderr, "bench: disk probe: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    /* Real zeros, not a hole or fallocate: writing into either is a metadata change
+     * that the sync would pay for too. */
+    static char block[1 << 20], page[4096];
+    int rc = 0;
+    for (size_t off = 0; rc == 0 && off < (size_t)DISK_FILE_PAGES * 4096; off += sizeof block)
+        rc = pwrite(fd, block, sizeof block, (off_t)off) == (ssize_t)sizeof block ? 0 : -1;
+    if (rc == 0)
+        rc = fdatasync(fd);
+    memset(page, 0x5a, sizeof page);
+    uint64_t rng = 42;
+    if (rc == 0) {
+        out->one_us = time_syncs(fd, page, 1, 1, &rng);
+        out->scattered_us = time_syncs(fd, page, BENCH_DISK_PAGES, 1, &rng);
+        out->adjacent_us = time_syncs(fd, page, BENCH_DISK_PAGES, 0, &rng);
+        rc = out->one_us < 0 || out->scattered_us < 0 || out->adjacent_us < 0 ? -1 : 0;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "bench: disk probe: writing %s: %s\n", path, strerror(errno));
+        *out = (bench_disk){0};
+    }
+    close(fd);
+    unlink(path);
+    return rc;
 }
 
 const char *bench_fresh_dir(const char *name)

@@ -18,6 +18,20 @@ uint64_t bench_now_ns(void);
  * "wchar"), or 0 where that is not available. */
 uint64_t bench_written_bytes(void);
 
+/*
+ * What an fdatasync costs on the disk under dir, for reading durable figures: the
+ * median microseconds to write 4 KB pages into an allocated 64 MB file and
+ * fdatasync them, for one page, for BENCH_DISK_PAGES pages scattered at random and
+ * for as many side by side. Copy-on-write B-trees pay the scattered price. 0 when
+ * the probe could not run (its reason on stderr).
+ */
+#define BENCH_DISK_PAGES 32
+typedef struct bench_disk {
+    double one_us, scattered_us, adjacent_us;
+} bench_disk;
+
+int bench_disk_probe(const char *dir, bench_disk *out);
+
 /* A fresh, empty directory under $TMPDIR (or /tmp) for a store; static buffer. */
 const char *bench_fresh_dir(const char *name);
 
