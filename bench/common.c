@@ -65,7 +65,7 @@ uint64_t bench_written_bytes(void)
     return bytes;
 }
 
-#define DISK_FILE_PAGES 16384 /* 64 MB: wider than a disk's write cache lines up */
+#define DISK_FILE_PAGES 16384 /* 64 MB, so that scattered pages land far apart, as in a store */
 #define DISK_REPEATS 15
 
 /* The median time of DISK_REPEATS writes of n pages (from *rng when scattered, else
