@@ -11,6 +11,7 @@
  * order, insert the payment, mark paid and commit the stock, clear the cart).
  * Ends with one JSON line for scripts.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -592,7 +593,9 @@ int main(int argc, char **argv)
     if (!c.no_sync) {
         char dir[512];
         snprintf(dir, sizeof dir, "%s", bench_fresh_dir("disk"));
-        if (mkdir(dir, 0755) == 0 && bench_disk_probe(dir, &disk) == 0)
+        if (mkdir(dir, 0755) != 0)
+            fprintf(stderr, "bench_checkout: %s: %s\n", dir, strerror(errno));
+        else if (bench_disk_probe(dir, &disk) == 0)
             printf("disk:     fdatasync of 4 KB pages here: 1 page %.0f us; %d pages scattered "
                    "%.0f us, side by side %.0f us\n", disk.one_us, BENCH_DISK_PAGES,
                    disk.scattered_us, disk.adjacent_us);

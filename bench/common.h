@@ -22,8 +22,8 @@ uint64_t bench_written_bytes(void);
  * What an fdatasync costs on the disk under dir, for reading durable figures: the
  * median microseconds to write 4 KB pages into an allocated 64 MB file and
  * fdatasync them, for one page, for BENCH_DISK_PAGES pages scattered at random and
- * for as many side by side. Copy-on-write B-trees pay the scattered price. 0 when
- * the probe could not run (its reason on stderr).
+ * for as many side by side. Copy-on-write B-trees pay the scattered price. Returns
+ * 0, or -1 with *out zeroed when the probe could not run (its reason on stderr).
  */
 #define BENCH_DISK_PAGES 32
 typedef struct bench_disk {
