@@ -1034,8 +1034,11 @@ ECOM_EXTERN int ecom_order_ship(ecom_store *store, const char *id, uint64_t expe
 ECOM_EXTERN int ecom_order_cancel(ecom_store *store, const char *id, uint64_t expected_version,
                                   const char *who, const char *why);
 
-/* Refunds amount (never more than paid minus refunded) through the provider, with its
- * own idempotency key: to partially_refunded or refunded.
+/* Refunds amount (never more than paid minus refunded and minus refunds pending)
+ * through the provider, with its own idempotency key: to partially_refunded or
+ * refunded. The refund is reserved on the order before the provider is asked, so
+ * refunds and cancels at once never pay out more than was paid; after a timeout it
+ * stays pending until the same call (same key) is made again (docs/orders.md).
  * Errors: as transition, ECOM_EPRICE (amount <= 0 or above what is left),
  * ECOM_EPAYMENT, ECOM_ETIMEOUT. */
 ECOM_EXTERN int ecom_order_refund(ecom_store *store, const char *id, uint64_t expected_version,

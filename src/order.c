@@ -174,12 +174,12 @@ int ecom__order_push(ecom_order *o, ecom_order_state state, int64_t time, const 
     return ECOM_OK;
 }
 
-int ecom__order_add_refund(ecom_order *o, const char *key, int64_t amount)
+int ecom__order_add_refund(ecom_order *o, const char *key, int64_t amount, bool pending)
 {
     if (o == NULL || key == NULL || amount < 0)
         return ECOM_EINVAL;
     int64_t refunded;
-    if (__builtin_add_overflow(o->refunded, amount, &refunded))
+    if (__builtin_add_overflow(o->refunded, pending ? 0 : amount, &refunded))
         return ECOM_EPRICE;
     ecom__order_refund *r = grow(&o->arena, o->refunds, o->refund_count, &o->refund_cap,
                                  sizeof *r);
@@ -189,9 +189,39 @@ int ecom__order_add_refund(ecom_order *o, const char *key, int64_t amount)
     const char *copy = ecom__order_strdup(o, key);
     if (copy == NULL)
         return ECOM_ENOMEM;
-    r[o->refund_count++] = (ecom__order_refund){copy, amount};
+    r[o->refund_count++] = (ecom__order_refund){copy, amount, pending};
     o->refunded = refunded;
     return ECOM_OK;
+}
+
+int ecom__order_confirm_refund(ecom_order *o, const char *key)
+{
+    ecom__order_refund *r = (ecom__order_refund *)ecom__order_find_refund(o, key);
+    if (r == NULL || !r->pending)
+        return ECOM_ENOTFOUND;
+    if (__builtin_add_overflow(o->refunded, r->amount, &o->refunded))
+        return ECOM_EPRICE;
+    r->pending = false;
+    return ECOM_OK;
+}
+
+void ecom__order_drop_refund(ecom_order *o, const char *key)
+{
+    const ecom__order_refund *r = ecom__order_find_refund(o, key);
+    if (r == NULL || !r->pending)
+        return;
+    size_t at = (size_t)(r - o->refunds);
+    memmove(&o->refunds[at], &o->refunds[at + 1], (o->refund_count - at - 1) * sizeof *r);
+    o->refund_count--;
+}
+
+int64_t ecom__order_pending_refunds(const ecom_order *o)
+{
+    int64_t sum = 0;
+    for (size_t i = 0; i < o->refund_count; i++)
+        if (o->refunds[i].pending && __builtin_add_overflow(sum, o->refunds[i].amount, &sum))
+            return INT64_MAX;
+    return sum;
 }
 
 const ecom__order_refund *ecom__order_find_refund(const ecom_order *o, const char *key)
@@ -362,6 +392,8 @@ static void put_claims_and_refunds(ecom__jb *b, cJSON *root, const ecom_order *o
         cJSON *x = ecom__jb_add(b, refunds, NULL, cJSON_CreateObject());
         add_str(b, x, "key", o->refunds[i].key);
         add_int(b, x, "amount", o->refunds[i].amount);
+        if (o->refunds[i].pending)
+            ecom__jb_add(b, x, "pending", cJSON_CreateTrue());
     }
 }
 

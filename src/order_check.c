@@ -76,11 +76,12 @@ static void check_money(ecom_check_sink *sink, const ecom_order *o)
     if (o->refunded < 0 || o->refunded > o->total)
         reportf(sink, "order '%s': refunded %lld is not in 0..%lld (the total)", o->id,
                 (long long)o->refunded, (long long)o->total);
-    int64_t sum = 0;
+    int64_t sum = 0, pending = 0;
     bool bad = false;
     for (size_t i = 0; i < o->refund_count; i++) {
         const ecom__order_refund *r = &o->refunds[i];
-        if (r->amount <= 0 || __builtin_add_overflow(sum, r->amount, &sum))
+        if (r->amount <= 0 || __builtin_add_overflow(r->pending ? pending : sum, r->amount,
+                                                     r->pending ? &pending : &sum))
             bad = true;
         for (size_t j = 0; j < i; j++)
             if (strcmp(o->refunds[j].key, r->key) == 0)
@@ -89,8 +90,11 @@ static void check_money(ecom_check_sink *sink, const ecom_order *o)
     if (bad)
         reportf(sink, "order '%s': a refund's amount is not positive, or they overflow", o->id);
     else if (sum != o->refunded)
-        reportf(sink, "order '%s': refunded %lld but its refunds add up to %lld", o->id,
-                (long long)o->refunded, (long long)sum);
+        reportf(sink, "order '%s': refunded %lld but its confirmed refunds add up to %lld",
+                o->id, (long long)o->refunded, (long long)sum);
+    else if (pending > o->total - o->refunded)
+        reportf(sink, "order '%s': %lld refunded and %lld pending, more than the total %lld",
+                o->id, (long long)o->refunded, (long long)pending, (long long)o->total);
 }
 
 static void check_history(ecom_check_sink *sink, const ecom_order *o)

@@ -10,7 +10,8 @@
  *   varint  line count, then per line: str sku, svarint quantity, unit_price, shipped
  *   varint  claim count, then per claim: str claim id
  *   varint  history count, then per entry: varint state, svarint time, str who, str why
- *   varint  refund count, then per refund: str key, svarint amount
+ *   varint  refund count, then per refund: str key, svarint amount (negated while the
+ *           refund is pending: reserved on the order, not yet confirmed by the provider)
  *
  * The id, user, state, created_at and version are not in the data: the backend keeps
  * them as index fields (ecom_order_rec) and the decoder takes them from there.
@@ -74,7 +75,8 @@ static void put_order(ecom__writer *w, const ecom_order *o)
     ecom__put_uvarint(w, o->refund_count);
     for (size_t i = 0; i < o->refund_count; i++) {
         ecom__put_str(w, o->refunds[i].key);
-        ecom__put_svarint(w, o->refunds[i].amount);
+        ecom__put_svarint(w, o->refunds[i].pending ? -o->refunds[i].amount
+                                                   : o->refunds[i].amount);
     }
 }
 
@@ -178,8 +180,13 @@ static int get_refunds(ecom__reader *r, ecom_order *o)
         ecom__order_refund dummy;
         ecom__order_refund *x = o->refunds ? &o->refunds[i] : &dummy;
         rc = ecom__get_str(r, &x->key);
-        if (rc == ECOM_OK && (rc = ecom__get_svarint(r, &x->amount)) == ECOM_OK && x->amount < 0)
-            rc = ECOM_ECORRUPT;
+        if (rc == ECOM_OK && (rc = ecom__get_svarint(r, &x->amount)) == ECOM_OK) {
+            x->pending = x->amount < 0;
+            if (x->amount == INT64_MIN)
+                rc = ECOM_ECORRUPT;
+            else if (x->pending)
+                x->amount = -x->amount;
+        }
     }
     return rc;
 }

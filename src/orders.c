@@ -108,13 +108,15 @@ static int explain_write(ecom_store *store, const ecom_order *o, const ecom_orde
  * ops chained after it: applied in the same unit only if the order write was. */
 static int write_order(ecom_store *store, ecom_order *o, ecom_order_op_kind kind,
                        ecom_inventory_op *inv, size_t n, const char *idem_key,
-                       ecom_idem_op *begin, const ecom__order_then *then)
+                       ecom_idem_op *begin, const ecom__order_then *then,
+                       const char *event_name)
 {
     if (!orders_supported(store))
         return unsupported(store);
     char event[40];
     snprintf(event, sizeof event, "order.%s",
-             kind == ECOM_ORDER_CREATE ? "created" : state_name(o->state));
+             event_name ? event_name
+                        : kind == ECOM_ORDER_CREATE ? "created" : state_name(o->state));
     ecom__buf data = {0};
     int rc = ecom__order_encode(&data, o);
     if (rc != ECOM_OK)
@@ -162,19 +164,19 @@ static int write_order(ecom_store *store, ecom_order *o, ecom_order_op_kind kind
 int ecom__order_write(ecom_store *store, ecom_order *o, ecom_order_op_kind kind,
                       ecom_inventory_op *inv, size_t n, const char *idem_key)
 {
-    return write_order(store, o, kind, inv, n, idem_key, NULL, NULL);
+    return write_order(store, o, kind, inv, n, idem_key, NULL, NULL, NULL);
 }
 
 int ecom__order_write_then(ecom_store *store, ecom_order *o, ecom_inventory_op *inv, size_t n,
                            const ecom__order_then *then)
 {
-    return write_order(store, o, ECOM_ORDER_UPDATE, inv, n, NULL, NULL, then);
+    return write_order(store, o, ECOM_ORDER_UPDATE, inv, n, NULL, NULL, then, NULL);
 }
 
 int ecom__order_create_claimed(ecom_store *store, ecom_order *o, ecom_inventory_op *inv,
                                size_t n, const char *idem_key, ecom_idem_op *begin)
 {
-    return write_order(store, o, ECOM_ORDER_CREATE, inv, n, idem_key, begin, NULL);
+    return write_order(store, o, ECOM_ORDER_CREATE, inv, n, idem_key, begin, NULL, NULL);
 }
 
 size_t ecom__order_stock_ops(ecom_inventory_op *ops, char (*claim_sales)[ECOM_ID_MAX + 1],
@@ -212,7 +214,8 @@ struct change {
     ecom_inventory_op *inv; /* room for inv_cap ops */
     char (*sales)[ECOM_ID_MAX + 1];
     size_t inv_cap, inv_count;
-    bool drop_ended; /* a hold that already ended need not be released */
+    bool drop_ended;   /* a hold that already ended need not be released */
+    const char *event; /* the event's name after "order."; NULL: the order's state */
 };
 
 static int illegal(ecom_store *store, const ecom_order *o, ecom_order_state to)
@@ -238,7 +241,8 @@ static bool ended(int rc)
 static int write_change(ecom_store *store, ecom_order *o, change *c)
 {
     for (;;) {
-        int rc = ecom__order_write(store, o, ECOM_ORDER_UPDATE, c->inv, c->inv_count, NULL);
+        int rc = write_order(store, o, ECOM_ORDER_UPDATE, c->inv, c->inv_count, NULL, NULL,
+                             NULL, c->event);
         if (rc == ECOM_OK || !c->drop_ended || !ended(rc))
             return rc;
         size_t kept = 0;
@@ -420,44 +424,181 @@ int ecom_order_ship(ecom_store *store, const char *id, uint64_t expected_version
     return run_change(store, id, expected_version, &c);
 }
 
-/* ---- money back: the provider's refund under a key ---- */
+/* ---- money back: a refund is reserved, made, then confirmed ---- */
 
-static int provider_refund(ecom_store *store, const ecom_order *o, int64_t amount,
-                           const char *key)
+/*
+ * A refund is three steps, so that two at once can never pay out more than was paid:
+ * the refund is first reserved on the order (pending, by compare-and-set, against
+ * what is left after the other pending ones), then made through the provider, then
+ * confirmed on the order (or forgotten if the provider refused it). A crash or a
+ * timeout between them leaves it pending: the same call again (same refund key)
+ * finishes it, and the provider, asked under the same key, pays it once.
+ */
+
+typedef struct refund_args {
+    int64_t amount;  /* a cancel's: what was left when it was reserved */
+    const char *key; /* the refund's key on the order */
+} refund_args;
+
+/* The provider's key of a refund: the order's id with the refund's key, so that one
+ * key used on two orders makes two refunds, not one answered twice. */
+static void provider_key(char *out, size_t size, const ecom_order *o, const char *key)
 {
+    snprintf(out, size, "refund-%s:%s", o->id, key);
+}
+
+/* Asks the provider for the refund reserved on o under key. *declined says whether
+ * a failure is the provider's refusal (final) rather than an error (retry). */
+static int provider_refund(ecom_store *store, const ecom_order *o,
+                           const ecom__order_refund *r, bool *declined)
+{
+    *declined = false;
     if (o->charge_id[0] == '\0')
         return ecom__fail(store, ECOM_EPAYMENT, "order '%s' has no charge to refund", o->id);
     const ecom_payment_provider *pp = ecom__payments(store);
     ecom_payment_result res = {0};
-    int rc = pp->refund(pp->ctx, o->charge_id, amount, key, &res);
+    char key[32 + ECOM_ID_MAX + REFUND_KEY_MAX];
+    provider_key(key, sizeof key, o, r->key);
+    int rc = pp->refund(pp->ctx, o->charge_id, r->amount, key, &res);
     if (rc == ECOM_ETIMEOUT)
         return ecom__fail(store, rc, "order '%s': the payment provider did not answer the "
                           "refund of %lld; retry with the same refund key", o->id,
-                          (long long)amount);
+                          (long long)r->amount);
     if (rc != ECOM_OK)
         return ecom__fail(store, ECOM_EPAYMENT, "order '%s': the refund of %lld failed (%s); "
-                          "retry with the same refund key", o->id, (long long)amount,
+                          "retry with the same refund key", o->id, (long long)r->amount,
                           ecom_strerror(rc));
-    if (!res.approved)
+    if (!res.approved) {
+        *declined = true;
         return ecom__fail(store, ECOM_EPAYMENT, "order '%s': the refund of %lld was declined "
-                          "(%s)", o->id, (long long)amount,
+                          "(%s)", o->id, (long long)r->amount,
                           res.reason[0] ? res.reason : "no reason given");
+    }
     return ECOM_OK;
 }
 
-/* Makes the refund through the provider (unless the order already records it) and
- * records it in o. */
-static int refund_into(ecom_store *store, ecom_order *o, int64_t amount, const char *key)
+/* Whether the refund's key is on the order already: 1 with the same amount (or any,
+ * for a cancel's), 0 if not, ECOM_EIDEMPOTENCY with another amount. */
+static int refund_known(ecom_store *store, const ecom_order *o, change *c)
 {
-    if (ecom__order_find_refund(o, key))
-        return ECOM_OK;
-    int rc = provider_refund(store, o, amount, key);
+    const refund_args *a = c->ctx;
+    const ecom__order_refund *r = ecom__order_find_refund(o, a->key);
+    if (r == NULL)
+        return 0;
+    if (a->amount == 0 || r->amount == a->amount)
+        return 1;
+    return ecom__fail(store, ECOM_EIDEMPOTENCY, "order '%s': refund key '%s' was used for a "
+                      "refund of %lld, not %lld", o->id, a->key, (long long)r->amount,
+                      (long long)a->amount);
+}
+
+static bool refundable(const ecom_order *o)
+{
+    return o->state == ECOM_ORDER_PAID || o->state == ECOM_ORDER_SHIPPED ||
+           o->state == ECOM_ORDER_DELIVERED || o->state == ECOM_ORDER_PARTIALLY_REFUNDED;
+}
+
+/* Step 1: the refund reserved, pending, if what is left allows it. */
+static int apply_reserve(ecom_store *store, ecom_order *o, change *c)
+{
+    const refund_args *a = c->ctx;
+    if (!refundable(o))
+        return ecom__fail(store, ECOM_ESTATE, "order '%s' is %s: only a paid, shipped, "
+                          "delivered or partially refunded order can be refunded", o->id,
+                          state_name(o->state));
+    int64_t left = o->total - o->refunded - ecom__order_pending_refunds(o);
+    if (a->amount > left)
+        return ecom__fail(store, ECOM_EPRICE, "amount: %lld is more than the %lld left to "
+                          "refund on order '%s'%s", (long long)a->amount, (long long)left,
+                          o->id, ecom__order_pending_refunds(o) ? " (some refunds are "
+                          "pending)" : "");
+    int rc = ecom__order_add_refund(o, a->key, a->amount, true);
     if (rc != ECOM_OK)
-        return rc;
-    rc = ecom__order_add_refund(o, key, amount);
+        return ecom__fail(store, rc, "out of memory refunding order '%s'", o->id);
+    c->event = "refund_pending";
+    return ECOM_OK;
+}
+
+/* Step 3, confirmed: the refund counts, and the order moves to (partially) refunded
+ * where it can; else (cancelled, or fulfilling meanwhile) the money is recorded and
+ * the state kept. */
+static int confirm_done(ecom_store *store, const ecom_order *o, change *c)
+{
+    const refund_args *a = c->ctx;
+    const ecom__order_refund *r = ecom__order_find_refund(o, a->key);
+    if (r == NULL)
+        return ecom__fail(store, ECOM_ECONFLICT, "order '%s': refund '%s' is no longer "
+                          "pending (refused meanwhile)", o->id, a->key);
+    return r->pending ? 0 : 1;
+}
+
+static int apply_confirm(ecom_store *store, ecom_order *o, change *c)
+{
+    const refund_args *a = c->ctx;
+    int rc = ecom__order_confirm_refund(o, a->key);
     if (rc == ECOM_EPRICE)
         return ecom__fail(store, rc, "order '%s': refunded would overflow", o->id);
-    return rc ? ecom__fail(store, rc, "out of memory refunding order '%s'", o->id) : ECOM_OK;
+    ecom_order_state to = o->refunded == o->total ? ECOM_ORDER_REFUNDED
+                                                  : ECOM_ORDER_PARTIALLY_REFUNDED;
+    if (!ecom__order_can_move(o->state, to)) {
+        c->event = "refund_confirmed";
+        return ECOM_OK;
+    }
+    return push(store, o, to, c, c->why);
+}
+
+/* Step 3, refused: the reservation is forgotten. */
+static int dropped(ecom_store *store, const ecom_order *o, change *c)
+{
+    (void)store;
+    const ecom__order_refund *r = ecom__order_find_refund(o, ((refund_args *)c->ctx)->key);
+    return r == NULL || !r->pending;
+}
+
+static int apply_drop(ecom_store *store, ecom_order *o, change *c)
+{
+    (void)store;
+    ecom__order_drop_refund(o, ((refund_args *)c->ctx)->key);
+    c->event = "refund_refused";
+    return ECOM_OK;
+}
+
+/* Steps 2 and 3 for the refund reserved under a->key: made through the provider, then
+ * confirmed (with confirm, the move that goes with it) or, refused, forgotten. */
+static int settle_refund(ecom_store *store, const char *id, refund_args *a, change *confirm)
+{
+    ecom_order *o = NULL;
+    int rc = ecom__order_read(&o, store, id);
+    if (rc != ECOM_OK)
+        return rc;
+    const ecom__order_refund *r = ecom__order_find_refund(o, a->key);
+    bool declined = false;
+    if (r == NULL)
+        rc = ecom__fail(store, ECOM_ECONFLICT, "order '%s': refund '%s' is no longer pending "
+                        "(refused meanwhile)", id, a->key);
+    else if (r->pending)
+        rc = provider_refund(store, o, r, &declined);
+    ecom_order_free(o);
+    if (rc == ECOM_OK && (rc = run_change(store, id, ECOM_VERSION_ANY, confirm)) != ECOM_OK &&
+        confirm->apply != apply_confirm) {
+        /* The move that was to confirm it cannot be made now (a cancel after the order
+         * moved on): the money went out, so the refund is confirmed alone. */
+        char why[400];
+        snprintf(why, sizeof why, "%s", ecom_errmsg(store));
+        change alone = {.apply = apply_confirm, .done = confirm_done, .ctx = a,
+                        .who = confirm->who, .why = confirm->why};
+        int alone_rc = run_change(store, id, ECOM_VERSION_ANY, &alone);
+        return alone_rc == ECOM_OK ? ecom__fail(store, rc, "%s (its refund was made and is "
+                                                "recorded)", why)
+                                   : alone_rc;
+    }
+    if (rc == ECOM_OK || !declined)
+        return rc;
+    char msg[400];
+    snprintf(msg, sizeof msg, "%s", ecom_errmsg(store));
+    change drop = {.apply = apply_drop, .done = dropped, .ctx = a, .who = confirm->who};
+    int dropped_rc = run_change(store, id, ECOM_VERSION_ANY, &drop);
+    return dropped_rc == ECOM_OK ? ecom__fail(store, rc, "%s", msg) : dropped_rc;
 }
 
 /* ---- cancel ---- */
@@ -506,7 +647,8 @@ static int void_lost_charge(ecom_store *store, const ecom_order *o)
                       rc == ECOM_OK ? "the void was declined" : ecom_strerror(rc));
 }
 
-static int apply_cancel(ecom_store *store, ecom_order *o, change *c)
+/* ECOM_OK if o may be cancelled now (by its state, and nothing shipped); else why not. */
+static int cancellable(ecom_store *store, const ecom_order *o)
 {
     if (o->state != ECOM_ORDER_PENDING_PAYMENT && o->state != ECOM_ORDER_PAID &&
         o->state != ECOM_ORDER_FULFILLING)
@@ -517,6 +659,14 @@ static int apply_cancel(ecom_store *store, ecom_order *o, change *c)
         if (o->lines[i].shipped > 0)
             return ecom__fail(store, ECOM_ESTATE, "order '%s': SKU '%s' has shipped units; "
                               "a shipped order cannot be cancelled", o->id, o->lines[i].sku);
+    return ECOM_OK;
+}
+
+static int apply_cancel(ecom_store *store, ecom_order *o, change *c)
+{
+    int cannot = cancellable(store, o);
+    if (cannot != ECOM_OK)
+        return cannot;
     const char *why = c->why && *c->why ? c->why : "cancelled";
     if (o->state == ECOM_ORDER_PENDING_PAYMENT) {
         int rc = void_lost_charge(store, o);
@@ -526,18 +676,60 @@ static int apply_cancel(ecom_store *store, ecom_order *o, change *c)
         c->inv_count = ecom__order_stock_ops(c->inv, c->sales, c->inv_cap, o, false);
         c->drop_ended = true;
     } else {
-        char key[ECOM_ID_MAX + 16];
-        snprintf(key, sizeof key, "refund-cancel-%s", o->id);
-        int64_t left = o->total - o->refunded;
-        int rc = left > 0 ? refund_into(store, o, left, key) : ECOM_OK;
-        if (rc != ECOM_OK)
-            return rc;
+        /* What was left was refunded before this (reserve_cancel, settle_refund), under
+         * the cancel's key: confirmed here, with the cancel. */
+        const refund_args *a = c->ctx;
+        int rc = a ? ecom__order_confirm_refund(o, a->key) : ECOM_ENOTFOUND;
+        if (rc == ECOM_EPRICE)
+            return ecom__fail(store, rc, "order '%s': refunded would overflow", o->id);
+        if (o->refunded + ecom__order_pending_refunds(o) < o->total)
+            return ecom__fail(store, ECOM_ECONFLICT, "order '%s': %lld is not refunded yet; "
+                              "retry the cancel", o->id,
+                              (long long)(o->total - o->refunded));
         c->inv_count = return_ops(c, o, "order cancelled");
     }
     o->reason = ecom__order_strdup(o, why);
     if (o->reason == NULL)
         return ecom__fail(store, ECOM_ENOMEM, "out of memory cancelling order '%s'", o->id);
     return push(store, o, ECOM_ORDER_CANCELLED, c, why);
+}
+
+/* A paid order's cancel refunds what is left first: reserved under the cancel's key
+ * (the order must still be cancellable), made through the provider, then confirmed by
+ * the cancel itself (apply_cancel), in the same unit as the stock's return. */
+static int reserve_cancel(ecom_store *store, ecom_order *o, change *c)
+{
+    refund_args *a = c->ctx;
+    int cannot = cancellable(store, o);
+    if (cannot != ECOM_OK)
+        return cannot;
+    if (o->state == ECOM_ORDER_PENDING_PAYMENT) /* nothing was paid: nothing to refund */
+        return ecom__fail(store, ECOM_ECONFLICT, "order '%s' is pending payment; retry the "
+                          "cancel", o->id);
+    a->amount = o->total - o->refunded - ecom__order_pending_refunds(o);
+    if (a->amount <= 0)
+        return ecom__fail(store, ECOM_ECONFLICT, "order '%s': refunds are pending; retry the "
+                          "cancel when they are done", o->id);
+    int rc = ecom__order_add_refund(o, a->key, a->amount, true);
+    if (rc != ECOM_OK)
+        return ecom__fail(store, rc, "out of memory cancelling order '%s'", o->id);
+    c->event = "refund_pending";
+    return ECOM_OK;
+}
+
+/* Whether a cancel of the order (as read now) refunds first: a paid or fulfilling
+ * order with money left to refund, or whose cancel's refund was reserved already. */
+static int cancel_refunds(ecom_store *store, const char *id, const char *key, bool *yes)
+{
+    ecom_order *o = NULL;
+    int rc = ecom__order_read(&o, store, id);
+    if (rc != ECOM_OK)
+        return rc;
+    *yes = ecom__order_find_refund(o, key) != NULL ||
+           ((o->state == ECOM_ORDER_PAID || o->state == ECOM_ORDER_FULFILLING) &&
+            o->total > o->refunded);
+    ecom_order_free(o);
+    return ECOM_OK;
 }
 
 int ecom_order_cancel(ecom_store *store, const char *id, uint64_t expected_version,
@@ -547,61 +739,33 @@ int ecom_order_cancel(ecom_store *store, const char *id, uint64_t expected_versi
     if (rc != ECOM_OK)
         return rc;
     size_t cap = ECOM__ORDER_LINES_MAX + ECOM__ORDER_CLAIMS_MAX + 1;
-    change c = {.apply = apply_cancel, .who = who_or_system(who), .why = why, .inv_cap = cap};
+    char key[ECOM_ID_MAX + 16];
+    snprintf(key, sizeof key, "refund-cancel-%s", id);
+    refund_args a = {0, key};
+    change c = {.apply = apply_cancel, .ctx = &a, .who = who_or_system(who), .why = why,
+                .inv_cap = cap};
     c.inv = ecom__calloc(cap, sizeof *c.inv);
     c.sales = ecom__calloc(cap, sizeof *c.sales);
     if (c.inv == NULL || c.sales == NULL)
         rc = ecom__fail(store, ECOM_ENOMEM, "out of memory cancelling order '%s'", id);
-    else
+    bool refunds = false;
+    if (rc == ECOM_OK)
+        rc = cancel_refunds(store, id, key, &refunds);
+    if (rc == ECOM_OK && !refunds) {
         rc = run_change(store, id, expected_version, &c);
+    } else if (rc == ECOM_OK) {
+        change reserve = {.apply = reserve_cancel, .done = refund_known, .ctx = &a,
+                          .who = c.who, .why = why};
+        rc = run_change(store, id, expected_version, &reserve);
+        if (rc == ECOM_OK)
+            rc = settle_refund(store, id, &a, &c);
+    }
     ecom__free(c.inv);
     ecom__free(c.sales);
     return rc;
 }
 
 /* ---- refund ---- */
-
-typedef struct refund_args {
-    int64_t amount;
-    const char *key;
-} refund_args;
-
-/* A refund key already recorded on the order: the same refund again is done, another
- * amount under that key is a caller's mistake. */
-static int refund_done(ecom_store *store, const ecom_order *o, change *c)
-{
-    const refund_args *a = c->ctx;
-    const ecom__order_refund *r = ecom__order_find_refund(o, a->key);
-    if (r == NULL)
-        return 0;
-    if (r->amount == a->amount)
-        return 1;
-    return ecom__fail(store, ECOM_EIDEMPOTENCY, "order '%s': refund key '%s' was used for a "
-                      "refund of %lld, not %lld", o->id, a->key, (long long)r->amount,
-                      (long long)a->amount);
-}
-
-static int apply_refund(ecom_store *store, ecom_order *o, change *c)
-{
-    const refund_args *a = c->ctx;
-    if (o->state != ECOM_ORDER_PAID && o->state != ECOM_ORDER_SHIPPED &&
-        o->state != ECOM_ORDER_DELIVERED && o->state != ECOM_ORDER_PARTIALLY_REFUNDED)
-        return ecom__fail(store, ECOM_ESTATE, "order '%s' is %s: only a paid, shipped, "
-                          "delivered or partially refunded order can be refunded", o->id,
-                          state_name(o->state));
-    int64_t left = o->total - o->refunded;
-    if (a->amount > left)
-        return ecom__fail(store, ECOM_EPRICE, "amount: %lld is more than the %lld left to "
-                          "refund on order '%s'", (long long)a->amount, (long long)left, o->id);
-    int rc = refund_into(store, o, a->amount, a->key);
-    if (rc != ECOM_OK)
-        return rc;
-    ecom_order_state to = o->refunded == o->total ? ECOM_ORDER_REFUNDED
-                                                  : ECOM_ORDER_PARTIALLY_REFUNDED;
-    if (!ecom__order_can_move(o->state, to))
-        return illegal(store, o, to);
-    return push(store, o, to, c, c->why);
-}
 
 int ecom_order_refund(ecom_store *store, const char *id, uint64_t expected_version,
                       int64_t amount, const char *refund_key, const char *who, const char *why)
@@ -619,7 +783,10 @@ int ecom_order_refund(ecom_store *store, const char *id, uint64_t expected_versi
         return ecom__fail(store, ECOM_EPRICE, "amount: %lld; a refund is at least 1",
                           (long long)amount);
     refund_args a = {amount, refund_key};
-    change c = {.apply = apply_refund, .done = refund_done, .ctx = &a,
-                .who = who_or_system(who), .why = why};
-    return run_change(store, id, expected_version, &c);
+    change reserve = {.apply = apply_reserve, .done = refund_known, .ctx = &a,
+                      .who = who_or_system(who), .why = why};
+    change confirm = {.apply = apply_confirm, .done = confirm_done, .ctx = &a,
+                      .who = reserve.who, .why = why};
+    rc = run_change(store, id, expected_version, &reserve);
+    return rc == ECOM_OK ? settle_refund(store, id, &a, &confirm) : rc;
 }

@@ -16,11 +16,14 @@ typedef struct ecom__order_line {
     int64_t shipped;
 } ecom__order_line;
 
-/* A refund made through the provider, under its idempotency key: a retry with the same
- * key finds it here and is not counted twice. */
+/* A refund through the provider, under its idempotency key: a retry with the same key
+ * finds it here and is not counted twice. A pending refund is reserved on the order
+ * before the provider is asked (so that two refunds at once cannot both pay out what
+ * is left) and not yet confirmed: it is not in refunded. */
 typedef struct ecom__order_refund {
     const char *key;
     int64_t amount;
+    bool pending;
 } ecom__order_refund;
 
 typedef struct ecom__order_entry {
@@ -48,7 +51,7 @@ struct ecom_order {
     size_t claim_count;
     ecom__order_entry *history;
     size_t history_count, history_cap;
-    ecom__order_refund *refunds; /* their amounts sum to refunded */
+    ecom__order_refund *refunds; /* the confirmed ones' amounts sum to refunded */
     size_t refund_count, refund_cap;
     size_t line_cap, claim_cap; /* room in lines and claims (arrays grow by doubling) */
 };
@@ -64,10 +67,17 @@ int ecom__order_add_claim(ecom_order *o, const char *claim_id);
 int ecom__order_push(ecom_order *o, ecom_order_state state, int64_t time, const char *who,
                      const char *why);
 
-/* Records a refund of amount under key and adds it to o->refunded. ECOM_EPRICE if that
- * would overflow, ECOM_ENOMEM. */
-int ecom__order_add_refund(ecom_order *o, const char *key, int64_t amount);
-/* The refund made under key, or NULL. */
+/* Records a refund of amount under key: pending (reserved, see ecom__order_refund), or
+ * confirmed and added to o->refunded. ECOM_EPRICE if that would overflow, ECOM_ENOMEM. */
+int ecom__order_add_refund(ecom_order *o, const char *key, int64_t amount, bool pending);
+/* The pending refund under key is confirmed: added to o->refunded. ECOM_ENOTFOUND if
+ * there is no pending refund under key, ECOM_EPRICE on overflow. */
+int ecom__order_confirm_refund(ecom_order *o, const char *key);
+/* The pending refund under key is forgotten (the provider refused it). */
+void ecom__order_drop_refund(ecom_order *o, const char *key);
+/* The sum of the pending refunds' amounts (never more than the total on a sound order). */
+int64_t ecom__order_pending_refunds(const ecom_order *o);
+/* The refund under key, or NULL. */
 const ecom__order_refund *ecom__order_find_refund(const ecom_order *o, const char *key);
 
 /* The order's content as the backend stores it (everything but id, user, state,

@@ -138,10 +138,13 @@ static const char *who(const cli *c)
 int cmd_checkout(cli *c)
 {
     const cli_args *a = &c->args;
-    if (a->cart == NULL || a->user == NULL || a->token == NULL || a->key == NULL)
-        return cli_usage_error("checkout needs --cart CART, --user U, --token TOKEN and --key KEY");
+    if (a->user == NULL || a->token == NULL || a->key == NULL)
+        return cli_usage_error("checkout needs --user U, --token TOKEN and --key KEY");
+    /* The buyer's own cart unless told otherwise (a guest's: --cart guest:TOKEN). */
+    char user_cart[80];
+    snprintf(user_cart, sizeof user_cart, "user:%.64s", a->user);
     ecom_checkout_request req = ECOM_CHECKOUT_REQUEST_INIT;
-    req.cart = a->cart;
+    req.cart = a->cart ? a->cart : user_cart;
     req.user = a->user;
     req.payment_token = a->token;
     req.location = a->location;

@@ -345,7 +345,7 @@ static const cli_command commands[] = {
      "Example: ecom cart merge guest:b7f2 user:u123\n"},
     {NULL, "checkout", cmd_checkout, STORE_WRITE, OPT_CART | OPT_USER | OPT_TOKEN | OPT_KEY |
      OPT_CLAIM | OPT_LOCATION, 0, 0,
-     "--cart CART --user U --token TOKEN --key KEY [--claim ID]... [--location L]",
+     "--user U --token TOKEN --key KEY [--cart CART] [--claim ID]... [--location L]",
      "buy a cart: price it, hold its stock, charge, and print the order",
      "Prices the cart (lines, then the store's --shipping-fee and --tax-rate-bp),\n"
      "holds the stock of every line (all or none), creates the order, charges the\n"
@@ -362,7 +362,7 @@ static const cli_command commands[] = {
      "The CLI charges through the library's built-in test provider, which decides\n"
      "by token: tok_approve, tok_decline, tok_error (provider failure),\n"
      "tok_timeout (charged, but the answer is lost).\n\n"
-     "  --cart CART     the cart to buy: user:<id> or guest:<token> (required)\n"
+     "  --cart CART     the cart to buy: user:<id> or guest:<token> (default user:U)\n"
      "  --user U        the buyer; orders are listed per user (required)\n"
      "  --token TOKEN   the payment token from the buyer's client (required)\n"
      "  --key KEY       the idempotency key: 1..128 printable ASCII characters,\n"
@@ -371,8 +371,8 @@ static const cli_command commands[] = {
      "                  for several\n"
      "  --location L    the stock location (default: \"default\")\n"
      "  --json          print the order as 'order get --json' does\n\n"
-     "Example: ecom --shipping-fee 499 --tax-rate-bp 825 checkout --cart user:u123 \\\n"
-     "           --user u123 --token tok_approve --key 5d1c-checkout-1\n"},
+     "Example: ecom --shipping-fee 499 --tax-rate-bp 825 checkout --user u123 \\\n"
+     "           --token tok_approve --key 5d1c-checkout-1   (buys the cart user:u123)\n"},
     {"order", "get", cmd_order_get, STORE_READ, 0, 1, 1, "ID", "show an order",
      "Shows its state, version, lines (with units shipped), totals in the order's\n"
      "currency, the charge, why it was declined or cancelled, and its history: each\n"

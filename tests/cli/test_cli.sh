@@ -683,6 +683,8 @@ checkout_as 4 user:buyer1 buyer1 tok_decline ck-1
 stderr_has "ck-1"
 expect 2 checkout --cart user:buyer1 --user buyer1 --token tok_approve
 expect 5 checkout --cart user:buyer1 --user buyer1 --token tok_approve --key ck-empty
+expect 5 checkout --user buyer1 --token tok_approve --key ck-empty-2 # the buyer's own cart
+stderr_has "user:buyer1"
 
 step "tok_decline: exit 8, the order cancelled, the stock back"
 ok cart add user:buyer2 c1-1 2
@@ -819,7 +821,7 @@ ok consumer read shop --max 1000 --json
 json_is 'j["consumer"], j["events"][0]["seq"], all(e["seq"] > '"$start"' for e in j["events"])' \
     "('shop', $((start + 1)), True)"
 json_is "sorted(set(e['type'] for e in j['events'] if e['key'] == '$ORDER'))" \
-    "['order.created', 'order.delivered', 'order.fulfilling', 'order.paid', 'order.partially_refunded', 'order.partially_shipped', 'order.refunded', 'order.shipped']"
+    "['order.created', 'order.delivered', 'order.fulfilling', 'order.paid', 'order.partially_refunded', 'order.partially_shipped', 'order.refund_pending', 'order.refunded', 'order.shipped']"
 last=$(py 'j["last_seq"]')
 ok consumer read shop --max 2 --json
 json_is '[e["seq"] for e in j["events"]]' "[$((start + 1)), $((start + 2))]"

@@ -92,6 +92,7 @@ static void assert_same(const ecom_order *a, const ecom_order *b)
     for (size_t i = 0; i < a->refund_count; i++) {
         assert_string_equal(a->refunds[i].key, b->refunds[i].key);
         assert_true(a->refunds[i].amount == b->refunds[i].amount);
+        assert_int_equal(a->refunds[i].pending, b->refunds[i].pending);
     }
 }
 
@@ -161,14 +162,30 @@ static void test_order__refunds(void **state)
     (void)state;
     ecom_order *o = sample();
     assert_null(ecom__order_find_refund(o, "r1"));
-    assert_int_equal(ecom__order_add_refund(o, "r1", 100), ECOM_OK);
-    assert_int_equal(ecom__order_add_refund(o, "r2", 50), ECOM_OK);
+    assert_int_equal(ecom__order_add_refund(o, "r1", 100, false), ECOM_OK);
+    assert_int_equal(ecom__order_add_refund(o, "r2", 50, false), ECOM_OK);
     assert_int_equal(ecom_order_refunded(o), 150);
     assert_non_null(ecom__order_find_refund(o, "r2"));
     assert_int_equal(ecom__order_find_refund(o, "r2")->amount, 50);
-    assert_int_equal(ecom__order_add_refund(o, "r3", INT64_MAX), ECOM_EPRICE);
+    assert_int_equal(ecom__order_add_refund(o, "r3", INT64_MAX, false), ECOM_EPRICE);
     assert_int_equal(ecom_order_refunded(o), 150);
-    assert_int_equal(ecom__order_add_refund(o, "r4", -1), ECOM_EINVAL);
+    assert_int_equal(ecom__order_add_refund(o, "r4", -1, false), ECOM_EINVAL);
+    /* Pending: reserved, not refunded, until confirmed; or dropped. */
+    assert_int_equal(ecom__order_add_refund(o, "p1", 30, true), ECOM_OK);
+    assert_int_equal(ecom__order_add_refund(o, "p2", 20, true), ECOM_OK);
+    assert_int_equal(ecom_order_refunded(o), 150);
+    assert_int_equal(ecom__order_pending_refunds(o), 50);
+    assert_int_equal(ecom__order_confirm_refund(o, "p1"), ECOM_OK);
+    assert_int_equal(ecom_order_refunded(o), 180);
+    assert_false(ecom__order_find_refund(o, "p1")->pending);
+    assert_int_equal(ecom__order_confirm_refund(o, "p1"), ECOM_ENOTFOUND); /* not pending */
+    assert_int_equal(ecom__order_confirm_refund(o, "nope"), ECOM_ENOTFOUND);
+    ecom__order_drop_refund(o, "r1"); /* confirmed: kept */
+    ecom__order_drop_refund(o, "p2");
+    assert_null(ecom__order_find_refund(o, "p2"));
+    assert_non_null(ecom__order_find_refund(o, "r1"));
+    assert_int_equal(ecom__order_pending_refunds(o), 0);
+    assert_int_equal(o->refund_count, 3);
     ecom_order_free(o);
 }
 
@@ -271,7 +288,8 @@ static void test_order__round_trip(void **state)
 {
     (void)state;
     ecom_order *o = sample();
-    assert_int_equal(ecom__order_add_refund(o, "refund-1", 77), ECOM_OK);
+    assert_int_equal(ecom__order_add_refund(o, "refund-1", 77, false), ECOM_OK);
+    assert_int_equal(ecom__order_add_refund(o, "refund-p", 5, true), ECOM_OK);
     o->reason = ecom__order_strdup(o, "caf\xc3\xa9");
     ecom__buf b;
     encode(&b, o);
@@ -283,7 +301,7 @@ static void test_order__round_trip(void **state)
     assert_int_equal(ecom__order_add_line(q, "x", 1, 1), ECOM_OK);
     assert_int_equal(ecom__order_add_claim(q, "x:1"), ECOM_OK);
     assert_int_equal(ecom__order_push(q, ECOM_ORDER_FULFILLING, 3, "ops", ""), ECOM_OK);
-    assert_int_equal(ecom__order_add_refund(q, "refund-2", 1), ECOM_OK);
+    assert_int_equal(ecom__order_add_refund(q, "refund-2", 1, false), ECOM_OK);
     assert_string_equal(ecom_order_line_sku(q, 0), "mug-red");
     assert_int_equal(ecom_order_history_count(q), 3);
     /* Encode appends. */
@@ -445,10 +463,12 @@ static void test_order__corrupt_cases(void **state)
     byte(&r, 1);
     byte(&r, 50), byte(&r, 'a');
     assert_int_equal(decode_raw(&r), ECOM_ECORRUPT);
-    head(&r, 2); /* a negative refund */
+    head(&r, 2); /* a refund of INT64_MIN (negative is pending: its negation must fit) */
     byte(&r, 0), byte(&r, 0), byte(&r, 0);
     byte(&r, 1);
     str(&r, "k");
+    for (int i = 0; i < 9; i++)
+        byte(&r, 0xff);
     byte(&r, 1);
     assert_int_equal(decode_raw(&r), ECOM_ECORRUPT);
 }
@@ -490,7 +510,7 @@ static void test_order__random_mutations(void **state)
 {
     (void)state;
     ecom_order *o = sample();
-    assert_int_equal(ecom__order_add_refund(o, "r", 5), ECOM_OK);
+    assert_int_equal(ecom__order_add_refund(o, "r", 5, false), ECOM_OK);
     ecom__buf b;
     encode(&b, o);
     unsigned char *m = malloc(b.len);
@@ -530,7 +550,7 @@ static void test_order__to_json(void **state)
 {
     (void)state;
     ecom_order *o = sample();
-    assert_int_equal(ecom__order_add_refund(o, "r1", 10), ECOM_OK);
+    assert_int_equal(ecom__order_add_refund(o, "r1", 10, false), ECOM_OK);
     o->reason = ecom__order_strdup(o, "said \"no\"\n");
     char *json = NULL;
     assert_int_equal(ecom_order_to_json(&json, o), ECOM_OK);
@@ -658,14 +678,14 @@ static void test_order__check(void **state)
     assert_int_equal(ecom__order_push(o, ECOM_ORDER_SHIPPED, 5, "ops", ""), ECOM_OK);
     assert_int_equal(ecom__order_push(o, ECOM_ORDER_DELIVERED, 6, "ops", ""), ECOM_OK);
     assert_int_equal(check(o, &k), 0);
-    assert_int_equal(ecom__order_add_refund(o, "r1", 100), ECOM_OK);
+    assert_int_equal(ecom__order_add_refund(o, "r1", 100, false), ECOM_OK);
     assert_int_equal(ecom__order_push(o, ECOM_ORDER_PARTIALLY_REFUNDED, 7, "ops", ""), ECOM_OK);
     assert_int_equal(check(o, &k), 0);
     o->state = ECOM_ORDER_REFUNDED; /* claims a full refund */
     o->history[o->history_count - 1].state = ECOM_ORDER_REFUNDED;
     assert_int_equal(check(o, &k), 1);
     assert_non_null(strstr(k.last, "is refunded but"));
-    assert_int_equal(ecom__order_add_refund(o, "r2", o->total - 100), ECOM_OK);
+    assert_int_equal(ecom__order_add_refund(o, "r2", o->total - 100, false), ECOM_OK);
     assert_int_equal(check(o, &k), 0);
 
     o->history_count = 0;
@@ -703,7 +723,7 @@ static void test_order__oom(void **state)
 {
     (void)state;
     ecom_order *o = sample();
-    assert_int_equal(ecom__order_add_refund(o, "r", 5), ECOM_OK);
+    assert_int_equal(ecom__order_add_refund(o, "r", 5, false), ECOM_OK);
     long base = test_alloc_live;
     int rc = ECOM_ENOMEM;
     for (long n = 1; rc == ECOM_ENOMEM; n++) {

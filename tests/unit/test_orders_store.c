@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -185,7 +186,7 @@ static void test_orders_store__lifecycle(void **state)
     o = get(s, id);
     assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_REFUNDED);
     assert_int_equal(ecom_order_refunded(o), total);
-    assert_int_equal(ecom_order_version(o), after_r1 + 1);
+    assert_int_equal(ecom_order_version(o), after_r1 + 2); /* reserved, then confirmed */
     char *json = NULL;
     assert_int_equal(ecom_order_to_json(&json, o), ECOM_OK);
     assert_non_null(strstr(json, "\"state\":\"refunded\""));
@@ -413,11 +414,93 @@ static void test_orders_store__provider(void **state)
     ecom_payments_free(p);
 }
 
+
+/* What the provider refunded on an order, by its ledger. */
+static int64_t ledger_refunded(ecom_store *s, const char *id)
+{
+    ecom_payments *p = NULL;
+    assert_int_equal(ecom_payments_list(&p, s, id), ECOM_OK);
+    int64_t sum = 0;
+    for (size_t i = 0; i < ecom_payments_count(p); i++)
+        if (strcmp(ecom_payments_kind(p, i), "refund") == 0 && ecom_payments_approved(p, i))
+            sum += ecom_payments_amount(p, i);
+    ecom_payments_free(p);
+    return sum;
+}
+
+typedef struct racer {
+    ecom_store *s;
+    const char *id;
+    int64_t amount; /* 0: cancel instead */
+    char key[16];
+    int rc;
+} racer;
+
+static void *race(void *arg)
+{
+    racer *r = arg;
+    r->rc = r->amount ? ecom_order_refund(r->s, r->id, ECOM_VERSION_ANY, r->amount, r->key,
+                                          "cs", NULL)
+                      : ecom_order_cancel(r->s, r->id, ECOM_VERSION_ANY, "cs", NULL);
+    return NULL;
+}
+
+/* Refunds (and a cancel) at once on one order: whatever wins, the provider never pays
+ * out more than was paid, and the order records exactly what it paid out. The refund
+ * is reserved on the order before the provider is asked. */
+static void test_orders_store__refund_race(void **state)
+{
+    fixture *f = *state;
+    ecom_store *s = f->s;
+    for (int round = 0; round < 12; round++) {
+        char key[32], id[ECOM_ID_MAX + 1];
+        snprintf(key, sizeof key, "k-race-%d", round);
+        ecom_order *o = buy(s, "racer", "tok_approve", key, ECOM_OK);
+        snprintf(id, sizeof id, "%s", ecom_order_id(o));
+        int64_t total = ecom_order_total(o);
+        ecom_order_free(o);
+        racer r[3] = {{s, id, total, "a", 0}, {s, id, total - 1, "b", 0},
+                      {s, id, round % 2 ? 0 : 1, "c", 0}};
+        pthread_t t[3];
+        for (int i = 0; i < 3; i++)
+            assert_int_equal(pthread_create(&t[i], NULL, race, &r[i]), 0);
+        int ok = 0;
+        for (int i = 0; i < 3; i++) {
+            pthread_join(t[i], NULL);
+            ok += r[i].rc == ECOM_OK;
+            if (r[i].rc != ECOM_OK && r[i].rc != ECOM_EPRICE && r[i].rc != ECOM_ESTATE &&
+                r[i].rc != ECOM_ECONFLICT)
+                fail_msg("racer %s: %s", r[i].key, ecom_strerror(r[i].rc));
+        }
+        assert_true(ok >= 1);
+        o = get(s, id);
+        assert_true(ecom_order_refunded(o) <= total);
+        assert_int_equal(ledger_refunded(s, id), ecom_order_refunded(o));
+        ecom_order_free(o);
+    }
+    assert_clean(s);
+
+    /* One refund key on two orders: two refunds at the provider, not one answered twice. */
+    char ids[2][ECOM_ID_MAX + 1];
+    for (int i = 0; i < 2; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "k-twin-%d", i);
+        ecom_order *o = buy(s, "twin", "tok_approve", key, ECOM_OK);
+        snprintf(ids[i], sizeof ids[i], "%s", ecom_order_id(o));
+        ecom_order_free(o);
+        assert_int_equal(ecom_order_refund(s, ids[i], ECOM_VERSION_ANY, 500, "rf1", NULL, NULL),
+                         ECOM_OK);
+        assert_int_equal(ledger_refunded(s, ids[i]), 500);
+    }
+    assert_clean(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_orders_store__lifecycle),
         cmocka_unit_test(test_orders_store__cancel),
+        cmocka_unit_test(test_orders_store__refund_race),
         cmocka_unit_test(test_orders_store__list),
         cmocka_unit_test(test_orders_store__consumers),
         cmocka_unit_test(test_orders_store__provider),
