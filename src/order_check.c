@@ -80,8 +80,8 @@ static void check_money(ecom_check_sink *sink, const ecom_order *o)
     bool bad = false;
     for (size_t i = 0; i < o->refund_count; i++) {
         const ecom__order_refund *r = &o->refunds[i];
-        if (r->amount <= 0 || __builtin_add_overflow(r->pending ? pending : sum, r->amount,
-                                                     r->pending ? &pending : &sum))
+        int64_t *into = r->pending ? &pending : &sum;
+        if (r->amount <= 0 || __builtin_add_overflow(*into, r->amount, into))
             bad = true;
         for (size_t j = 0; j < i; j++)
             if (strcmp(o->refunds[j].key, r->key) == 0)

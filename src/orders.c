@@ -492,6 +492,22 @@ static int refund_known(ecom_store *store, const ecom_order *o, change *c)
                       (long long)a->amount);
 }
 
+/* What may still be refunded: the total less the confirmed and the pending refunds. */
+static int64_t left_to_refund(const ecom_order *o)
+{
+    return o->total - o->refunded - ecom__order_pending_refunds(o);
+}
+
+/* Reserves a->amount under a->key on o, pending (step 1). */
+static int reserve(ecom_store *store, ecom_order *o, change *c, const refund_args *a)
+{
+    int rc = ecom__order_add_refund(o, a->key, a->amount, true);
+    if (rc != ECOM_OK)
+        return ecom__fail(store, rc, "out of memory refunding order '%s'", o->id);
+    c->event = "refund_pending";
+    return ECOM_OK;
+}
+
 static bool refundable(const ecom_order *o)
 {
     return o->state == ECOM_ORDER_PAID || o->state == ECOM_ORDER_SHIPPED ||
@@ -506,17 +522,13 @@ static int apply_reserve(ecom_store *store, ecom_order *o, change *c)
         return ecom__fail(store, ECOM_ESTATE, "order '%s' is %s: only a paid, shipped, "
                           "delivered or partially refunded order can be refunded", o->id,
                           state_name(o->state));
-    int64_t left = o->total - o->refunded - ecom__order_pending_refunds(o);
+    int64_t left = left_to_refund(o);
     if (a->amount > left)
         return ecom__fail(store, ECOM_EPRICE, "amount: %lld is more than the %lld left to "
                           "refund on order '%s'%s", (long long)a->amount, (long long)left,
                           o->id, ecom__order_pending_refunds(o) ? " (some refunds are "
                           "pending)" : "");
-    int rc = ecom__order_add_refund(o, a->key, a->amount, true);
-    if (rc != ECOM_OK)
-        return ecom__fail(store, rc, "out of memory refunding order '%s'", o->id);
-    c->event = "refund_pending";
-    return ECOM_OK;
+    return reserve(store, o, c, a);
 }
 
 /* Step 3, confirmed: the refund counts, and the order moves to (partially) refunded
@@ -563,6 +575,16 @@ static int apply_drop(ecom_store *store, ecom_order *o, change *c)
     return ECOM_OK;
 }
 
+/* After rc failed: runs c, and answers rc with its message (and suffix), or c's error. */
+static int record_failure(ecom_store *store, const char *id, change *c, int rc,
+                          const char *suffix)
+{
+    char msg[400];
+    snprintf(msg, sizeof msg, "%s", ecom_errmsg(store));
+    int recorded = run_change(store, id, ECOM_VERSION_ANY, c);
+    return recorded == ECOM_OK ? ecom__fail(store, rc, "%s%s", msg, suffix) : recorded;
+}
+
 /* Steps 2 and 3 for the refund reserved under a->key: made through the provider, then
  * confirmed (with confirm, the move that goes with it) or, refused, forgotten. */
 static int settle_refund(ecom_store *store, const char *id, refund_args *a, change *confirm)
@@ -583,22 +605,14 @@ static int settle_refund(ecom_store *store, const char *id, refund_args *a, chan
         confirm->apply != apply_confirm) {
         /* The move that was to confirm it cannot be made now (a cancel after the order
          * moved on): the money went out, so the refund is confirmed alone. */
-        char why[400];
-        snprintf(why, sizeof why, "%s", ecom_errmsg(store));
         change alone = {.apply = apply_confirm, .done = confirm_done, .ctx = a,
                         .who = confirm->who, .why = confirm->why};
-        int alone_rc = run_change(store, id, ECOM_VERSION_ANY, &alone);
-        return alone_rc == ECOM_OK ? ecom__fail(store, rc, "%s (its refund was made and is "
-                                                "recorded)", why)
-                                   : alone_rc;
+        return record_failure(store, id, &alone, rc, " (its refund was made and is recorded)");
     }
     if (rc == ECOM_OK || !declined)
         return rc;
-    char msg[400];
-    snprintf(msg, sizeof msg, "%s", ecom_errmsg(store));
     change drop = {.apply = apply_drop, .done = dropped, .ctx = a, .who = confirm->who};
-    int dropped_rc = run_change(store, id, ECOM_VERSION_ANY, &drop);
-    return dropped_rc == ECOM_OK ? ecom__fail(store, rc, "%s", msg) : dropped_rc;
+    return record_failure(store, id, &drop, rc, "");
 }
 
 /* ---- cancel ---- */
@@ -682,7 +696,7 @@ static int apply_cancel(ecom_store *store, ecom_order *o, change *c)
         int rc = a ? ecom__order_confirm_refund(o, a->key) : ECOM_ENOTFOUND;
         if (rc == ECOM_EPRICE)
             return ecom__fail(store, rc, "order '%s': refunded would overflow", o->id);
-        if (o->refunded + ecom__order_pending_refunds(o) < o->total)
+        if (left_to_refund(o) > 0)
             return ecom__fail(store, ECOM_ECONFLICT, "order '%s': %lld is not refunded yet; "
                               "retry the cancel", o->id,
                               (long long)(o->total - o->refunded));
@@ -706,15 +720,11 @@ static int reserve_cancel(ecom_store *store, ecom_order *o, change *c)
     if (o->state == ECOM_ORDER_PENDING_PAYMENT) /* nothing was paid: nothing to refund */
         return ecom__fail(store, ECOM_ECONFLICT, "order '%s' is pending payment; retry the "
                           "cancel", o->id);
-    a->amount = o->total - o->refunded - ecom__order_pending_refunds(o);
+    a->amount = left_to_refund(o);
     if (a->amount <= 0)
         return ecom__fail(store, ECOM_ECONFLICT, "order '%s': refunds are pending; retry the "
                           "cancel when they are done", o->id);
-    int rc = ecom__order_add_refund(o, a->key, a->amount, true);
-    if (rc != ECOM_OK)
-        return ecom__fail(store, rc, "out of memory cancelling order '%s'", o->id);
-    c->event = "refund_pending";
-    return ECOM_OK;
+    return reserve(store, o, c, a);
 }
 
 /* Whether a cancel of the order (as read now) refunds first: a paid or fulfilling
