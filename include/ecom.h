@@ -68,7 +68,8 @@ typedef enum ecom_error {
     ECOM_ECORRUPT = -19,    /* stored data is damaged or inconsistent */
     ECOM_EBUSY = -20,       /* retryable: resource busy */
     ECOM_EIO = -21,         /* reading or writing a file failed */
-    ECOM_ELIMIT = -22,      /* too many items (variants, attributes, values, ...) */
+    ECOM_ELIMIT = -22,      /* too many items (variants, attributes, values, ...), or a
+                               cart bound or purchase limit exceeded */
     ECOM_ECATEGORY = -23,   /* malformed category path */
     ECOM_ESTATUS = -24,     /* unknown product status */
     ECOM_EREADONLY = -25,   /* a write to a store opened read-only */
@@ -86,7 +87,8 @@ typedef enum ecom_error {
     ECOM_EPAYMENT = -37,    /* the payment provider failed */
     ECOM_EIDEMPOTENCY = -38, /* the idempotency key was used with a different request */
     ECOM_ESTATE = -39,      /* the order's state does not allow this move */
-    ECOM_EQUERY = -40       /* a search query or request is malformed */
+    ECOM_EQUERY = -40,      /* a search query or request is malformed */
+    ECOM_EMIXEDCURRENCY = -41 /* a cart would hold prices in two currencies */
 } ecom_error;
 
 /* A static English description of an error code. Never NULL. */
@@ -790,9 +792,11 @@ ECOM_EXTERN int ecom_flash_status_get(ecom_flash_status *out, ecom_store *store,
 
 /* Adds qty units of sku (creating the line). The price is read from the catalog in
  * currency. Errors: ECOM_EBADID (cart or SKU), ECOM_ESKU, ECOM_EQUANTITY, ECOM_ECURRENCY
- * (the SKU has no price in currency, or the cart is in another currency),
- * ECOM_EUNAVAILABLE (the product is not active), ECOM_ELIMIT (too many lines, or the
- * SKU's purchase limit would be exceeded). */
+ * (currency is not an ISO 4217 code, or the SKU has no price in it),
+ * ECOM_EMIXEDCURRENCY (the cart is in another currency), ECOM_EUNAVAILABLE (the product
+ * is not active), ECOM_ELIMIT (the SKU's purchase limit, ECOM_CART_QUANTITY_MAX units
+ * in the line or ECOM_CART_LINES_MAX lines would be exceeded; ecom_errmsg says which,
+ * with the limit's value). */
 ECOM_EXTERN int ecom_cart_add(ecom_store *store, const char *cart, const char *sku, int64_t qty,
                               const char *currency);
 
@@ -811,7 +815,7 @@ ECOM_EXTERN int ecom_cart_clear(ecom_store *store, const char *cart);
  * the same SKU are summed, purchase limits and bounds applied (capped, never
  * refused), the guest cart deleted. Safe against concurrent merges and edits: no
  * line is lost. Merging an empty or missing guest cart is a no-op.
- * Errors: ECOM_EBADID, ECOM_ECURRENCY (the two carts are in different currencies).
+ * Errors: ECOM_EBADID, ECOM_EMIXEDCURRENCY (the two carts are in different currencies).
  */
 ECOM_EXTERN int ecom_cart_merge(ecom_store *store, const char *guest_cart, const char *user_cart);
 
@@ -826,7 +830,11 @@ ECOM_EXTERN int64_t ecom_cart_line_quantity(const ecom_cart *c, size_t i);
 ECOM_EXTERN int64_t ecom_cart_line_unit_price(const ecom_cart *c, size_t i);
 ECOM_EXTERN void ecom_cart_free(ecom_cart *c);
 
-/* Sets the most units of sku one cart (and one order) may hold; 0 = no limit. */
+/* Sets the most units of sku one cart (and one order) may hold; 0 = no limit. Cart
+ * writes apply it, and ecom_checkout applies it again, so a limit lowered after a
+ * line was added refuses the checkout (ECOM_ELIMIT) rather than selling the line.
+ * Errors: ECOM_EBADID, ECOM_ESKU, ECOM_EQUANTITY (limit negative or above
+ * ECOM_QUANTITY_MAX). */
 ECOM_EXTERN int ecom_stock_set_purchase_limit(ecom_store *store, const char *sku, int64_t limit);
 
 /* ------------------------------------------------------------------------- */
@@ -937,19 +945,23 @@ typedef struct ecom_checkout_request {
  * and request return the same order (no second order, no second charge, even when
  * two arrive at once); the same key with another request is ECOM_EIDEMPOTENCY; a
  * request still in flight with that key is ECOM_EBUSY (retry later). A request refused
- * before it made an order (empty or stale cart, not enough stock) keeps nothing: its
- * key may be retried once the cause is fixed. A retry after a
- * timeout and ecom_payment_notify go through one completion path: the order is
+ * before it made an order (empty or stale cart, a line over its purchase limit, not
+ * enough stock) keeps nothing: its key may be retried once the cause is fixed. A retry
+ * after a timeout and ecom_payment_notify go through one completion path: the order is
  * completed once, and charged once.
  *
  * [out] out  the order (set whenever one was created: also on ECOM_EDECLINED and
  *            ECOM_ETIMEOUT); caller owns it.
  * Errors: ECOM_EEMPTY (empty cart), ECOM_ESTALE (a price changed since it was added,
  * or a product is no longer active: the message lists them; set the line again to
- * accept), ECOM_EINSUFFICIENT, ECOM_EDECLINED (the order is cancelled),
- * ECOM_ETIMEOUT (the provider did not answer: retry with the same key, or let
- * ecom_checkout_recover finish it), ECOM_EPAYMENT, ECOM_EIDEMPOTENCY, ECOM_EBUSY,
- * ECOM_EBADID, ECOM_EINVAL.
+ * accept), ECOM_ELIMIT (a line holds more than its SKU's purchase limit, lowered since
+ * the line was added: the message names the SKU and the limit; set the line within
+ * it; from backend contract version 5), ECOM_EINSUFFICIENT, ECOM_EDECLINED (the order
+ * is cancelled), ECOM_ETIMEOUT (the provider did not answer: retry with the same key,
+ * or let ecom_checkout_recover finish it), ECOM_EPAYMENT, ECOM_EIDEMPOTENCY,
+ * ECOM_EBUSY, ECOM_ETOOLONG (idempotency_key or payment_token over 128 bytes),
+ * ECOM_EBADID (a byte of either that is not printable ASCII; a malformed cart, user or
+ * location), ECOM_EINVAL (a NULL or empty key or token).
  */
 ECOM_EXTERN int ecom_checkout(ecom_order **out, ecom_store *store,
                               const ecom_checkout_request *request, const char *idempotency_key);
@@ -957,8 +969,11 @@ ECOM_EXTERN int ecom_checkout(ecom_order **out, ecom_store *store,
 /*
  * A payment provider's asynchronous notification: the authorize of this order ended
  * approved or declined. Goes through the same completion path as a retry: at most one
- * of them completes the order. Errors: ECOM_ENOTFOUND, ECOM_ESTATE (the order is past
- * payment: the notification is stale).
+ * of them completes the order. charge_id (required when approved) is at most 71 bytes,
+ * what ecom_payment_result holds; reason (kept when declined) at most 256 bytes of
+ * UTF-8. Errors: ECOM_ENOTFOUND, ECOM_ESTATE (the order is past payment: the
+ * notification is stale), ECOM_EINVAL (approved without charge_id), ECOM_ETOOLONG,
+ * ECOM_EUTF8, ECOM_EBADID (order_id).
  */
 ECOM_EXTERN int ecom_payment_notify(ecom_store *store, const char *order_id, int approved,
                                     const char *charge_id, const char *reason);
@@ -1009,7 +1024,7 @@ ECOM_EXTERN void ecom_order_free(ecom_order *o);
  * history (who, when, why) and appended as an event ("order.<state>") atomically.
  * Legal moves:
  *   pending_payment -> paid, cancelled
- *   paid            -> fulfilling, cancelled, refunded, partially_refunded
+ *   paid            -> fulfilling, cancelled
  *   fulfilling      -> partially_shipped, shipped, cancelled
  *   partially_shipped -> partially_shipped, shipped
  *   shipped         -> delivered, refunded, partially_refunded
@@ -1035,10 +1050,13 @@ ECOM_EXTERN int ecom_order_cancel(ecom_store *store, const char *id, uint64_t ex
                                   const char *who, const char *why);
 
 /* Refunds amount (never more than paid minus refunded and minus refunds pending)
- * through the provider, with its own idempotency key: to partially_refunded or
- * refunded. The refund is reserved on the order before the provider is asked, so
- * refunds and cancels at once never pay out more than was paid; after a timeout it
- * stays pending until the same call (same key) is made again (docs/orders.md).
+ * through the provider, with its own idempotency key. A shipped or delivered order
+ * moves to partially_refunded or refunded; one not shipped yet keeps its state and is
+ * still fulfilled (the money is counted in ecom_order_refunded; ecom_order_cancel is
+ * what stops it and returns its stock, refunding what is left). The refund is
+ * reserved on the order before the provider is asked, so refunds and cancels at once
+ * never pay out more than was paid; after a timeout it stays pending until the same
+ * call (same key) is made again (docs/orders.md).
  * Errors: as transition, ECOM_EPRICE (amount <= 0 or above what is left),
  * ECOM_EPAYMENT, ECOM_ETIMEOUT. */
 ECOM_EXTERN int ecom_order_refund(ecom_store *store, const char *id, uint64_t expected_version,

@@ -26,7 +26,7 @@
 extern "C" {
 #endif
 
-#define ECOM_BACKEND_VERSION 4
+#define ECOM_BACKEND_VERSION 5
 
 /*
  * A product as the backend sees it: the index fields it must maintain, and the
@@ -146,8 +146,9 @@ typedef enum ecom_inventory_op_kind {
     ECOM_INV_SET_ON_HAND = 14, /* sku, location, quantity = the counted on_hand (>= 0);
                                   a "correct" ledger entry of the difference; same
                                   refusals as ADJUST */
-    ECOM_INV_SET_PURCHASE_LIMIT = 15 /* sku, quantity = most units per cart (0: none).
-                                  Version 3. */
+    ECOM_INV_SET_PURCHASE_LIMIT = 15 /* sku, quantity = most units per cart and order
+                                  (0: none). Version 3; read back with
+                                  purchase_limits_get (version 5). */
 } ecom_inventory_op_kind;
 
 /*
@@ -223,7 +224,8 @@ typedef enum ecom_cart_op_kind {
 /*
  * One cart operation. The core validated ids and quantities and read the price from
  * the catalog; the backend applies the cart's stored state: the currency rule (a
- * cart's lines share the currency of its first line: ECOM_ECURRENCY), the bounds
+ * cart's lines share the currency of its first line: ECOM_EMIXEDCURRENCY; before
+ * version 5, ECOM_ECURRENCY, which the core still reads as the same), the bounds
  * (ECOM_CART_LINES_MAX lines, ECOM_CART_QUANTITY_MAX per line: ECOM_ELIMIT on ADD
  * and SET, capped on MERGE) and the SKU's purchase limit (stored with
  * ECOM_INV_SET_PURCHASE_LIMIT: ECOM_ELIMIT, capped on MERGE). Every write sets the
@@ -527,8 +529,8 @@ struct ecom_backend {
     /* ---- version 3: carts, orders, idempotency, consumers, payments ---- */
 
     /* Applies n cart operations in one atomic unit, each judged alone (as
-     * inventory_apply). Results: ECOM_ECURRENCY, ECOM_ELIMIT, ECOM_ENOTFOUND (REMOVE of
-     * a missing line). */
+     * inventory_apply). Results: ECOM_EMIXEDCURRENCY, ECOM_ELIMIT, ECOM_ENOTFOUND
+     * (REMOVE of a missing line). */
     int (*cart_apply)(ecom_backend *be, ecom_cart_op *ops, size_t n, int64_t now);
 
     /* Hands the cart to fn (an empty rec when missing or expired at now). */
@@ -575,6 +577,18 @@ struct ecom_backend {
     int (*write_batch)(ecom_backend *be, ecom_write_item *items, size_t n, int64_t now);
 
     /* ---- version 4: no new operation; write_batch honours ECOM_WRITE_DEPENDENT ---- */
+
+    /* ---- version 5: cart_apply reports ECOM_EMIXEDCURRENCY ---- */
+
+    /*
+     * The purchase limits of n SKUs (ECOM_INV_SET_PURCHASE_LIMIT), from one snapshot:
+     * limits[i] is skus[i]'s, 0 when it has none (an unknown SKU has none). The core
+     * re-checks the cart's lines at checkout with it, since a limit may have been
+     * lowered after a line was added, and names the limit a refused cart line hit.
+     * The core checks the pointer before calling: NULL means neither is done.
+     */
+    int (*purchase_limits_get)(ecom_backend *be, const char *const *skus, size_t n,
+                               int64_t *limits);
 };
 
 /* Opens a backend for a URI of its scheme. */

@@ -1,4 +1,5 @@
-/* Carts: validation, prices from the catalog, and the cart operations' messages. */
+/* Carts: validation, prices from the catalog, the cart operations' messages, and
+ * purchase limits (set, and read back for checkout). */
 #include <stdio.h>
 #include <string.h>
 
@@ -43,16 +44,97 @@ static int64_t cart_ttl(const ecom_store *store, bool guest)
     return ttl > 0 ? ttl : guest ? ECOM__GUEST_CART_TTL : ECOM__USER_CART_TTL;
 }
 
+/* What a refused cart operation found: the currency, the line count and op's SKU's
+ * line of a cart. */
+typedef struct cart_seen {
+    const char *sku;
+    char currency[4];
+    size_t lines;
+    int64_t qty; /* 0 if the SKU has no line */
+} cart_seen;
+
+static int see_cart(void *ctx, const ecom_cart_rec *rec)
+{
+    cart_seen *seen = ctx;
+    snprintf(seen->currency, sizeof seen->currency, "%s", rec->currency);
+    seen->lines = rec->line_count;
+    for (size_t i = 0; seen->sku && i < rec->line_count; i++)
+        if (strcmp(rec->lines[i].sku, seen->sku) == 0)
+            seen->qty = rec->lines[i].quantity;
+    return ECOM_OK;
+}
+
+/* Reads cart as it stands; on failure, *seen stays empty and the caller says less. */
+static int see(ecom_store *store, const char *cart, cart_seen *seen)
+{
+    return store->be->cart_get(store->be, cart, ecom__now(store), see_cart, seen);
+}
+
+static int explain_currency(ecom_store *store, const ecom_cart_op *op)
+{
+    cart_seen into = {0}, from = {0};
+    if (op->kind != ECOM_CART_MERGE) {
+        see(store, op->cart, &into);
+        return ecom__fail(store, ECOM_EMIXEDCURRENCY, "cart '%s' is priced in %s, not %s: a "
+                          "cart holds prices in one currency", op->cart,
+                          into.currency[0] ? into.currency : "another currency", op->currency);
+    }
+    if (see(store, op->into, &into) == ECOM_OK && see(store, op->cart, &from) == ECOM_OK &&
+        into.currency[0] && from.currency[0])
+        return ecom__fail(store, ECOM_EMIXEDCURRENCY, "cannot merge cart '%s' (%s) into cart "
+                          "'%s' (%s): a cart holds prices in one currency", op->cart,
+                          from.currency, op->into, into.currency);
+    return ecom__fail(store, ECOM_EMIXEDCURRENCY, "cannot merge cart '%s' into cart '%s': they "
+                      "are priced in different currencies", op->cart, op->into);
+}
+
+/*
+ * Says which bound refused op's line: the SKU's purchase limit, the units a line may
+ * hold, or the lines a cart may hold. Worked out again from the cart and the limit as
+ * they stand, since the backend's own words went to whichever thread led the batch.
+ * A backend that cannot read limits back (before version 5) leaves the limit to be
+ * found by elimination, without its value.
+ */
+static int explain_limit(ecom_store *store, const ecom_cart_op *op)
+{
+    cart_seen seen = {.sku = op->sku};
+    int64_t limit = 0, qty = op->quantity;
+    if (see(store, op->cart, &seen) != ECOM_OK)
+        return ecom__fail(store, ECOM_ELIMIT, "cart '%s': SKU '%s' would exceed its purchase "
+                          "limit, the quantity bound (%d per line) or the line-count bound "
+                          "(%d lines)", op->cart, op->sku, ECOM_CART_QUANTITY_MAX,
+                          ECOM_CART_LINES_MAX);
+    bool known = ecom__purchase_limits(store, &op->sku, 1, &limit) == ECOM_OK;
+    if (op->kind == ECOM_CART_ADD && __builtin_add_overflow(qty, seen.qty, &qty))
+        qty = INT64_MAX;
+    if (known && limit > 0 && limit < ECOM_CART_QUANTITY_MAX && qty > limit)
+        return ecom__fail(store, ECOM_ELIMIT, "cart '%s': SKU '%s' has a purchase limit of %lld "
+                          "per cart and order; the line would hold %lld", op->cart, op->sku,
+                          (long long)limit, (long long)qty);
+    if (qty > ECOM_CART_QUANTITY_MAX)
+        return ecom__fail(store, ECOM_ELIMIT, "cart '%s': line '%s' would hold %lld units; the "
+                          "quantity bound is %d per line", op->cart, op->sku, (long long)qty,
+                          ECOM_CART_QUANTITY_MAX);
+    if (seen.qty == 0 && seen.lines >= ECOM_CART_LINES_MAX)
+        return ecom__fail(store, ECOM_ELIMIT, "cart '%s' already holds %zu lines, the line-count "
+                          "bound: no room for SKU '%s'", op->cart, seen.lines, op->sku);
+    if (!known)
+        return ecom__fail(store, ECOM_ELIMIT, "cart '%s': line '%s' would hold %lld units, over "
+                          "the SKU's purchase limit (per cart and order)", op->cart, op->sku,
+                          (long long)qty);
+    return ecom__fail(store, ECOM_ELIMIT, "cart '%s': SKU '%s' would exceed its purchase limit "
+                      "or a bound of the cart (both changed since)", op->cart, op->sku);
+}
+
 static int explain(ecom_store *store, const ecom_cart_op *op, int rc)
 {
+    if (rc == ECOM_ECURRENCY && store->be->version < 5)
+        rc = ECOM_EMIXEDCURRENCY; /* what backends before version 5 called it */
     switch (rc) {
-    case ECOM_ECURRENCY:
-        return ecom__fail(store, rc, "cart '%s' holds prices in another currency than %s",
-                          op->into ? op->into : op->cart, op->currency ? op->currency : "the other cart's");
+    case ECOM_EMIXEDCURRENCY:
+        return explain_currency(store, op);
     case ECOM_ELIMIT:
-        return ecom__fail(store, rc, "cart '%s': SKU '%s' would exceed the cart's bounds (%d "
-                          "lines, %d per line) or its purchase limit", op->cart,
-                          op->sku ? op->sku : "", ECOM_CART_LINES_MAX, ECOM_CART_QUANTITY_MAX);
+        return explain_limit(store, op);
     case ECOM_ENOTFOUND:
         return ecom__fail(store, rc, "cart '%s' has no line for SKU '%s'", op->cart,
                           op->sku ? op->sku : "");
@@ -172,6 +254,18 @@ int ecom_cart_merge(ecom_store *store, const char *guest_cart, const char *user_
     ecom_cart_op op = {.kind = ECOM_CART_MERGE, .cart = guest_cart, .into = user_cart,
                        .ttl_ms = cart_ttl(store, false)};
     return run(store, &op);
+}
+
+int ecom__purchase_limits(ecom_store *store, const char *const *skus, size_t n,
+                          int64_t *limits)
+{
+    ecom_backend *be = store->be;
+    if (be->version < 5 || be->purchase_limits_get == NULL)
+        return ECOM_EUNSUPPORTED;
+    int rc = be->purchase_limits_get(be, skus, n, limits);
+    if (rc == ECOM_OK || ecom_errcode(store) == rc)
+        return rc;
+    return ecom__fail(store, rc, "reading purchase limits: %s", ecom_strerror(rc));
 }
 
 int ecom_stock_set_purchase_limit(ecom_store *store, const char *sku, int64_t limit)

@@ -18,6 +18,8 @@
 #define ECOM__IDEM_STALE (INT64_C(2) * 60 * 1000)     /* a holder this old has crashed */
 #define ECOM__CHECKOUT_HOLD (INT64_C(15) * 60 * 1000) /* stock held while paying */
 #define ECOM__KEY_MAX 128
+/* The longest charge id a provider can hand back (ecom_payment_result.charge_id). */
+#define ECOM__CHARGE_ID_MAX (sizeof ((ecom_payment_result *)0)->charge_id - 1)
 
 /* ---- small helpers ---- */
 
@@ -44,8 +46,12 @@ static uint64_t fingerprint(const ecom_checkout_request *r)
 static int check_key(ecom_store *store, const char *key, const char *field)
 {
     size_t len = key ? strlen(key) : 0;
-    if (len == 0 || len > ECOM__KEY_MAX)
-        return ecom__fail(store, ECOM_EINVAL, "%s: must be 1..%d bytes", field, ECOM__KEY_MAX);
+    if (len == 0)
+        return ecom__fail(store, ECOM_EINVAL, "%s: %s; 1..%d bytes required", field,
+                          key ? "empty" : "NULL", ECOM__KEY_MAX);
+    if (len > ECOM__KEY_MAX)
+        return ecom__fail(store, ECOM_ETOOLONG, "%s: %zu bytes, longer than %d", field, len,
+                          ECOM__KEY_MAX);
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)key[i] <= ' ' || (unsigned char)key[i] >= 0x7f)
             return ecom__fail(store, ECOM_EBADID, "%s: byte %zu is not printable ASCII", field,
@@ -127,6 +133,16 @@ static int cancel_pending(ecom_store *store, ecom_order *o, const char *why)
     return rc;
 }
 
+/* The order was cancelled (ecom_order_cancel, or the recovery sweep) while this
+ * request paid it: what the payment took is voided, and the caller hears why. */
+static int cancelled_meanwhile(ecom_store *store, const ecom_order *o)
+{
+    int rc = ecom__void_order_charge(store, o);
+    if (rc != ECOM_OK)
+        return rc;
+    return ecom__fail(store, ECOM_ESTATE, "order '%s' was cancelled: %s", o->id, o->reason);
+}
+
 /*
  * The one completion path: pending_payment -> paid with the charge, committing the
  * stock in the same unit, and then's writes (the checkout's: empty the cart, finish
@@ -158,21 +174,19 @@ static int complete_paid(ecom_store *store, ecom_order **order, const char *char
     if (now->state == ECOM_ORDER_PENDING_PAYMENT)
         return ecom__fail(store, ECOM_EBUSY, "order '%s' is being completed elsewhere", now->id);
     if (now->state == ECOM_ORDER_CANCELLED)
-        return ecom__fail(store, ECOM_ESTATE, "order '%s' was cancelled: %s", now->id,
-                          now->reason);
+        return cancelled_meanwhile(store, now);
     return ECOM_OK;
 }
 
 /* The stock could not be committed after the payment (the hold expired while the buyer
- * paid): the authorization is voided and the order cancelled. */
-static int undo_payment(ecom_store *store, ecom_order *o, const char *charge_id, int why)
+ * paid): the authorization is voided and the order cancelled. A void that fails leaves
+ * the order pending, for a retry or the recovery sweep to undo. */
+static int undo_payment(ecom_store *store, ecom_order *o, int why)
 {
-    const ecom_payment_provider *pp = ecom__payments(store);
-    ecom_payment_result res = {0};
-    char key[ECOM__KEY_MAX + 1];
-    snprintf(key, sizeof key, "void-%s", o->id);
-    pp->void_charge(pp->ctx, charge_id, key, &res);
-    int rc = cancel_pending(store, o, "stock hold ended before payment completed");
+    int rc = ecom__void_order_charge(store, o);
+    if (rc != ECOM_OK)
+        return rc;
+    rc = cancel_pending(store, o, "stock hold ended before payment completed");
     return rc == ECOM_OK ? ecom__fail(store, why, "order '%s': the stock hold ended while "
                                                   "paying; the charge was voided", o->id)
                          : rc;
@@ -194,7 +208,7 @@ static int capture_and_complete(ecom_store *store, ecom_order **order,
                           "failed; retry with the same key", (*order)->id);
     rc = complete_paid(store, order, auth->charge_id, then);
     if (rc == ECOM_EEXPIRED || rc == ECOM_EENDED)
-        return undo_payment(store, *order, auth->charge_id, rc);
+        return undo_payment(store, *order, rc);
     return rc;
 }
 
@@ -268,6 +282,37 @@ static int check_prices(ecom_store *store, const ecom_order *o)
     }
     return stale ? ecom__fail(store, ECOM_ESTALE, "cart changed since it was filled: %s", msg)
                  : ECOM_OK;
+}
+
+/* Lines over their SKU's purchase limit: a limit lowered after a line was added is
+ * not seen by the cart, which applies limits on its writes only. Refused as the cart
+ * refuses a line (ECOM_ELIMIT), listed in msg, before anything is written. */
+static int check_limits(ecom_store *store, const ecom_order *o, const char *cart)
+{
+    const char *skus[ECOM__ORDER_LINES_MAX];
+    int64_t limits[ECOM__ORDER_LINES_MAX];
+    for (size_t i = 0; i < o->line_count; i++)
+        skus[i] = o->lines[i].sku;
+    int rc = ecom__purchase_limits(store, skus, o->line_count, limits);
+    if (rc == ECOM_EUNSUPPORTED)
+        return ECOM_OK; /* a backend before version 5: the cart's writes enforce them alone */
+    if (rc != ECOM_OK)
+        return rc;
+    char msg[400] = "";
+    size_t len = 0, over = 0;
+    for (size_t i = 0; i < o->line_count; i++) {
+        if (limits[i] <= 0 || o->lines[i].quantity <= limits[i])
+            continue;
+        over++;
+        if (len < sizeof msg - 100)
+            len += (size_t)snprintf(msg + len, sizeof msg - len, "%sSKU '%s' has a purchase "
+                                    "limit of %lld, the line holds %lld", over > 1 ? "; " : "",
+                                    skus[i], (long long)limits[i],
+                                    (long long)o->lines[i].quantity);
+    }
+    return over ? ecom__fail(store, ECOM_ELIMIT, "cart '%s' is over a purchase limit (per cart "
+                             "and order): %s; set the line again within it", cart, msg)
+                : ECOM_OK;
 }
 
 /* Totals in minor units, every step checked for overflow. */
@@ -401,7 +446,9 @@ static int build_order(ecom_store *store, ecom_order **out, hold *h, int *holds,
     int64_t to_reserve[ECOM__ORDER_LINES_MAX];
     for (size_t i = 0; i < o->line_count; i++)
         to_reserve[i] = o->lines[i].quantity;
-    if ((rc = check_prices(store, o)) != ECOM_OK || (rc = price_order(store, o)) != ECOM_OK ||
+    if ((rc = check_prices(store, o)) != ECOM_OK ||
+        (rc = check_limits(store, o, r->cart)) != ECOM_OK ||
+        (rc = price_order(store, o)) != ECOM_OK ||
         (rc = apply_claims(store, o, r, to_reserve)) != ECOM_OK ||
         (*holds = build_hold(store, h, o, to_reserve)) < 0) {
         rc = *holds < 0 ? *holds : rc;
@@ -429,8 +476,7 @@ static int resume(ecom_store *store, ecom_order **order, const char *token,
     case ECOM_ORDER_PENDING_PAYMENT:
         return pay(store, order, token, then);
     case ECOM_ORDER_CANCELLED:
-        return ecom__fail(store, ECOM_ESTATE, "order '%s' was cancelled: %s", (*order)->id,
-                          (*order)->reason);
+        return cancelled_meanwhile(store, *order);
     default:
         return ECOM_OK; /* paid, or further along */
     }
@@ -573,16 +619,22 @@ int ecom_payment_notify(ecom_store *store, const char *order_id, int approved,
         rc = ecom__check_id_arg(store, order_id, "order_id");
     if (rc == ECOM_OK && approved && (charge_id == NULL || *charge_id == '\0'))
         rc = ecom__fail(store, ECOM_EINVAL, "charge_id: required when approved");
+    if (rc == ECOM_OK && approved && strlen(charge_id) > ECOM__CHARGE_ID_MAX)
+        rc = ecom__fail(store, ECOM_ETOOLONG, "charge_id: %zu bytes, longer than %zu",
+                        strlen(charge_id), ECOM__CHARGE_ID_MAX);
+    if (rc == ECOM_OK && !approved)
+        rc = ecom__check_note(store, reason, "reason"); /* kept as the order's reason */
     if (rc != ECOM_OK)
         return rc;
     ecom_order *o = NULL;
     if ((rc = ecom__order_read(&o, store, order_id)) != ECOM_OK)
         return rc;
-    if (o->state != ECOM_ORDER_PENDING_PAYMENT) {
-        bool done = approved && o->state != ECOM_ORDER_CANCELLED;
-        rc = done ? ECOM_OK
-                  : ecom__fail(store, ECOM_ESTATE, "order '%s' is %s: the notification is "
-                               "stale", order_id, ecom_order_state_name(o->state));
+    if (o->state == ECOM_ORDER_CANCELLED && approved) {
+        rc = cancelled_meanwhile(store, o);
+    } else if (o->state != ECOM_ORDER_PENDING_PAYMENT) {
+        rc = approved ? ECOM_OK
+                      : ecom__fail(store, ECOM_ESTATE, "order '%s' is %s: the notification "
+                                   "is stale", order_id, ecom_order_state_name(o->state));
     } else if (approved) {
         rc = complete_paid(store, &o, charge_id, NULL);
     } else {

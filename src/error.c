@@ -48,6 +48,7 @@ const char *ecom_strerror(int code)
     case ECOM_EIDEMPOTENCY: return "idempotency key reused with a different request";
     case ECOM_ESTATE: return "illegal order state transition";
     case ECOM_EQUERY: return "malformed search query";
+    case ECOM_EMIXEDCURRENCY: return "the cart is priced in another currency";
     }
     return "unknown error code";
 }

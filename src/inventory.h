@@ -29,4 +29,10 @@ int ecom__inv_run(ecom_store *store, ecom_inventory_op *op);
  * operations run inside another unit (an order write). */
 int ecom__inv_explain(ecom_store *store, const ecom_inventory_op *op);
 
+/* The purchase limits of n SKUs (0: none), from one snapshot (cart.c). Returns
+ * ECOM_EUNSUPPORTED, recording nothing, when the backend cannot read them back
+ * (contract before version 5): carts then enforce them alone. */
+int ecom__purchase_limits(ecom_store *store, const char *const *skus, size_t n,
+                          int64_t *limits);
+
 #endif

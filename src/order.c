@@ -29,11 +29,12 @@ static const char *const state_names[] = {
 #define STATE_COUNT (sizeof state_names / sizeof state_names[0])
 
 #define BIT(s) (1u << (s))
-/* moves[from]: the states `from` may move to, exactly as ecom.h lists them. */
+/* moves[from]: the states `from` may move to, exactly as ecom.h lists them. The refund
+ * states follow shipment only: a refund before then records the money and keeps the
+ * order's place in fulfilment (cancel is what stops an order and returns its stock). */
 static const unsigned moves[STATE_COUNT] = {
     [ECOM_ORDER_PENDING_PAYMENT] = BIT(ECOM_ORDER_PAID) | BIT(ECOM_ORDER_CANCELLED),
-    [ECOM_ORDER_PAID] = BIT(ECOM_ORDER_FULFILLING) | BIT(ECOM_ORDER_CANCELLED) |
-                        BIT(ECOM_ORDER_REFUNDED) | BIT(ECOM_ORDER_PARTIALLY_REFUNDED),
+    [ECOM_ORDER_PAID] = BIT(ECOM_ORDER_FULFILLING) | BIT(ECOM_ORDER_CANCELLED),
     [ECOM_ORDER_FULFILLING] = BIT(ECOM_ORDER_PARTIALLY_SHIPPED) | BIT(ECOM_ORDER_SHIPPED) |
                               BIT(ECOM_ORDER_CANCELLED),
     [ECOM_ORDER_PARTIALLY_SHIPPED] = BIT(ECOM_ORDER_PARTIALLY_SHIPPED) | BIT(ECOM_ORDER_SHIPPED),

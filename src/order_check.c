@@ -150,7 +150,7 @@ static void check_state_fields(ecom_check_sink *sink, const ecom_order *o)
     if (state_is(o, S(PARTIALLY_REFUNDED)) && (o->refunded <= 0 || o->refunded >= o->total))
         reportf(sink, "order '%s' is partially_refunded but %lld of %lld refunded", o->id,
                 (long long)o->refunded, (long long)o->total);
-    if (!state_is(o, S(REFUNDED) | S(PARTIALLY_REFUNDED) | S(CANCELLED)) && o->refunded)
+    if (state_is(o, S(PENDING_PAYMENT)) && o->refunded)
         reportf(sink, "order '%s' is %s but %lld refunded", o->id, name(o->state),
                 (long long)o->refunded);
     if (state_is(o, S(CANCELLED)) && o->refunded != 0 && o->refunded != o->total)

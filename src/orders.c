@@ -508,10 +508,11 @@ static int reserve(ecom_store *store, ecom_order *o, change *c, const refund_arg
     return ECOM_OK;
 }
 
+/* Every order that was paid and not cancelled or refunded in full. */
 static bool refundable(const ecom_order *o)
 {
-    return o->state == ECOM_ORDER_PAID || o->state == ECOM_ORDER_SHIPPED ||
-           o->state == ECOM_ORDER_DELIVERED || o->state == ECOM_ORDER_PARTIALLY_REFUNDED;
+    return o->state != ECOM_ORDER_PENDING_PAYMENT && o->state != ECOM_ORDER_CANCELLED &&
+           o->state != ECOM_ORDER_REFUNDED;
 }
 
 /* Step 1: the refund reserved, pending, if what is left allows it. */
@@ -519,8 +520,8 @@ static int apply_reserve(ecom_store *store, ecom_order *o, change *c)
 {
     const refund_args *a = c->ctx;
     if (!refundable(o))
-        return ecom__fail(store, ECOM_ESTATE, "order '%s' is %s: only a paid, shipped, "
-                          "delivered or partially refunded order can be refunded", o->id,
+        return ecom__fail(store, ECOM_ESTATE, "order '%s' is %s: only a paid order, not "
+                          "cancelled or refunded in full, can be refunded", o->id,
                           state_name(o->state));
     int64_t left = left_to_refund(o);
     if (a->amount > left)
@@ -531,9 +532,9 @@ static int apply_reserve(ecom_store *store, ecom_order *o, change *c)
     return reserve(store, o, c, a);
 }
 
-/* Step 3, confirmed: the refund counts, and the order moves to (partially) refunded
- * where it can; else (cancelled, or fulfilling meanwhile) the money is recorded and
- * the state kept. */
+/* Step 3, confirmed: the refund counts, and a shipped or delivered order moves to
+ * (partially) refunded; any other (not shipped yet, or cancelled meanwhile) keeps its
+ * state, and the money is recorded. */
 static int confirm_done(ecom_store *store, const ecom_order *o, change *c)
 {
     const refund_args *a = c->ctx;
@@ -634,9 +635,7 @@ static size_t return_ops(change *c, const ecom_order *o, const char *note)
     return n;
 }
 
-/* A pending order's authorize may have charged with the answer lost (a timeout): ask
- * the provider under the order's payment key, and void what it took. */
-static int void_lost_charge(ecom_store *store, const ecom_order *o)
+int ecom__void_order_charge(ecom_store *store, const ecom_order *o)
 {
     if (o->payment_key[0] == '\0')
         return ECOM_OK;
@@ -657,7 +656,7 @@ static int void_lost_charge(ecom_store *store, const ecom_order *o)
             return ECOM_OK;
     }
     return ecom__fail(store, rc == ECOM_ETIMEOUT ? rc : ECOM_EPAYMENT, "order '%s': cannot "
-                      "tell or undo what its payment took (%s); retry the cancel", o->id,
+                      "tell or undo what its payment took (%s); retry", o->id,
                       rc == ECOM_OK ? "the void was declined" : ecom_strerror(rc));
 }
 
@@ -683,7 +682,8 @@ static int apply_cancel(ecom_store *store, ecom_order *o, change *c)
         return cannot;
     const char *why = c->why && *c->why ? c->why : "cancelled";
     if (o->state == ECOM_ORDER_PENDING_PAYMENT) {
-        int rc = void_lost_charge(store, o);
+        /* Its authorize may have charged with the answer lost (a timeout). */
+        int rc = ecom__void_order_charge(store, o);
         if (rc != ECOM_OK)
             return rc;
         /* Its holds are live, or ended on their own (expiry): release what is left. */
@@ -720,10 +720,15 @@ static int reserve_cancel(ecom_store *store, ecom_order *o, change *c)
     if (o->state == ECOM_ORDER_PENDING_PAYMENT) /* nothing was paid: nothing to refund */
         return ecom__fail(store, ECOM_ECONFLICT, "order '%s' is pending payment; retry the "
                           "cancel", o->id);
-    a->amount = left_to_refund(o);
-    if (a->amount <= 0)
+    /* Another refund still pending may yet be refused, and then its money would stay
+     * with a cancelled order: the cancel waits until every refund is settled. */
+    if (ecom__order_pending_refunds(o) > 0)
         return ecom__fail(store, ECOM_ECONFLICT, "order '%s': refunds are pending; retry the "
                           "cancel when they are done", o->id);
+    a->amount = left_to_refund(o);
+    if (a->amount <= 0) /* refunded in full since cancel_refunds read it */
+        return ecom__fail(store, ECOM_ECONFLICT, "order '%s' was refunded meanwhile; retry "
+                          "the cancel", o->id);
     return reserve(store, o, c, a);
 }
 

@@ -133,6 +133,11 @@ int ecom__order_create_claimed(ecom_store *store, ecom_order *o, ecom_inventory_
 /* Reads an order. Reports ECOM_ENOTFOUND on store. */
 int ecom__order_read(ecom_order **out, ecom_store *store, const char *id);
 
+/* Voids whatever the provider took under o's payment key: a charge whose answer was
+ * lost, or one that landed after o was cancelled or its hold ended. Every path uses
+ * one void key per order, so the charge is voided once. ECOM_OK when nothing was
+ * taken; ECOM_ETIMEOUT or ECOM_EPAYMENT (retry) when the provider cannot say or void. */
+int ecom__void_order_charge(ecom_store *store, const ecom_order *o);
 
 /* Fills the built-in test payment provider of store (ctx = store); at open. */
 void ecom__test_payments_init(ecom_payment_provider *provider, ecom_store *store);

@@ -353,8 +353,9 @@ static const cli_command commands[] = {
      "emptied. Prints the order as 'order get' does.\n\n"
      "KEY makes it safe to retry: the same key and request print the same order,\n"
      "never charged twice; the same key with another request exits 4.\n\n"
-     "Refusals: exit 5 for an empty cart or a stale one (a price changed or a\n"
-     "product is no longer active: 'cart set' the line to accept), 6 for stock,\n"
+     "Refusals: exit 5 for an empty cart, a stale one (a price changed or a\n"
+     "product is no longer active: 'cart set' the line to accept) or a line over\n"
+     "its SKU's purchase limit (lowered since it was added), 6 for stock,\n"
      "8 when the payment is declined (the order is printed, cancelled, and the stock\n"
      "went back), 9 when the provider failed or did not answer (the order is\n"
      "printed, pending payment: retry with the same key, or run 'ecom recover'),\n"
@@ -438,12 +439,13 @@ static const cli_command commands[] = {
      OPT_KEY | OPT_EXPECT | OPT_WHO | OPT_WHY, 2, 2,
      "ID AMOUNT --key KEY [--why T] [--expect-version N] [--who W]",
      "refund part or all of a paid order",
-     "Refunds AMOUNT minor units through the payment provider: the order becomes\n"
-     "partially_refunded, or refunded once all it paid is back. KEY makes it safe\n"
-     "to retry: a refund with the same key is made once. Exit 5 if AMOUNT is not\n"
-     "positive or above what is left to refund, 4 for an illegal move (the order\n"
-     "was never paid, or is being fulfilled), 9 if the provider failed or timed\n"
-     "out (retry with the same key). Then shows the order.\n\n"
+     "Refunds AMOUNT minor units through the payment provider: a shipped or\n"
+     "delivered order becomes partially_refunded, or refunded once all it paid is\n"
+     "back; an order not shipped yet keeps its state and is still fulfilled (cancel\n"
+     "it to stop it). KEY makes it safe to retry: a refund with the same key is\n"
+     "made once. Exit 5 if AMOUNT is not positive or above what is left to refund,\n"
+     "4 if the order was never paid, is cancelled or is refunded in full, 9 if the\n"
+     "provider failed or timed out (retry with the same key). Then shows the order.\n\n"
      "  --key KEY            the refund's idempotency key (required)\n"
      "  --why T              why, kept in the history\n"
      "  --expect-version N   refund only if the order's version is N (else exit 4)\n"
@@ -627,6 +629,7 @@ int cli_exit_code(int err)
     case ECOM_EUTF8:
     case ECOM_EPRICE:
     case ECOM_ECURRENCY:
+    case ECOM_EMIXEDCURRENCY: /* a line in another currency than the cart's */
     case ECOM_ETOOLONG:
     case ECOM_EBADID:
     case ECOM_EFIELD:

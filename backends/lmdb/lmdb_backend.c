@@ -583,6 +583,7 @@ static ecom__lmdb *backend_new(ecom_store *store)
     be->base.flash_keys = ecom__lmdb_flash_keys;
     be->base.cart_apply = ecom__lmdb_cart_apply;
     be->base.cart_get = ecom__lmdb_cart_get;
+    be->base.purchase_limits_get = ecom__lmdb_purchase_limits_get;
     be->base.idem_apply = ecom__lmdb_idem_apply;
     be->base.order_apply = ecom__lmdb_order_apply;
     be->base.order_get = ecom__lmdb_order_get;

@@ -1,7 +1,8 @@
 /* The LMDB backend's carts: cart_apply (add, set, remove, clear, merge, purge,
- * each judged alone in one write txn) and cart_get. A cart that becomes empty
- * is deleted, so a stored cart always has lines and a currency; an expired cart
- * is treated as empty by every operation (the next write replaces it). */
+ * each judged alone in one write txn), cart_get, and purchase_limits_get (the
+ * limits cart writes apply, for checkout to apply again). A cart that becomes
+ * empty is deleted, so a stored cart always has lines and a currency; an expired
+ * cart is treated as empty by every operation (the next write replaces it). */
 #include <string.h>
 
 #include "lmdb_commerce.h"
@@ -154,7 +155,7 @@ static int add_or_set(ecom__lmdb *be, MDB_txn *txn, ecom_cart_op *op, cm_cart *c
         return ECOM_OK;
     int removal = !add && op->quantity == 0;
     if (c->n > 0 && !removal && strcmp(c->currency, op->currency) != 0) {
-        op->result = ecom__lmdb_fail(be, ECOM_ECURRENCY, "the cart is in %s, not %s",
+        op->result = ecom__lmdb_fail(be, ECOM_EMIXEDCURRENCY, "the cart is in %s, not %s",
                                      c->currency, op->currency);
         return ECOM_OK;
     }
@@ -225,8 +226,9 @@ static int merge(ecom__lmdb *be, MDB_txn *txn, cart_apply_ctx *a, ecom_cart_op *
     if (rc != ECOM_OK || a->b.n == 0)
         return rc; /* an empty, missing or expired guest cart: nothing to do */
     if (a->a.n > 0 && strcmp(a->a.currency, a->b.currency) != 0) {
-        op->result = ecom__lmdb_fail(be, ECOM_ECURRENCY, "cannot merge a %s cart into a %s cart",
-                                     a->b.currency, a->a.currency);
+        op->result = ecom__lmdb_fail(be, ECOM_EMIXEDCURRENCY,
+                                     "cannot merge a %s cart into a %s cart", a->b.currency,
+                                     a->a.currency);
         return ECOM_OK;
     }
     if ((rc = merge_lines(be, txn, &a->a, &a->b, &a->out)) != ECOM_OK)
@@ -379,6 +381,26 @@ int ecom__lmdb_cart_get(ecom_backend *base, const char *cart, int64_t now, ecom_
     if (rc != ECOM_OK)
         return rc;
     rc = cart_visit(be, r.txn, cart, now, fn, ctx);
+    ecom__lmdb_read_end(be, &r);
+    return rc;
+}
+
+/* ---- purchase limits ---- */
+
+int ecom__lmdb_purchase_limits_get(ecom_backend *base, const char *const *skus, size_t n,
+                                   int64_t *limits)
+{
+    ecom__lmdb *be = (ecom__lmdb *)base;
+    if (n > 0 && (skus == NULL || limits == NULL))
+        return ecom__lmdb_fail(be, ECOM_EINVAL,
+                               "lmdb: purchase_limits_get needs skus and limits");
+    ecom__lmdb_read r;
+    int rc = ecom__lmdb_read_begin(be, &r);
+    if (rc != ECOM_OK)
+        return rc;
+    for (size_t i = 0; rc == ECOM_OK && i < n; i++)
+        rc = skus[i] ? ecom__cm_purchase_limit(be, r.txn, skus[i], &limits[i])
+                     : ecom__lmdb_fail(be, ECOM_EINVAL, "lmdb: purchase_limits_get: NULL sku");
     ecom__lmdb_read_end(be, &r);
     return rc;
 }

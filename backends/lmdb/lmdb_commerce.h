@@ -176,6 +176,8 @@ int ecom__lmdb_write_batch(ecom_backend *be, ecom_write_item *items, size_t n, i
 int ecom__lmdb_cart_apply(ecom_backend *be, ecom_cart_op *ops, size_t n, int64_t now);
 int ecom__lmdb_cart_get(ecom_backend *be, const char *cart, int64_t now, ecom_cart_fn fn,
                         void *ctx);
+int ecom__lmdb_purchase_limits_get(ecom_backend *be, const char *const *skus, size_t n,
+                                   int64_t *limits);
 int ecom__lmdb_idem_apply(ecom_backend *be, ecom_idem_op *ops, size_t n, int64_t now);
 int ecom__lmdb_order_apply(ecom_backend *be, ecom_order_op *ops, size_t n, int64_t now);
 int ecom__lmdb_order_get(ecom_backend *be, const char *id, ecom_order_fn fn, void *ctx);

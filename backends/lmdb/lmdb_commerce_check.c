@@ -1,13 +1,17 @@
 /* The commerce part of the LMDB backend's check, in the check's snapshot: carts
  * within their bounds and in SKU order, idempotency keys naming existing orders,
  * every order handed to the core and in each index exactly once, payments against
- * their orders and index with at most one live approved charge per order, and
+ * their orders and index with at most one live approved charge per order, the test
+ * provider's refunds and voids against its orders' refunds and states, and
  * consumers not past the event log. */
 #include <stdio.h>
 #include <string.h>
 
 #include "lmdb_commerce.h"
 #include "lmdb_inventory.h"
+/* The core's order codec: an order's refunds are in its opaque content, and only
+ * this check holds the snapshot in which they and the ledger can be compared. */
+#include "orders.h"
 
 #define QUOTE 160
 
@@ -16,10 +20,16 @@ typedef struct cchk {
     MDB_txn *txn;
     ecom_check_sink *sink;
     uint64_t last_seq;
-    /* "order\0charge_id\0": [0] approved charges, [1] approved voids; then
-     * "order\0": [0] approved charges not voided. */
+    /* The payment ledger in one pass: charges by "order\0charge_id\0" and orders by
+     * "order\0", their counters named below. */
     inv_tally charges, orders;
 } cchk;
+
+/* A charge id's approved charges, voids, refunds' sum and charges' amount. */
+enum { CH_CHARGES, CH_VOIDS, CH_REFUNDED, CH_AMOUNT };
+/* An order's approved refunds' sum; then (live_charges) its approved charges not
+ * voided, and what those hold that their refunds did not give back. */
+enum { OR_REFUNDED, OR_LIVE, OR_KEPT };
 
 __attribute__((format(printf, 2, 3))) static void report(cchk *c, const char *fmt, ...)
 {
@@ -233,11 +243,22 @@ static int check_by_time(cchk *c, const MDB_val *key, const MDB_val *val)
 
 /* ---- payments ---- */
 
-/* Counts approved charges and voids per (order, charge id). */
-static int tally_charge(cchk *c, const ecom_payment_rec *rec)
+/* Money summed without wrapping: a damaged ledger may hold any amount. */
+static int64_t money_add(int64_t a, int64_t b)
 {
-    int charge = strcmp(rec->kind, "charge") == 0, voided = strcmp(rec->kind, "void") == 0;
-    if (!rec->approved || (!charge && !voided))
+    int64_t sum;
+    if (__builtin_add_overflow(a, b, &sum))
+        return b < 0 ? INT64_MIN : INT64_MAX;
+    return sum;
+}
+
+/* Tallies one record: approved charges, voids and refunds per (order, charge id), and
+ * refunds per order. */
+static int tally_payment(cchk *c, const ecom_payment_rec *rec)
+{
+    bool charge = strcmp(rec->kind, "charge") == 0, voided = strcmp(rec->kind, "void") == 0,
+         refund = strcmp(rec->kind, "refund") == 0;
+    if (!rec->approved || (!charge && !voided && !refund))
         return ECOM_OK;
     unsigned char key[CM_KEY_MAX];
     size_t olen = strlen(rec->order_id) + 1, clen = strlen(rec->charge_id) + 1;
@@ -246,9 +267,18 @@ static int tally_charge(cchk *c, const ecom_payment_rec *rec)
     memcpy(key, rec->order_id, olen);
     memcpy(key + olen, rec->charge_id, clen);
     inv_tally_entry *e = ecom__inv_tally_get(&c->charges, key, olen + clen);
-    if (e == NULL)
+    inv_tally_entry *o = refund ? ecom__inv_tally_get(&c->orders, key, olen) : NULL;
+    if (e == NULL || (refund && o == NULL))
         return ecom__lmdb_fail(c->be, ECOM_ENOMEM, "lmdb: out of memory in check");
-    e->v[charge ? 0 : 1]++;
+    if (charge) {
+        e->v[CH_CHARGES]++;
+        e->v[CH_AMOUNT] = money_add(e->v[CH_AMOUNT], rec->amount);
+    } else if (voided) {
+        e->v[CH_VOIDS]++;
+    } else {
+        e->v[CH_REFUNDED] = money_add(e->v[CH_REFUNDED], rec->amount);
+        o->v[OR_REFUNDED] = money_add(o->v[OR_REFUNDED], rec->amount);
+    }
     return ECOM_OK;
 }
 
@@ -273,7 +303,7 @@ static int check_payment(cchk *c, const MDB_val *key, const MDB_val *val)
                     ecom__cm_payment_key(ikey, rec.order_id, rec.time, seq, rec.key), &v);
     if (rc == 0)
         report(c, "payment %s is missing from pay_order", qp);
-    return rc < 0 ? rc : tally_charge(c, &rec);
+    return rc < 0 ? rc : tally_payment(c, &rec);
 }
 
 static int check_pay_index(cchk *c, const MDB_val *key, const MDB_val *val)
@@ -307,27 +337,89 @@ static int check_pay_index(cchk *c, const MDB_val *key, const MDB_val *val)
     return ECOM_OK;
 }
 
-/* A charge id approved and not voided counts once per approval for its order. */
+/* Gives each order with an approved charge its entry; a charge id approved and not
+ * voided counts once per approval for its order, with what its refunds did not give
+ * back. */
 static int live_charges(void *ctx, inv_tally_entry *e)
 {
     cchk *c = ctx;
-    if (e->v[0] == 0 || e->v[1] > 0)
+    if (e->v[CH_CHARGES] == 0)
         return 0;
     inv_tally_entry *o = ecom__inv_tally_get(&c->orders, e->key, strlen((const char *)e->key) + 1);
     if (o == NULL)
         return ecom__lmdb_fail(c->be, ECOM_ENOMEM, "lmdb: out of memory in check");
-    o->v[0] += e->v[0];
+    if (e->v[CH_VOIDS] > 0)
+        return 0;
+    o->v[OR_LIVE] += e->v[CH_CHARGES];
+    int64_t kept;
+    if (__builtin_sub_overflow(e->v[CH_AMOUNT], e->v[CH_REFUNDED], &kept))
+        kept = e->v[CH_REFUNDED] < 0 ? INT64_MAX : 0;
+    if (kept > 0)
+        o->v[OR_KEPT] = money_add(o->v[OR_KEPT], kept);
     return 0;
 }
 
-static int double_charges(void *ctx, inv_tally_entry *e)
+/* The ledger's refunds of an order paid through it must lie between its confirmed
+ * refunds (each was paid before it was confirmed) and those plus its pending ones
+ * (reserved on the order before the provider is asked: paid or not yet). An order
+ * whose charge the ledger does not hold was paid through another provider (or not at
+ * all), and this ledger knows nothing of its money. */
+static int check_refunds(cchk *c, const inv_tally_entry *e, const ecom_order_rec *rec,
+                         uint64_t version)
+{
+    ecom_order *o = NULL;
+    int rc = ecom__order_decode(&o, rec, version);
+    if (rc == ECOM_ENOMEM)
+        return ecom__lmdb_fail(c->be, rc, "lmdb: out of memory in check");
+    if (rc != ECOM_OK)
+        return ECOM_OK; /* the core's check of the order reports it */
+    unsigned char key[CM_KEY_MAX];
+    size_t olen = e->len, clen = strlen(o->charge_id) + 1;
+    const inv_tally_entry *charge = NULL;
+    if (clen > 1 && olen + clen <= sizeof key) {
+        memcpy(key, e->key, olen);
+        memcpy(key + olen, o->charge_id, clen);
+        charge = ecom__inv_tally_find(&c->charges, key, olen + clen);
+    }
+    int64_t low = o->refunded, pending = ecom__order_pending_refunds(o);
+    int64_t high = money_add(low, pending);
+    char qo[QUOTE];
+    int64_t ledger = e->v[OR_REFUNDED];
+    if (charge && charge->v[CH_CHARGES] > 0 && (ledger < low || ledger > high))
+        report(c, "order %s: the test provider refunded %lld, outside %lld..%lld (the "
+               "order's %lld refunded, plus %lld pending)", q(qo, o->id), (long long)ledger,
+               (long long)low, (long long)high, (long long)low, (long long)pending);
+    ecom_order_free(o);
+    return ECOM_OK;
+}
+
+/* Per order with an approved charge or a refund in the ledger: at most one live
+ * approved charge; the refunds (check_refunds); and, cancelled, every approved charge
+ * voided or refunded in full in the ledger: the money taken is given back. The cancel
+ * of a paid order has its refund paid before the move to cancelled and confirmed in
+ * the same unit, so a refund still unpaid then is one reserved before the cancel:
+ * money not given back (which the core's check reports too, as a cancelled order not
+ * refunded in full). */
+static int ledger_order(void *ctx, inv_tally_entry *e)
 {
     cchk *c = ctx;
     char qo[QUOTE];
-    if (e->v[0] > 1)
-        report(c, "order %s has %lld approved charges that were not voided",
-               q(qo, (const char *)e->key), (long long)e->v[0]);
-    return 0;
+    const char *id = (const char *)e->key;
+    if (e->v[OR_LIVE] > 1)
+        report(c, "order %s has %lld approved charges that were not voided", q(qo, id),
+               (long long)e->v[OR_LIVE]);
+    MDB_val v;
+    int rc = lookup(c, c->be->orders, id, e->len, &v);
+    if (rc <= 0)
+        return rc; /* a missing order: reported with its payments */
+    ecom_order_rec rec;
+    uint64_t version;
+    if (ecom__cm_order_decode(&rec, &version, id, &v) != ECOM_OK)
+        return ECOM_OK; /* reported with the order */
+    if (rec.state == ECOM_ORDER_CANCELLED && e->v[OR_KEPT] > 0)
+        report(c, "order %s is cancelled but %lld that the test provider charged it was "
+               "neither voided nor refunded", q(qo, id), (long long)e->v[OR_KEPT]);
+    return check_refunds(c, e, &rec, version);
 }
 
 /* ---- consumers ---- */
@@ -372,7 +464,7 @@ static int run(cchk *c)
     if (rc == ECOM_OK)
         rc = ecom__inv_tally_each(&c->charges, live_charges, c);
     if (rc == ECOM_OK)
-        rc = ecom__inv_tally_each(&c->orders, double_charges, c);
+        rc = ecom__inv_tally_each(&c->orders, ledger_order, c);
     if (rc == ECOM_OK)
         rc = each(c, be->consumers, check_consumer);
     return rc;

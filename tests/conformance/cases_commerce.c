@@ -122,7 +122,11 @@ static void test_commerce__bad_cart_requests_are_refused_distinctly(void **state
     fails(s, ecom_cart_add(s, "user:ann", "mug", 1, "XYZ"), ECOM_ECURRENCY, "currency");
     fails(s, ecom_cart_add(s, "user:ann", "mug", 1, "JPY"), ECOM_ECURRENCY, "JPY");
     must(s, ecom_cart_add(s, "user:ann", "mug", 1, "USD"));
-    fails(s, ecom_cart_add(s, "user:ann", "mug", 1, "EUR"), ECOM_ECURRENCY, NULL);
+    /* A good code the cart is not in: mixed currencies, not a bad code. */
+    fails(s, ecom_cart_add(s, "user:ann", "mug", 1, "EUR"), ECOM_EMIXEDCURRENCY,
+          "in USD, not EUR");
+    fails(s, ecom_cart_set(s, "user:ann", "mug", 1, "EUR"), ECOM_EMIXEDCURRENCY, "USD");
+    assert_string_not_equal(ecom_strerror(ECOM_EMIXEDCURRENCY), ecom_strerror(ECOM_ECURRENCY));
 
     const char *skus[] = {"draft-1", NULL};
     ecom_product *p = conf_product("draft", "shop", skus);
@@ -135,6 +139,45 @@ static void test_commerce__bad_cart_requests_are_refused_distinctly(void **state
     fails(s, ecom_cart_add(s, "user:ann", "mug", 2, "USD"), ECOM_ELIMIT, "mug");
     assert_int_equal(line_qty(s, "user:ann", "mug"), 1);
     fails(s, ecom_cart_merge(s, "user:ann", "user:bob"), ECOM_EINVAL, "guest");
+}
+
+static void test_commerce__cart_limits_say_which_bound(void **state)
+{
+    ecom_store *s = *state;
+    product(s, "mug", 1200, 10);
+    product(s, "tee", 2500, 10);
+    must(s, ecom_stock_set_purchase_limit(s, "mug", 2));
+    must(s, ecom_cart_add(s, "user:ann", "mug", 2, "USD"));
+    /* Before contract version 5 the limit cannot be read back: named, without its value. */
+    int v3 = strcmp(conf_backend, "lmdb-v3") == 0;
+    fails(s, ecom_cart_add(s, "user:ann", "mug", 1, "USD"), ECOM_ELIMIT,
+          v3 ? "line 'mug' would hold 3 units, over the SKU's purchase limit"
+             : "SKU 'mug' has a purchase limit of 2 per cart and order; the line would hold 3");
+    fails(s, ecom_cart_set(s, "user:ann", "mug", 3, "USD"), ECOM_ELIMIT,
+          v3 ? "purchase limit" : "purchase limit of 2");
+    must(s, ecom_cart_add(s, "user:ann", "tee", ECOM_CART_QUANTITY_MAX, "USD"));
+    fails(s, ecom_cart_add(s, "user:ann", "tee", 1, "USD"), ECOM_ELIMIT,
+          "quantity bound is 999 per line");
+    /* A limit at or above the quantity bound leaves the bound to refuse. */
+    must(s, ecom_stock_set_purchase_limit(s, "tee", 5000));
+    fails(s, ecom_cart_add(s, "user:ann", "tee", 1, "USD"), ECOM_ELIMIT, "quantity bound");
+
+    const char *skus[ECOM_CART_LINES_MAX + 2];
+    char names[ECOM_CART_LINES_MAX + 1][16];
+    for (int i = 0; i <= ECOM_CART_LINES_MAX; i++) {
+        snprintf(names[i], sizeof names[i], "v%03d", i);
+        skus[i] = names[i];
+    }
+    skus[ECOM_CART_LINES_MAX + 1] = NULL;
+    ecom_product *p = conf_product("many", "shop", skus);
+    must(s, ecom_catalog_create(s, p));
+    ecom_product_free(p);
+    for (int i = 0; i < ECOM_CART_LINES_MAX; i++)
+        must(s, ecom_cart_add(s, "user:bob", skus[i], 1, "USD"));
+    fails(s, ecom_cart_add(s, "user:bob", skus[ECOM_CART_LINES_MAX], 1, "USD"), ECOM_ELIMIT,
+          "already holds 100 lines, the line-count bound");
+    must(s, ecom_cart_add(s, "user:bob", skus[0], 1, "USD")); /* a line it has: room */
+    conf_assert_clean(s);
 }
 
 static void test_commerce__guest_carts_merge_on_login(void **state)
@@ -154,7 +197,8 @@ static void test_commerce__guest_carts_merge_on_login(void **state)
     must(s, ecom_cart_merge(s, "guest:t1", "user:ann")); /* again: nothing to merge */
     assert_int_equal(line_qty(s, "user:ann", "mug"), 3);
     must(s, ecom_cart_add(s, "guest:t2", "mug", 1, "EUR"));
-    fails(s, ecom_cart_merge(s, "guest:t2", "user:ann"), ECOM_ECURRENCY, NULL);
+    fails(s, ecom_cart_merge(s, "guest:t2", "user:ann"), ECOM_EMIXEDCURRENCY,
+          "cannot merge cart 'guest:t2' (EUR) into cart 'user:ann' (USD)");
     conf_assert_clean(s);
 }
 
@@ -426,6 +470,12 @@ static void test_commerce__notification_and_retry_complete_once(void **state)
     char charge[80];
     snprintf(charge, sizeof charge, "%s", ecom_payments_charge_id(p, 0));
     ecom_payments_free(p);
+    char longer[400];
+    memset(longer, 'c', sizeof longer - 1);
+    longer[sizeof longer - 1] = '\0';
+    fails(s, ecom_payment_notify(s, id, 1, longer, NULL), ECOM_ETOOLONG,
+          "charge_id: 399 bytes, longer than 71");
+    fails(s, ecom_payment_notify(s, id, 0, NULL, longer), ECOM_ETOOLONG, "reason");
     must(s, ecom_payment_notify(s, id, 1, charge, NULL));
     must(s, ecom_payment_notify(s, id, 1, charge, NULL)); /* a duplicate notification */
     o = checkout_ok(s, &r, "k1");
@@ -498,7 +548,18 @@ static void test_commerce__bad_checkouts_are_refused_distinctly(void **state)
     char long_key[200];
     memset(long_key, 'k', sizeof long_key - 1);
     long_key[sizeof long_key - 1] = '\0';
-    fails(s, ecom_checkout(&o, s, &r, long_key), ECOM_EINVAL, "idempotency_key");
+    fails(s, ecom_checkout(&o, s, &r, long_key), ECOM_ETOOLONG,
+          "idempotency_key: 199 bytes, longer than 128");
+    long_key[127] = ' '; /* 128 bytes fit: the next check speaks */
+    long_key[128] = '\0';
+    fails(s, ecom_checkout(&o, s, &r, long_key), ECOM_EBADID, "byte 127");
+    long_key[127] = long_key[128] = 'k';
+    long_key[150] = '\0';
+    r.payment_token = long_key;
+    fails(s, ecom_checkout(&o, s, &r, "k5"), ECOM_ETOOLONG,
+          "payment_token: 150 bytes, longer than 128");
+    r.payment_token = "tok_approve";
+    fails(s, ecom_checkout(&o, s, &r, ""), ECOM_EINVAL, "idempotency_key");
     fails(s, ecom_checkout(&o, s, &r, "has space"), ECOM_EBADID, "idempotency_key");
     r.version = 9;
     fails(s, ecom_checkout(&o, s, &r, "k4"), ECOM_EVERSION, NULL);
@@ -509,6 +570,49 @@ static void test_commerce__bad_checkouts_are_refused_distinctly(void **state)
     assert_int_equal(ecom_order_total(o), 1500 + 500 + 124); /* the new price, accepted */
     ecom_order_free(o);
     assert_null(NULL);
+    conf_assert_clean(s);
+}
+
+static size_t orders_of(ecom_store *s, const char *user)
+{
+    ecom_order_list_options opts = ECOM_ORDER_LIST_OPTIONS_INIT;
+    opts.user = user;
+    ecom_order_page *page = NULL;
+    must(s, ecom_order_list(&page, s, &opts));
+    size_t n = ecom_order_page_count(page);
+    ecom_order_page_free(page);
+    return n;
+}
+
+static void test_commerce__a_lowered_purchase_limit_is_enforced_at_checkout(void **state)
+{
+    ecom_store *s = *state;
+    if (strcmp(conf_backend, "lmdb-v3") == 0)
+        skip(); /* before contract version 5 limits cannot be read back: carts alone apply them */
+    product(s, "mug", 1200, 10);
+    product(s, "tee", 2500, 10);
+    must(s, ecom_stock_set_purchase_limit(s, "mug", 5));
+    must(s, ecom_cart_add(s, "user:ann", "mug", 3, "USD"));
+    must(s, ecom_cart_add(s, "user:ann", "tee", 1, "USD"));
+    must(s, ecom_stock_set_purchase_limit(s, "mug", 2)); /* lowered after the line was added */
+    ecom_checkout_request r = request("user:ann", "ann", "tok_approve");
+    ecom_order *o = NULL;
+    fails(s, ecom_checkout(&o, s, &r, "k1"), ECOM_ELIMIT,
+          "SKU 'mug' has a purchase limit of 2, the line holds 3");
+    assert_null(o);
+    int64_t reserved;
+    assert_int_equal(conf_on_hand(s, "mug", &reserved), 10); /* nothing held ... */
+    assert_int_equal(reserved, 0);
+    assert_int_equal(orders_of(s, "ann"), 0); /* ... no order, so nothing charged */
+    assert_int_equal(line_qty(s, "user:ann", "mug"), 3); /* the cart is the buyer's to fix */
+    conf_assert_clean(s);
+    /* Refused before an order existed: the same key buys once the limit allows it. */
+    must(s, ecom_stock_set_purchase_limit(s, "mug", 3));
+    o = checkout_ok(s, &r, "k1");
+    assert_int_equal(ecom_order_line_quantity(o, 0), 3);
+    assert_int_equal(charges(s, ecom_order_id(o)), 1);
+    assert_int_equal(conf_on_hand(s, "mug", NULL), 7);
+    ecom_order_free(o);
     conf_assert_clean(s);
 }
 
@@ -720,6 +824,7 @@ int conf_run_commerce(void)
     const struct CMUnitTest tests[] = {
         CASE(test_commerce__cart_lines_keep_their_price),
         CASE(test_commerce__bad_cart_requests_are_refused_distinctly),
+        CASE(test_commerce__cart_limits_say_which_bound),
         CASE(test_commerce__guest_carts_merge_on_login),
         CASE(test_commerce__guest_carts_expire),
         CASE(test_commerce__concurrent_merges_lose_nothing),
@@ -732,6 +837,7 @@ int conf_run_commerce(void)
         CASE(test_commerce__notification_and_retry_complete_once),
         CASE(test_commerce__abandoned_checkouts_are_recovered),
         CASE(test_commerce__bad_checkouts_are_refused_distinctly),
+        CASE(test_commerce__a_lowered_purchase_limit_is_enforced_at_checkout),
         CASE(test_commerce__a_deleted_product_in_a_cart_is_reported_at_checkout),
         CASE(test_commerce__a_flash_claim_stands_in_for_its_line),
         CASE(test_commerce__orders_move_along_their_state_machine),

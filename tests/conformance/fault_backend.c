@@ -268,11 +268,21 @@ static int fault_write_batch(ecom_backend *be, ecom_write_item *items, size_t n,
     return rc ? rc : of(be)->inner->write_batch(of(be)->inner, items, n, now);
 }
 
+/* ---- version 5 ---- */
+
+static int fault_purchase_limits_get(ecom_backend *be, const char *const *skus, size_t n,
+                                     int64_t *limits)
+{
+    int rc = step(of(be));
+    return rc ? rc : of(be)->inner->purchase_limits_get(of(be)->inner, skus, n, limits);
+}
+
 static int fault_open(ecom_backend **out, ecom_store *store, const char *uri,
                       const ecom_options *opts)
 {
     /* "fault3:" presents contract version 3 at most: the core's ways for older
-     * backends (no dependent batch items) run over the same inner backend. */
+     * backends (no dependent batch items, no purchase limits read back) run over
+     * the same inner backend. */
     int v3 = strncmp(uri, "fault3:", 7) == 0;
     const char *inner_uri = strchr(uri, ':') + 1;
     const char *colon = strchr(inner_uri, ':');
@@ -313,6 +323,8 @@ static int fault_open(ecom_backend **out, ecom_store *store, const char *uri,
     /* Only what the inner backend has: a NULL write_batch makes the core fall back. */
     if (fb->inner->version >= 3 && fb->inner->write_batch)
         fb->base.write_batch = fault_write_batch;
+    if (fb->base.version >= 5 && fb->inner->purchase_limits_get)
+        fb->base.purchase_limits_get = fault_purchase_limits_get;
     *out = &fb->base;
     return ECOM_OK;
 }

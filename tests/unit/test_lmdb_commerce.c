@@ -244,8 +244,8 @@ static void test_lmdb_commerce__cart_lines(void **state)
     assert_int_equal(c->updated_at, T0);
     assert_int_equal(c->expires_at, T0 + HOUR);
 
-    assert_int_equal(add(be, "user:1", "sku-c", 1, 10, "EUR"), ECOM_ECURRENCY);
-    assert_int_equal(set(be, "user:1", "sku-c", 1, 10, "EUR"), ECOM_ECURRENCY);
+    assert_int_equal(add(be, "user:1", "sku-c", 1, 10, "EUR"), ECOM_EMIXEDCURRENCY);
+    assert_int_equal(set(be, "user:1", "sku-c", 1, 10, "EUR"), ECOM_EMIXEDCURRENCY);
     assert_int_equal(add(be, "user:1", "sku-c", 0, 10, "USD"), ECOM_EQUANTITY);
     assert_int_equal(set(be, "user:1", "sku-a", 7, 55, "USD"), ECOM_OK);
     c = get_cart(be, "user:1", T0);
@@ -279,7 +279,7 @@ static void test_lmdb_commerce__cart_batch(void **state)
                            cart_op(ECOM_CART_ADD, "guest:x", "sku-a", 2, 6, "USD")};
     assert_int_equal(f->be->cart_apply(f->be, ops, 3, T0), ECOM_OK);
     assert_int_equal(ops[0].result, ECOM_OK);
-    assert_int_equal(ops[1].result, ECOM_ECURRENCY);
+    assert_int_equal(ops[1].result, ECOM_EMIXEDCURRENCY);
     assert_int_equal(ops[2].result, ECOM_OK);
     cart_seen *c = get_cart(f->be, "guest:x", T0);
     assert_int_equal(c->n, 1);
@@ -346,7 +346,7 @@ static void test_lmdb_commerce__cart_merge(void **state)
     assert_int_equal(merge(be, "user:u", "user:u", T0), ECOM_EINVAL);
 
     /* currencies differ: refused, both kept */
-    assert_int_equal(merge(be, "guest:old", "user:u", T0), ECOM_ECURRENCY);
+    assert_int_equal(merge(be, "guest:old", "user:u", T0), ECOM_EMIXEDCURRENCY);
     assert_int_equal(get_cart(be, "guest:old", T0)->n, 1);
 
     /* capped, never refused: the quantity bound and the purchase limit */
@@ -359,6 +359,14 @@ static void test_lmdb_commerce__cart_merge(void **state)
     c = get_cart(be, "user:v", T0);
     assert_line(c, 0, "sku-a", ECOM_CART_QUANTITY_MAX, 1);
     assert_line(c, 1, "sku-b", 5, 1);
+
+    /* the limits read back (for checkout): none is 0, an unknown SKU's too */
+    const char *skus[] = {"sku-b", "sku-a", "no-such-sku"};
+    int64_t limits[] = {-1, -1, -1};
+    assert_int_equal(be->purchase_limits_get(be, skus, 3, limits), ECOM_OK);
+    assert_int_equal(limits[0], 5);
+    assert_int_equal(limits[1], 0);
+    assert_int_equal(limits[2], 0);
 
     /* into an empty user cart: the guest's currency */
     assert_int_equal(add(be, "guest:i", "sku-c", 2, 3, "EUR"), ECOM_OK);
@@ -1428,7 +1436,7 @@ static void test_lmdb_commerce__write_batch_mixed(void **state)
     assert_int_equal(o1.version, 1);
     assert_int_equal(o2.result, ECOM_EINSUFFICIENT);
     assert_int_equal(carts[0].result, ECOM_OK);
-    assert_int_equal(carts[1].result, ECOM_ECURRENCY); /* judged after carts[0] */
+    assert_int_equal(carts[1].result, ECOM_EMIXEDCURRENCY); /* judged after carts[0] */
     assert_int_equal(payment.result, ECOM_OK);
     assert_int_equal(payment.existing, 0);
     assert_int_equal(payment.amount, 500);

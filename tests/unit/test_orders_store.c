@@ -112,6 +112,19 @@ static ecom_order *get(ecom_store *s, const char *id)
     return o;
 }
 
+/* What the provider refunded on an order, by its ledger. */
+static int64_t ledger_refunded(ecom_store *s, const char *id)
+{
+    ecom_payments *p = NULL;
+    assert_int_equal(ecom_payments_list(&p, s, id), ECOM_OK);
+    int64_t sum = 0;
+    for (size_t i = 0; i < ecom_payments_count(p); i++)
+        if (strcmp(ecom_payments_kind(p, i), "refund") == 0 && ecom_payments_approved(p, i))
+            sum += ecom_payments_amount(p, i);
+    ecom_payments_free(p);
+    return sum;
+}
+
 static void test_orders_store__lifecycle(void **state)
 {
     fixture *f = *state;
@@ -271,6 +284,74 @@ static void test_orders_store__cancel(void **state)
     assert_clean(s);
 }
 
+/* A refund before shipment records the money and keeps the order's place: it still
+ * goes to fulfilling, ships, or is cancelled (its stock back, the rest refunded). Only
+ * a shipped or delivered order moves to (partially) refunded. */
+static void test_orders_store__refund_before_shipping(void **state)
+{
+    fixture *f = *state;
+    ecom_store *s = f->s;
+    int64_t mugs = on_hand(s, "mug");
+    ecom_order *o = buy(s, "dora", "tok_approve", "k-early", ECOM_OK);
+    char id[ECOM_ID_MAX + 1];
+    snprintf(id, sizeof id, "%s", ecom_order_id(o));
+    int64_t total = ecom_order_total(o);
+    ecom_order_free(o);
+    assert_int_equal(ecom_order_refund(s, id, ECOM_VERSION_ANY, 300, "early1", "cs", NULL),
+                     ECOM_OK);
+    o = get(s, id);
+    assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_PAID);
+    assert_int_equal(ecom_order_refunded(o), 300);
+    ecom_order_free(o);
+    assert_int_equal(ecom_order_transition(s, id, ECOM_VERSION_ANY, ECOM_ORDER_FULFILLING,
+                                           "ops", NULL), ECOM_OK);
+    assert_int_equal(ecom_order_refund(s, id, ECOM_VERSION_ANY, 200, "early2", "cs", NULL),
+                     ECOM_OK);
+    o = get(s, id);
+    assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_FULFILLING);
+    assert_int_equal(ecom_order_refunded(o), 500);
+    ecom_order_free(o);
+    assert_clean(s);
+    /* The cancel returns the stock and refunds what is left: all of it, in three parts. */
+    assert_int_equal(ecom_order_cancel(s, id, ECOM_VERSION_ANY, "cs", NULL), ECOM_OK);
+    assert_int_equal(on_hand(s, "mug"), mugs);
+    o = get(s, id);
+    assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_CANCELLED);
+    assert_int_equal(ecom_order_refunded(o), total);
+    ecom_order_free(o);
+    assert_int_equal(ledger_refunded(s, id), total);
+    assert_int_equal(ecom_order_refund(s, id, ECOM_VERSION_ANY, 1, "late", NULL, NULL),
+                     ECOM_ESTATE);
+
+    /* Refunded while partly shipped: still ships the rest, then is refunded in full. */
+    o = buy(s, "dora", "tok_approve", "k-early-2", ECOM_OK);
+    snprintf(id, sizeof id, "%s", ecom_order_id(o));
+    total = ecom_order_total(o);
+    ecom_order_free(o);
+    const char *mug[] = {"mug"};
+    int64_t one[] = {1};
+    assert_int_equal(ecom_order_transition(s, id, ECOM_VERSION_ANY, ECOM_ORDER_FULFILLING,
+                                           "ops", NULL), ECOM_OK);
+    assert_int_equal(ecom_order_ship(s, id, ECOM_VERSION_ANY, mug, one, 1, "wh"), ECOM_OK);
+    assert_int_equal(ecom_order_refund(s, id, ECOM_VERSION_ANY, 100, "dent", "cs", NULL),
+                     ECOM_OK);
+    o = get(s, id);
+    assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_PARTIALLY_SHIPPED);
+    ecom_order_free(o);
+    assert_int_equal(ecom_order_ship(s, id, ECOM_VERSION_ANY, NULL, NULL, 0, "wh"), ECOM_OK);
+    o = get(s, id);
+    assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_SHIPPED);
+    assert_int_equal(ecom_order_refunded(o), 100);
+    ecom_order_free(o);
+    assert_int_equal(ecom_order_refund(s, id, ECOM_VERSION_ANY, total - 100, "rest", "cs",
+                                       NULL), ECOM_OK);
+    o = get(s, id);
+    assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_REFUNDED);
+    ecom_order_free(o);
+    assert_int_equal(ledger_refunded(s, id), total);
+    assert_clean(s);
+}
+
 static void test_orders_store__list(void **state)
 {
     fixture *f = *state;
@@ -414,20 +495,6 @@ static void test_orders_store__provider(void **state)
     ecom_payments_free(p);
 }
 
-
-/* What the provider refunded on an order, by its ledger. */
-static int64_t ledger_refunded(ecom_store *s, const char *id)
-{
-    ecom_payments *p = NULL;
-    assert_int_equal(ecom_payments_list(&p, s, id), ECOM_OK);
-    int64_t sum = 0;
-    for (size_t i = 0; i < ecom_payments_count(p); i++)
-        if (strcmp(ecom_payments_kind(p, i), "refund") == 0 && ecom_payments_approved(p, i))
-            sum += ecom_payments_amount(p, i);
-    ecom_payments_free(p);
-    return sum;
-}
-
 typedef struct racer {
     ecom_store *s;
     const char *id;
@@ -495,15 +562,107 @@ static void test_orders_store__refund_race(void **state)
     assert_clean(s);
 }
 
+/* ---- ecom_check: the test provider's ledger against the orders ---- */
+
+typedef struct seen {
+    int n;
+    char all[2048];
+} seen;
+
+static void collect(void *ctx, const char *message)
+{
+    seen *v = ctx;
+    v->n++;
+    size_t used = strlen(v->all);
+    snprintf(v->all + used, sizeof v->all - used, "%s\n", message);
+}
+
+/* The check reports exactly one violation, and it says text. */
+static void assert_only_violation(ecom_store *s, const char *text)
+{
+    seen v = {0, ""};
+    uint64_t n = 0;
+    assert_int_equal(ecom_check(&n, s, collect, &v), ECOM_OK);
+    if (n != 1 || strstr(v.all, text) == NULL)
+        fail_msg("the check was to say only \"%s\"; it said:\n%s", text, v.all);
+}
+
+/* A paid order's id and charge id, bought as user. */
+static int64_t buy_paid(ecom_store *s, const char *user, const char *key,
+                        char id[ECOM_ID_MAX + 1], char charge[72])
+{
+    ecom_order *o = buy(s, user, "tok_approve", key, ECOM_OK);
+    snprintf(id, ECOM_ID_MAX + 1, "%s", ecom_order_id(o));
+    snprintf(charge, 72, "%s", ecom_order_charge_id(o));
+    int64_t total = ecom_order_total(o);
+    ecom_order_free(o);
+    return total;
+}
+
+/* A refund the provider paid that the order does not record is reported, with what the
+ * ledger paid and what the order allows; the order's own retry of it settles it. */
+static void test_orders_store__check_ledger_refunds(void **state)
+{
+    fixture *f = *state;
+    ecom_store *s = f->s;
+    char id[ECOM_ID_MAX + 1], charge[72], key[128], want[256];
+    buy_paid(s, "hal", "k-check-refunds", id, charge);
+    assert_int_equal(ecom_order_refund(s, id, ECOM_VERSION_ANY, 300, "r1", "cs", NULL),
+                     ECOM_OK);
+    assert_clean(s);
+
+    snprintf(key, sizeof key, "refund-%s:unknown", id);
+    ecom_payment_op op = {.rec = {key, id, charge, "refund", 200, 1, "", 0}};
+    assert_int_equal(s->be->payment_apply(s->be, &op, 1, ecom_store_now(s)), ECOM_OK);
+    assert_int_equal(op.result, ECOM_OK);
+    snprintf(want, sizeof want, "order '%s': the test provider refunded 500, outside "
+             "300..300 (the order's 300 refunded, plus 0 pending)", id);
+    assert_only_violation(s, want);
+
+    assert_int_equal(ecom_order_refund(s, id, ECOM_VERSION_ANY, 200, "unknown", "cs", NULL),
+                     ECOM_OK);
+    assert_int_equal(ledger_refunded(s, id), 500); /* the same refund, not a second */
+    assert_clean(s);
+}
+
+/* An order cancelled with its charge neither voided nor refunded is reported; voided,
+ * it is clean. */
+static void test_orders_store__check_cancelled_charge(void **state)
+{
+    fixture *f = *state;
+    ecom_store *s = f->s;
+    char id[ECOM_ID_MAX + 1], charge[72], want[256];
+    int64_t total = buy_paid(s, "ida", "k-check-cancelled", id, charge);
+    assert_clean(s);
+
+    ecom_order *o = NULL;
+    assert_int_equal(ecom__order_read(&o, s, id), ECOM_OK);
+    assert_int_equal(ecom__order_push(o, ECOM_ORDER_CANCELLED, ecom_store_now(s), "test",
+                                      "cancelled without its refund"), ECOM_OK);
+    assert_int_equal(ecom__order_write(s, o, ECOM_ORDER_UPDATE, NULL, 0, NULL), ECOM_OK);
+    ecom_order_free(o);
+    snprintf(want, sizeof want, "order '%s' is cancelled but %lld that the test provider "
+             "charged it was neither voided nor refunded", id, (long long)total);
+    assert_only_violation(s, want);
+
+    const ecom_payment_provider *pp = ecom__payments(s);
+    ecom_payment_result r;
+    assert_int_equal(pp->void_charge(pp->ctx, charge, "void-check-test", &r), ECOM_OK);
+    assert_clean(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_orders_store__lifecycle),
         cmocka_unit_test(test_orders_store__cancel),
         cmocka_unit_test(test_orders_store__refund_race),
+        cmocka_unit_test(test_orders_store__refund_before_shipping),
         cmocka_unit_test(test_orders_store__list),
         cmocka_unit_test(test_orders_store__consumers),
-        cmocka_unit_test(test_orders_store__provider),
+        cmocka_unit_test(test_orders_store__check_ledger_refunds),
+        cmocka_unit_test(test_orders_store__check_cancelled_charge),
+        cmocka_unit_test(test_orders_store__provider), /* leaves orphan charges: last */
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
