@@ -10,18 +10,20 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "orders.h"
 #include "support/support.h"
 
-static int64_t now_ms = INT64_C(1700000000000);
+/* Atomic: the race tests call the store (and so the clock) from several threads. */
+static _Atomic int64_t now_ms = INT64_C(1700000000000);
 
 static int64_t test_clock(void *ctx)
 {
     (void)ctx;
-    return now_ms++;
+    return atomic_fetch_add(&now_ms, 1);
 }
 
 typedef struct fixture {
