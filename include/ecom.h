@@ -690,9 +690,11 @@ typedef struct ecom_claim_result {
     int64_t wait_ms;           /* QUEUED: estimated wait */
     int64_t admit_at;          /* when it is (or was) admitted */
     int64_t expires_at;        /* when an admitted claim lets its units go */
+    char user[ECOM_ID_MAX + 1]; /* who made the claim, when it holds units (version 2) */
 } ecom_claim_result;
-#define ECOM_CLAIM_RESULT_VERSION 1
-#define ECOM_CLAIM_RESULT_INIT { ECOM_CLAIM_RESULT_VERSION, ECOM_CLAIM_SOLD_OUT, "", 0, 0, 0, 0, 0 }
+#define ECOM_CLAIM_RESULT_VERSION 2
+#define ECOM_CLAIM_RESULT_INIT \
+    { ECOM_CLAIM_RESULT_VERSION, ECOM_CLAIM_SOLD_OUT, "", 0, 0, 0, 0, 0, "" }
 
 /*
  * Claims qty units of a sale for user. Idempotent on (user, key) within the sale: a
@@ -735,7 +737,7 @@ struct ecom_claim_request {
     /* the library's */
     void *internal[72];
 };
-#define ECOM_CLAIM_REQUEST_VERSION 1
+#define ECOM_CLAIM_REQUEST_VERSION 2 /* 2: result is an ecom_claim_result version 2 */
 
 /*
  * Submits a claim. Returns ECOM_OK if the request was taken (done will be called),
@@ -812,10 +814,12 @@ ECOM_EXTERN int ecom_cart_clear(ecom_store *store, const char *cart);
 
 /*
  * Merges a guest cart into a user's cart at login, in one atomic step: quantities of
- * the same SKU are summed, purchase limits and bounds applied (capped, never
- * refused), the guest cart deleted. Safe against concurrent merges and edits: no
- * line is lost. Merging an empty or missing guest cart is a no-op.
- * Errors: ECOM_EBADID, ECOM_EMIXEDCURRENCY (the two carts are in different currencies).
+ * the same SKU are summed (capped at the purchase limit and the per-line bound), the
+ * guest cart deleted. Safe against concurrent merges and edits: no line is lost; when
+ * the lines together would be more than ECOM_CART_LINES_MAX, nothing is merged
+ * (ECOM_ELIMIT) and both carts stay as they were. Merging an empty or missing guest
+ * cart is a no-op. Errors: ECOM_EBADID, ECOM_EMIXEDCURRENCY (the two carts are in
+ * different currencies), ECOM_ELIMIT.
  */
 ECOM_EXTERN int ecom_cart_merge(ecom_store *store, const char *guest_cart, const char *user_cart);
 
@@ -926,7 +930,10 @@ typedef struct ecom_checkout_request {
     const char *payment_token; /* handed to the payment provider */
     const char *location;      /* stock location; NULL = default */
     const char *const *claims; /* flash-sale claim ids, each standing in for the
-                                  reservation of its SKU's line */
+                                  reservation of its SKU's line; each listed once,
+                                  claimed by `user` (another user's claim is
+                                  ECOM_ENOTFOUND, as one that does not exist), and
+                                  from a sale at `location` (else ECOM_EINVAL) */
     size_t claim_count;
 } ecom_checkout_request;
 #define ECOM_CHECKOUT_REQUEST_VERSION 1
@@ -937,8 +944,10 @@ typedef struct ecom_checkout_request {
  * and tax rate, int64 minor units), reserves every line all-or-nothing (or takes a
  * flash-sale claim for its line), creates the order (pending_payment), charges
  * through the provider, then commits the stock and marks the order paid; on a decline
- * it releases the stock, cancels the order and records why. The cart is emptied when
- * this call (or its retry with the same key) sees the order paid.
+ * it releases the stock, cancels the order and records why. What the order bought
+ * leaves the cart in the same unit as the move to paid, whoever makes it (this call,
+ * its retry, ecom_payment_notify, ecom_checkout_recover); lines added or raised while
+ * the payment was in flight stay in the cart.
  *
  * Idempotent on idempotency_key (1..128 bytes), with Stripe's rules: the key keeps a
  * fingerprint of the request and its result for the options' TTL (24 h): the same key
@@ -961,7 +970,9 @@ typedef struct ecom_checkout_request {
  * or let ecom_checkout_recover finish it), ECOM_EPAYMENT, ECOM_EIDEMPOTENCY,
  * ECOM_EBUSY, ECOM_ETOOLONG (idempotency_key or payment_token over 128 bytes),
  * ECOM_EBADID (a byte of either that is not printable ASCII; a malformed cart, user or
- * location), ECOM_EINVAL (a NULL or empty key or token).
+ * location), ECOM_EINVAL (a NULL or empty key or token; a claim listed twice, not
+ * admitted, or from a sale at another location), ECOM_ENOTFOUND (a claim that is not
+ * the buyer's).
  */
 ECOM_EXTERN int ecom_checkout(ecom_order **out, ecom_store *store,
                               const ecom_checkout_request *request, const char *idempotency_key);
@@ -969,11 +980,15 @@ ECOM_EXTERN int ecom_checkout(ecom_order **out, ecom_store *store,
 /*
  * A payment provider's asynchronous notification: the authorize of this order ended
  * approved or declined. Goes through the same completion path as a retry: at most one
- * of them completes the order. charge_id (required when approved) is at most 71 bytes,
- * what ecom_payment_result holds; reason (kept when declined) at most 256 bytes of
- * UTF-8. Errors: ECOM_ENOTFOUND, ECOM_ESTATE (the order is past payment: the
- * notification is stale), ECOM_EINVAL (approved without charge_id), ECOM_ETOOLONG,
- * ECOM_EUTF8, ECOM_EBADID (order_id).
+ * of them completes the order. An approval is checked against the provider (lookup by
+ * the order's payment key) and captured unless the provider captured it; when the
+ * provider does not bear it out the order stays pending and the call fails with
+ * ECOM_EPAYMENT (ECOM_ETIMEOUT if the provider did not answer): retry. charge_id
+ * (required when approved) is at most 71 bytes, what ecom_payment_result holds; reason
+ * (kept when declined) at most 256 bytes of UTF-8. Errors: ECOM_ENOTFOUND, ECOM_ESTATE
+ * (the order is past payment: the notification is stale), ECOM_EINVAL (approved
+ * without charge_id), ECOM_ETOOLONG, ECOM_EUTF8, ECOM_EBADID (order_id),
+ * ECOM_EPAYMENT, ECOM_ETIMEOUT.
  */
 ECOM_EXTERN int ecom_payment_notify(ecom_store *store, const char *order_id, int approved,
                                     const char *charge_id, const char *reason);
@@ -1027,7 +1042,7 @@ ECOM_EXTERN void ecom_order_free(ecom_order *o);
  *   paid            -> fulfilling, cancelled
  *   fulfilling      -> partially_shipped, shipped, cancelled
  *   partially_shipped -> partially_shipped, shipped
- *   shipped         -> delivered, refunded, partially_refunded
+ *   shipped         -> delivered, refunded
  *   delivered       -> refunded, partially_refunded
  *   partially_refunded -> partially_refunded, refunded
  * This call makes the moves that need nothing else: fulfilling and delivered.
@@ -1050,10 +1065,12 @@ ECOM_EXTERN int ecom_order_cancel(ecom_store *store, const char *id, uint64_t ex
                                   const char *who, const char *why);
 
 /* Refunds amount (never more than paid minus refunded and minus refunds pending)
- * through the provider, with its own idempotency key. A shipped or delivered order
- * moves to partially_refunded or refunded; one not shipped yet keeps its state and is
- * still fulfilled (the money is counted in ecom_order_refunded; ecom_order_cancel is
- * what stops it and returns its stock, refunding what is left). The refund is
+ * through the provider, with its own idempotency key. All of it back moves a shipped
+ * or delivered order to refunded; part of it moves a delivered order to
+ * partially_refunded. Any other refund keeps the order's state: one not shipped yet is
+ * still fulfilled, one in transit still delivered (the money is counted in
+ * ecom_order_refunded; ecom_order_cancel is what stops an order and returns its stock,
+ * refunding what is left). The refund is
  * reserved on the order before the provider is asked, so refunds and cancels at once
  * never pay out more than was paid; after a timeout it stays pending until the same
  * call (same key) is made again (docs/orders.md).

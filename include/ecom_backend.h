@@ -218,7 +218,11 @@ typedef enum ecom_cart_op_kind {
     ECOM_CART_REMOVE = 2, /* cart, sku */
     ECOM_CART_CLEAR = 3,  /* cart */
     ECOM_CART_MERGE = 4,  /* cart = the guest cart, into = the user cart */
-    ECOM_CART_PURGE = 5   /* deletes carts idle past their TTL (expires_at <= now) */
+    ECOM_CART_PURGE = 5,  /* deletes carts idle past their TTL (expires_at <= now) */
+    ECOM_CART_TAKE = 6    /* cart, line_count lines (skus, quantities): what an order
+                             bought leaves the cart, each line losing up to its
+                             quantity (at 0 it goes); a SKU without a line, or a
+                             missing cart, is no error. Version 5. */
 } ecom_cart_op_kind;
 
 /*
@@ -227,7 +231,8 @@ typedef enum ecom_cart_op_kind {
  * cart's lines share the currency of its first line: ECOM_EMIXEDCURRENCY; before
  * version 5, ECOM_ECURRENCY, which the core still reads as the same), the bounds
  * (ECOM_CART_LINES_MAX lines, ECOM_CART_QUANTITY_MAX per line: ECOM_ELIMIT on ADD
- * and SET, capped on MERGE) and the SKU's purchase limit (stored with
+ * and SET, capped on MERGE; MERGE refuses with ECOM_ELIMIT, changing nothing, when
+ * the guest's lines would not all fit) and the SKU's purchase limit (stored with
  * ECOM_INV_SET_PURCHASE_LIMIT: ECOM_ELIMIT, capped on MERGE). Every write sets the
  * cart's updated_at = now and expires_at = now + ttl_ms (the cart kind's idle TTL).
  * An expired cart reads and merges as empty.
@@ -241,6 +246,9 @@ typedef struct ecom_cart_op {
     int64_t unit_price;
     const char *currency;
     int64_t ttl_ms;        /* of `cart` (of `into` for MERGE) */
+    const char *const *skus;   /* TAKE (version 5): the lines bought */
+    const int64_t *quantities;
+    size_t line_count;
     /* out */
     int result;
     uint64_t count;        /* PURGE: carts deleted */
@@ -517,7 +525,9 @@ struct ecom_backend {
     int (*flash_get)(ecom_backend *be, const char *sale, ecom_flash_status *out);
 
     /* A claim as it stands at `now` (outcome ADMITTED, QUEUED with position and wait,
-     * EXPIRED, RELEASED or COMMITTED). Errors: ECOM_ENOTFOUND. */
+     * EXPIRED, RELEASED or COMMITTED), with `user`, who made it, when it holds units
+     * (version 5: the checkout serves a claim to its own buyer only). Errors:
+     * ECOM_ENOTFOUND. */
     int (*claim_get)(ecom_backend *be, const char *sale, uint64_t ticket, int64_t now,
                      ecom_claim_result *out);
 
@@ -578,7 +588,8 @@ struct ecom_backend {
 
     /* ---- version 4: no new operation; write_batch honours ECOM_WRITE_DEPENDENT ---- */
 
-    /* ---- version 5: cart_apply reports ECOM_EMIXEDCURRENCY ---- */
+    /* ---- version 5: cart_apply reports ECOM_EMIXEDCURRENCY, takes ECOM_CART_TAKE,
+     * and refuses a MERGE whose lines would not all fit ---- */
 
     /*
      * The purchase limits of n SKUs (ECOM_INV_SET_PURCHASE_LIMIT), from one snapshot:

@@ -44,6 +44,11 @@ static int64_t cart_ttl(const ecom_store *store, bool guest)
     return ttl > 0 ? ttl : guest ? ECOM__GUEST_CART_TTL : ECOM__USER_CART_TTL;
 }
 
+int64_t ecom__cart_ttl(const ecom_store *store, const char *cart)
+{
+    return cart_ttl(store, strncmp(cart, "guest:", 6) == 0);
+}
+
 /* What a refused cart operation found: the currency, the line count and op's SKU's
  * line of a cart. */
 typedef struct cart_seen {
@@ -134,6 +139,10 @@ static int explain(ecom_store *store, const ecom_cart_op *op, int rc)
     case ECOM_EMIXEDCURRENCY:
         return explain_currency(store, op);
     case ECOM_ELIMIT:
+        if (op->kind == ECOM_CART_MERGE)
+            return ecom__fail(store, rc, "cannot merge cart '%s' into cart '%s': together "
+                              "they would hold more than %d lines; nothing was merged",
+                              op->cart, op->into, ECOM_CART_LINES_MAX);
         return explain_limit(store, op);
     case ECOM_ENOTFOUND:
         return ecom__fail(store, rc, "cart '%s' has no line for SKU '%s'", op->cart,

@@ -59,6 +59,26 @@ static int check_key(ecom_store *store, const char *key, const char *field)
     return ECOM_OK;
 }
 
+/* Each claim listed once: one listed twice would cover its line twice, and be
+ * committed once, after the charge. */
+static int check_claims(ecom_store *store, const ecom_checkout_request *r)
+{
+    if (r->claim_count > ECOM__ORDER_CLAIMS_MAX)
+        return ecom__fail(store, ECOM_ELIMIT, "claims: %zu, more than %d", r->claim_count,
+                          ECOM__ORDER_CLAIMS_MAX);
+    if (r->claim_count && r->claims == NULL)
+        return ecom__fail(store, ECOM_EINVAL, "claims: NULL");
+    for (size_t i = 0; i < r->claim_count; i++) {
+        if (r->claims[i] == NULL)
+            return ecom__fail(store, ECOM_EINVAL, "claims[%zu]: NULL", i);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(r->claims[j], r->claims[i]) == 0)
+                return ecom__fail(store, ECOM_EINVAL, "claim '%.100s' is listed twice",
+                                  r->claims[i]);
+    }
+    return ECOM_OK;
+}
+
 static int check_request(ecom_store *store, const ecom_checkout_request *r, const char *key)
 {
     if (r == NULL)
@@ -81,12 +101,7 @@ static int check_request(ecom_store *store, const ecom_checkout_request *r, cons
     if (rc == ECOM_OK && (store->be->version < 3 || store->be->cart_get == NULL))
         rc = ecom__fail(store, ECOM_EUNSUPPORTED, "the %s backend has no checkout",
                         store->be->name);
-    if (rc == ECOM_OK && r->claim_count > ECOM__ORDER_CLAIMS_MAX)
-        rc = ecom__fail(store, ECOM_ELIMIT, "claims: %zu, more than %d", r->claim_count,
-                        ECOM__ORDER_CLAIMS_MAX);
-    if (rc == ECOM_OK && r->claim_count && r->claims == NULL)
-        rc = ecom__fail(store, ECOM_EINVAL, "claims: NULL");
-    return rc;
+    return rc == ECOM_OK ? check_claims(store, r) : rc;
 }
 
 static int idem(ecom_store *store, ecom_idem_op *op)
@@ -143,11 +158,32 @@ static int cancelled_meanwhile(ecom_store *store, const ecom_order *o)
     return ecom__fail(store, ECOM_ESTATE, "order '%s' was cancelled: %s", o->id, o->reason);
 }
 
+/* What a paid order bought leaves its cart: a TAKE of its lines, so that what the
+ * buyer added while paying stays (a backend before version 5 can only clear it). */
+typedef struct cart_take {
+    ecom_cart_op op;
+    const char *skus[ECOM__ORDER_LINES_MAX];
+    int64_t quantities[ECOM__ORDER_LINES_MAX];
+} cart_take;
+
+static void cart_take_init(cart_take *t, ecom_store *store, const ecom_order *o)
+{
+    for (size_t i = 0; i < o->line_count; i++) {
+        t->skus[i] = o->lines[i].sku;
+        t->quantities[i] = o->lines[i].quantity;
+    }
+    t->op = (ecom_cart_op){.kind = store->be->version >= 5 ? ECOM_CART_TAKE : ECOM_CART_CLEAR,
+                           .cart = o->cart, .ttl_ms = ecom__cart_ttl(store, o->cart),
+                           .skus = t->skus, .quantities = t->quantities,
+                           .line_count = o->line_count};
+}
+
 /*
  * The one completion path: pending_payment -> paid with the charge, committing the
- * stock in the same unit, and then's writes (the checkout's: empty the cart, finish
- * the key) only if that is applied. Whoever loses the race (a retry, a notification,
- * the recovery sweep) finds the order already paid and reports success.
+ * stock and taking what it bought from its cart in the same unit, and then's writes
+ * (the checkout's: finish the key) only if that is applied. Whoever completes it (the
+ * checkout, its retry, a notification, the recovery sweep) does all of it once; who
+ * loses the race finds the order already paid and reports success.
  */
 static int complete_paid(ecom_store *store, ecom_order **order, const char *charge_id,
                          const ecom__order_then *then)
@@ -156,12 +192,23 @@ static int complete_paid(ecom_store *store, ecom_order **order, const char *char
     ecom_inventory_op ops[ECOM__ORDER_CLAIMS_MAX + 1];
     char sales[ECOM__ORDER_CLAIMS_MAX + 1][ECOM_ID_MAX + 1];
     size_t n = ecom__order_stock_ops(ops, sales, ECOM__ORDER_CLAIMS_MAX + 1, o, true);
+    ecom__order_then all = {.n = 0};
+    cart_take take;
+    if (o->cart[0]) { /* "" for an order made before orders named their cart */
+        cart_take_init(&take, store, o);
+        all.kinds[all.n] = ECOM__WRITE_CART;
+        all.ops[all.n++] = &take.op;
+    }
+    for (size_t i = 0; then && i < then->n; i++) {
+        all.kinds[all.n] = then->kinds[i];
+        all.ops[all.n++] = then->ops[i];
+    }
     o->charge_id = ecom__order_strdup(o, charge_id);
     int rc = o->charge_id ? ecom__order_push(o, ECOM_ORDER_PAID, ecom__now(store), "checkout",
                                              "payment approved")
                           : ECOM_ENOMEM;
     if (rc == ECOM_OK)
-        rc = ecom__order_write_then(store, o, ops, n, then);
+        rc = ecom__order_write_then(store, o, ops, n, &all);
     if (rc != ECOM_ECONFLICT)
         return rc;
     /* Someone else moved it: read what they did. */
@@ -350,22 +397,52 @@ static void new_order_id(char *out, size_t size, int64_t now)
     snprintf(out, size, "o%012llx%016llx", (unsigned long long)now, (unsigned long long)x);
 }
 
-/* Claims standing in for lines: each must be admitted; its units cover its SKU's line. */
+/* The claim as it stands, if it is the buyer's and admitted. Claim ids are sequential
+ * per sale, so another user's claim is refused in the very words of one that does not
+ * exist: checkout tells nobody which ids are taken. */
+static int buyers_claim(ecom_store *store, ecom_claim_result *c, const char *claim_id,
+                        const char *user)
+{
+    int rc = ecom_flash_poll(c, store, claim_id);
+    if (rc == ECOM_ENOTFOUND || (rc == ECOM_OK && strcmp(c->user, user) != 0))
+        return ecom__fail(store, ECOM_ENOTFOUND, "claim '%s' not found among the claims of "
+                          "user '%s'", claim_id, user);
+    if (rc != ECOM_OK)
+        return rc;
+    if (c->outcome != ECOM_CLAIM_ADMITTED)
+        return ecom__fail(store, ECOM_EINVAL, "claim '%s' is not admitted", claim_id);
+    return ECOM_OK;
+}
+
+/* The claim's sale, which must sell stock of the order's location: a paid order's
+ * cancel returns every unit to the order's location. */
+static int claim_sale(ecom_store *store, ecom_flash_status *st, const char *claim_id,
+                      const char *location)
+{
+    char sale[ECOM_ID_MAX + 1]; /* the claim id is "sale:ticket": the poll checked it */
+    snprintf(sale, sizeof sale, "%.*s", (int)(strrchr(claim_id, ':') - claim_id), claim_id);
+    int rc = ecom_flash_status_get(st, store, sale);
+    if (rc != ECOM_OK)
+        return rc;
+    if (strcmp(st->location, location) != 0)
+        return ecom__fail(store, ECOM_EINVAL, "claim '%s' holds stock at location '%s', the "
+                          "order takes its stock from '%s': check out at '%s'", claim_id,
+                          st->location, location, st->location);
+    return ECOM_OK;
+}
+
+/* Claims standing in for lines: each must be the buyer's, admitted, and of the order's
+ * location; its units cover its SKU's line. */
 static int apply_claims(ecom_store *store, ecom_order *o, const ecom_checkout_request *r,
                         int64_t *to_reserve)
 {
     for (size_t i = 0; i < r->claim_count; i++) {
         ecom_claim_result c = ECOM_CLAIM_RESULT_INIT;
-        int rc = ecom_flash_poll(&c, store, r->claims[i]);
-        if (rc != ECOM_OK)
-            return rc;
-        if (c.outcome != ECOM_CLAIM_ADMITTED)
-            return ecom__fail(store, ECOM_EINVAL, "claim '%s' is not admitted", r->claims[i]);
-        char sale[ECOM_ID_MAX + 1];
-        snprintf(sale, sizeof sale, "%.*s", (int)(strrchr(r->claims[i], ':') - r->claims[i]),
-                 r->claims[i]);
         ecom_flash_status st = {.version = ECOM_FLASH_STATUS_VERSION};
-        if ((rc = ecom_flash_status_get(&st, store, sale)) != ECOM_OK)
+        int rc = buyers_claim(store, &c, r->claims[i], r->user);
+        if (rc == ECOM_OK)
+            rc = claim_sale(store, &st, r->claims[i], o->location);
+        if (rc != ECOM_OK)
             return rc;
         size_t l = 0;
         while (l < o->line_count && strcmp(o->lines[l].sku, st.sku) != 0)
@@ -439,7 +516,8 @@ static int build_order(ecom_store *store, ecom_order **out, hold *h, int *holds,
     snprintf(pay_key, sizeof pay_key, "pay-%s", id);
     o->currency = ecom__order_strdup(o, cc.currency);
     o->payment_key = ecom__order_strdup(o, pay_key);
-    if (o->currency == NULL || o->payment_key == NULL) {
+    o->cart = ecom__order_strdup(o, r->cart);
+    if (o->currency == NULL || o->payment_key == NULL || o->cart == NULL) {
         rc = ecom__fail(store, ECOM_ENOMEM, "out of memory");
         goto fail;
     }
@@ -494,36 +572,32 @@ static uint64_t holder_nonce(void)
     return x ? x : 1;
 }
 
-/* How a paid checkout ends: the cart emptied and the key finished, in one unit. It
- * rides on the order's completion (then); on its own when that was not this
- * request's write (a retry finding the order paid). */
+/* How a paid checkout ends: the key finished. It rides on the order's completion
+ * (then), with what the order bought leaving the cart; on its own when that was not
+ * this request's write (a retry finding the order paid: the cart was taken from
+ * then, and is not touched again). */
 typedef struct ending {
-    ecom_cart_op clear;
     ecom_idem_op done;
     ecom__order_then then;
 } ending;
 
-static void ending_init(ending *e, const ecom_checkout_request *request, const char *key,
-                        const char *order_id)
+static void ending_init(ending *e, const char *key, const char *order_id)
 {
-    *e = (ending){.clear = {.kind = ECOM_CART_CLEAR, .cart = request->cart,
-                            .ttl_ms = INT64_C(24) * 3600 * 1000},
-                  .done = {.kind = ECOM_IDEM_FINISH, .key = key, .result = ECOM_OK,
+    *e = (ending){.done = {.kind = ECOM_IDEM_FINISH, .key = key, .result = ECOM_OK,
                            .op_result = ECOM_ERROR /* until it is applied */}};
     snprintf(e->done.order_id, sizeof e->done.order_id, "%s", order_id);
-    e->then = (ecom__order_then){{ECOM__WRITE_CART, ECOM__WRITE_IDEM},
-                                 {&e->clear, &e->done}, 2};
+    e->then = (ecom__order_then){{ECOM__WRITE_IDEM}, {&e->done}, 1};
 }
 
-/* The end of a checkout: paid, the cart is emptied and the key finished (unless that
- * rode on the completion already); otherwise the key records the failure. */
+/* The end of a checkout: paid, the key finished (unless that rode on the completion
+ * already); otherwise the key records the failure. */
 static int conclude(ecom_store *store, ecom_order *o, int rc, ending *e, const char *key)
 {
     if (rc != ECOM_OK)
         return finish(store, key, rc, o);
     if (e->done.op_result != ECOM_OK) /* on failure the key goes stale: a retry finds
                                          the order paid */
-        ecom__commit_group(store, e->then.kinds, e->then.ops, 2);
+        ecom__commit_group(store, e->then.kinds, e->then.ops, 1);
     return ECOM_OK;
 }
 
@@ -550,7 +624,7 @@ static int answer_key(ecom_store *store, ecom_order **out, const ecom_idem_op *b
     }
     int rc = ecom__order_read(out, store, begin->order_id);
     ending e;
-    ending_init(&e, request, key, begin->order_id);
+    ending_init(&e, key, begin->order_id);
     if (rc == ECOM_OK)
         rc = resume(store, out, request->payment_token, &e.then);
     return conclude(store, *out, rc, &e, key);
@@ -585,7 +659,7 @@ int ecom_checkout(ecom_order **out, ecom_store *store, const ecom_checkout_reque
         if (rc == ECOM_OK) {
             *out = o;
             ending e;
-            ending_init(&e, request, idempotency_key, o->id);
+            ending_init(&e, idempotency_key, o->id);
             rc = pay(store, out, request->payment_token, &e.then);
             return conclude(store, *out, rc, &e, idempotency_key);
         }
@@ -609,6 +683,31 @@ int ecom_checkout(ecom_order **out, ecom_store *store, const ecom_checkout_reque
         return answer_key(store, out, &begin, request, idempotency_key);
     ecom__fail(store, built, "%s", msg);
     return finish(store, idempotency_key, built, NULL);
+}
+
+/* An approval completes the order as recovery does, from the provider's own record of
+ * the order's authorize (found by its payment key), captured unless the provider did:
+ * the notification alone never marks an order paid. One the record does not bear out
+ * leaves the order pending, for a later notification, retry or recovery. */
+static int notified_approved(ecom_store *store, ecom_order **order)
+{
+    const ecom_payment_provider *pp = ecom__payments(store);
+    const char *id = (*order)->id;
+    ecom_payment_result res = {0};
+    int rc = pp->lookup(pp->ctx, (*order)->payment_key, &res);
+    if (rc == ECOM_ETIMEOUT)
+        return ecom__fail(store, rc, "order '%s': the payment provider did not answer the "
+                          "lookup of its payment; the order stays pending: retry", id);
+    if (rc != ECOM_OK && rc != ECOM_ENOTFOUND)
+        return ecom__fail(store, ECOM_EPAYMENT, "order '%s': the payment provider failed to "
+                          "look up its payment (%s); the order stays pending: retry", id,
+                          ecom_strerror(rc));
+    if (rc == ECOM_ENOTFOUND || !res.approved)
+        return ecom__fail(store, ECOM_EPAYMENT, "order '%s': the notification says approved, "
+                          "the payment provider %s; the order stays pending: retry", id,
+                          rc == ECOM_ENOTFOUND ? "has no record of its payment"
+                                               : "says it was not");
+    return capture_and_complete(store, order, &res, NULL);
 }
 
 int ecom_payment_notify(ecom_store *store, const char *order_id, int approved,
@@ -636,8 +735,10 @@ int ecom_payment_notify(ecom_store *store, const char *order_id, int approved,
                       : ecom__fail(store, ECOM_ESTATE, "order '%s' is %s: the notification "
                                    "is stale", order_id, ecom_order_state_name(o->state));
     } else if (approved) {
-        rc = complete_paid(store, &o, charge_id, NULL);
-    } else {
+        rc = notified_approved(store, &o);
+    } else if ((rc = ecom__void_order_charge(store, o)) == ECOM_OK) {
+        /* A decline the provider's record contradicts (out of order, or forged) must not
+         * leave money with a cancelled order: whatever was taken is voided first. */
         rc = cancel_pending(store, o, reason && *reason ? reason : "declined");
     }
     ecom_order_free(o);
@@ -659,6 +760,84 @@ static int recover_one(ecom_store *store, ecom_order **order)
     return capture_and_complete(store, order, &res, NULL);
 }
 
+/* The pending orders of one scan, collected to be recovered once the scan is over (a
+ * scan reads one snapshot; recovery writes). */
+#define ECOM__RECOVER_BATCH 100
+
+typedef struct pending_batch {
+    int64_t older_than;
+    char ids[ECOM__RECOVER_BATCH][ECOM_ID_MAX + 1];
+    size_t count;
+    ecom__buf last_key; /* of the last order collected: the next scan resumes after it */
+    bool more;
+} pending_batch;
+
+static int collect_pending(void *ctx, const ecom_order_rec *rec, uint64_t version,
+                           const void *key, size_t key_len)
+{
+    pending_batch *b = ctx;
+    (void)version;
+    /* The backend filters; this only guards against one that does not. */
+    if (rec->state != ECOM_ORDER_PENDING_PAYMENT || rec->created_at >= b->older_than)
+        return 0;
+    if (b->count == ECOM__RECOVER_BATCH) {
+        b->more = true;
+        return 1;
+    }
+    snprintf(b->ids[b->count++], sizeof b->ids[0], "%s", rec->id);
+    b->last_key.len = 0;
+    return ecom__buf_put(&b->last_key, key, key_len);
+}
+
+/* Recovers the orders of one batch (those still pending when their turn comes).
+ * Returns how many were finished; one that could not be (the provider did not
+ * answer) stays pending for the next sweep. */
+static uint64_t recover_batch(ecom_store *store, const pending_batch *b)
+{
+    uint64_t done = 0;
+    for (size_t i = 0; i < b->count; i++) {
+        ecom_order *o = NULL;
+        int rc = ecom__order_read(&o, store, b->ids[i]);
+        if (rc == ECOM_OK && o->state == ECOM_ORDER_PENDING_PAYMENT)
+            rc = recover_one(store, &o);
+        ecom_order_free(o);
+        done += rc == ECOM_OK;
+    }
+    return done;
+}
+
+/* Walks the pending orders created before older_than, newest first, a batch at a
+ * time: each scan resumes after the last key of the one before, so every order is
+ * visited once, however many younger ones were created meanwhile or old ones stay
+ * pending. */
+static int recover_older_than(uint64_t *recovered, ecom_store *store, int64_t older_than)
+{
+    pending_batch b = {.older_than = older_than};
+    ecom__buf after = {0};
+    int rc;
+    do {
+        ecom_order_scan scan = {.state = ECOM_ORDER_PENDING_PAYMENT, .older_than = older_than,
+                                .after = after.data, .after_len = after.len};
+        b.count = 0;
+        b.more = false;
+        if ((rc = store->be->order_scan(store->be, &scan, collect_pending, &b)) != ECOM_OK)
+            break;
+        ecom__buf resume = b.last_key; /* the next scan starts after this batch */
+        b.last_key = after;
+        after = resume;
+        uint64_t done = recover_batch(store, &b);
+        if (recovered)
+            *recovered += done;
+    } while (b.more);
+    ecom__buf_free(&after);
+    ecom__buf_free(&b.last_key);
+    if (rc == ECOM_ENOMEM)
+        return ecom__fail(store, rc, "out of memory");
+    if (rc != ECOM_OK && ecom_errcode(store) != rc)
+        return ecom__fail(store, rc, "recovery: listing pending orders: %s", ecom_strerror(rc));
+    return rc;
+}
+
 int ecom_checkout_recover(uint64_t *recovered, ecom_store *store, int64_t older_than_ms)
 {
     if (recovered)
@@ -668,35 +847,17 @@ int ecom_checkout_recover(uint64_t *recovered, ecom_store *store, int64_t older_
         return rc;
     if (older_than_ms < 0)
         return ecom__fail(store, ECOM_EINVAL, "older_than_ms: negative");
-    for (;;) {
-        ecom_order_list_options opts = ECOM_ORDER_LIST_OPTIONS_INIT;
-        opts.state = ECOM_ORDER_PENDING_PAYMENT;
-        ecom_order_page *page = NULL;
-        if ((rc = ecom_order_list(&page, store, &opts)) != ECOM_OK)
-            return rc;
-        int64_t cutoff = ecom__now(store) - older_than_ms;
-        size_t done = 0;
-        for (size_t i = 0; i < ecom_order_page_count(page); i++) {
-            const ecom_order *listed = ecom_order_page_order(page, i);
-            if (listed->created_at > cutoff)
-                continue;
-            ecom_order *o = NULL;
-            rc = ecom__order_read(&o, store, listed->id);
-            if (rc == ECOM_OK && o->state == ECOM_ORDER_PENDING_PAYMENT)
-                rc = recover_one(store, &o);
-            ecom_order_free(o);
-            if (rc == ECOM_OK) {
-                done++;
-                if (recovered)
-                    (*recovered)++;
-            }
-        }
-        bool more = ecom_order_page_next_cursor(page) != NULL;
-        ecom_order_page_free(page);
-        /* Finished orders leave the pending list, so the first page is read again. */
-        if (!more || done == 0)
-            return ECOM_OK;
-    }
+    if (store->be->version < 3 || store->be->order_scan == NULL)
+        return ecom__fail(store, ECOM_EUNSUPPORTED, "the %s backend has no checkout",
+                          store->be->name);
+    /* Orders created at or before now - older_than_ms: the scan's bound is exclusive,
+     * and a bound of 0 would mean none. Order times are the store's clock, in ms since
+     * the epoch: a cutoff outside them has no orders. */
+    int64_t cutoff;
+    if (__builtin_sub_overflow(ecom__now(store), older_than_ms, &cutoff) || cutoff < 0 ||
+        cutoff == INT64_MAX)
+        return ECOM_OK;
+    return recover_older_than(recovered, store, cutoff + 1);
 }
 
 int ecom_store_purge(uint64_t *purged, ecom_store *store, int64_t now)

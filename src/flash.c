@@ -369,6 +369,9 @@ int ecom_flash_poll(ecom_claim_result *out, ecom_store *store, const char *claim
         rc = parse_claim_id(store, claim_id, sale, &ticket);
     if (rc != ECOM_OK)
         return rc;
+    /* A backend that does not name the claimer leaves it empty, never the caller's
+     * own earlier value: checkout takes this as the claim's owner. */
+    out->user[0] = '\0';
     rc = store->be->claim_get(store->be, sale, ticket, ecom__now(store), out);
     out->version = ECOM_CLAIM_RESULT_VERSION;
     if (rc == ECOM_ENOTFOUND)

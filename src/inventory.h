@@ -29,6 +29,9 @@ int ecom__inv_run(ecom_store *store, ecom_inventory_op *op);
  * operations run inside another unit (an order write). */
 int ecom__inv_explain(ecom_store *store, const ecom_inventory_op *op);
 
+/* The idle time after which cart (user:<id> or guest:<token>) expires (cart.c). */
+int64_t ecom__cart_ttl(const ecom_store *store, const char *cart);
+
 /* The purchase limits of n SKUs (0: none), from one snapshot (cart.c). Returns
  * ECOM_EUNSUPPORTED, recording nothing, when the backend cannot read them back
  * (contract before version 5): carts then enforce them alone. */

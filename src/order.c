@@ -29,17 +29,18 @@ static const char *const state_names[] = {
 #define STATE_COUNT (sizeof state_names / sizeof state_names[0])
 
 #define BIT(s) (1u << (s))
-/* moves[from]: the states `from` may move to, exactly as ecom.h lists them. The refund
- * states follow shipment only: a refund before then records the money and keeps the
- * order's place in fulfilment (cancel is what stops an order and returns its stock). */
+/* moves[from]: the states `from` may move to, exactly as ecom.h lists them. A refund
+ * changes the state only when it cannot hold up fulfilment: all the money back once
+ * shipped (refunded), or some of it once delivered (partially_refunded). Before that
+ * the money is recorded and the order keeps its place (cancel is what stops an order
+ * and returns its stock). */
 static const unsigned moves[STATE_COUNT] = {
     [ECOM_ORDER_PENDING_PAYMENT] = BIT(ECOM_ORDER_PAID) | BIT(ECOM_ORDER_CANCELLED),
     [ECOM_ORDER_PAID] = BIT(ECOM_ORDER_FULFILLING) | BIT(ECOM_ORDER_CANCELLED),
     [ECOM_ORDER_FULFILLING] = BIT(ECOM_ORDER_PARTIALLY_SHIPPED) | BIT(ECOM_ORDER_SHIPPED) |
                               BIT(ECOM_ORDER_CANCELLED),
     [ECOM_ORDER_PARTIALLY_SHIPPED] = BIT(ECOM_ORDER_PARTIALLY_SHIPPED) | BIT(ECOM_ORDER_SHIPPED),
-    [ECOM_ORDER_SHIPPED] = BIT(ECOM_ORDER_DELIVERED) | BIT(ECOM_ORDER_REFUNDED) |
-                           BIT(ECOM_ORDER_PARTIALLY_REFUNDED),
+    [ECOM_ORDER_SHIPPED] = BIT(ECOM_ORDER_DELIVERED) | BIT(ECOM_ORDER_REFUNDED),
     [ECOM_ORDER_DELIVERED] = BIT(ECOM_ORDER_REFUNDED) | BIT(ECOM_ORDER_PARTIALLY_REFUNDED),
     [ECOM_ORDER_CANCELLED] = 0,
     [ECOM_ORDER_REFUNDED] = 0,
@@ -100,7 +101,7 @@ int ecom__order_new(ecom_order **out, const char *id, const char *user, const ch
         return ECOM_ENOMEM;
     o->state = ECOM_ORDER_PENDING_PAYMENT;
     o->created_at = created_at;
-    o->reservation_id = o->payment_key = o->charge_id = o->reason = empty_string;
+    o->reservation_id = o->payment_key = o->charge_id = o->reason = o->cart = empty_string;
     o->id = ecom__order_strdup(o, id);
     o->user = ecom__order_strdup(o, user);
     o->currency = ecom__order_strdup(o, currency);

@@ -1,10 +1,10 @@
 /*
  * The order codec: the compact binary form a backend stores for an order's content.
  *
- * Format 1, in record.c's style: every integer a LEB128 varint (signed ones
+ * Format 2, in record.c's style: every integer a LEB128 varint (signed ones
  * zigzag-encoded), every string a varint byte length then the bytes (no NUL):
  *
- *   u8      format (1)
+ *   u8      format (2; format 1, written before, ends after the refunds)
  *   str     currency, location, reservation_id, payment_key, charge_id, reason
  *   svarint subtotal, shipping, tax, total, refunded
  *   varint  line count, then per line: str sku, svarint quantity, unit_price, shipped
@@ -12,6 +12,7 @@
  *   varint  history count, then per entry: varint state, svarint time, str who, str why
  *   varint  refund count, then per refund: str key, svarint amount (negated while the
  *           refund is pending: reserved on the order, not yet confirmed by the provider)
+ *   str     cart (format 2): the cart it was bought from, whose lines its payment takes
  *
  * The id, user, state, created_at and version are not in the data: the backend keeps
  * them as index fields (ecom_order_rec) and the decoder takes them from there.
@@ -24,12 +25,14 @@
  * is two allocations.
  */
 #include <stdalign.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "codec.h"
 #include "orders.h"
 
-#define ORDER_FORMAT 1
+#define ORDER_FORMAT 2
+#define ORDER_FORMAT_NO_CART 1
 #define STATE_MAX ECOM_ORDER_PARTIALLY_REFUNDED
 
 /* The fewest bytes each repeated item takes, to reject impossible counts early. */
@@ -78,6 +81,7 @@ static void put_order(ecom__writer *w, const ecom_order *o)
         ecom__put_svarint(w, o->refunds[i].pending ? -o->refunds[i].amount
                                                    : o->refunds[i].amount);
     }
+    ecom__put_str(w, o->cart);
 }
 
 /* Measures first so that the buffer grows once. */
@@ -197,9 +201,9 @@ static int get_order(ecom__reader *r, ecom_order *o)
     ecom_order tmp;
     if (o == NULL)
         o = &tmp;
-    if (ecom__reader_left(r) < 1 || *r->at != ORDER_FORMAT)
+    if (ecom__reader_left(r) < 1 || (*r->at != ORDER_FORMAT && *r->at != ORDER_FORMAT_NO_CART))
         return ECOM_ECORRUPT;
-    r->at++;
+    bool has_cart = *r->at++ == ORDER_FORMAT;
     const char **strings[] = {&o->currency,    &o->location,  &o->reservation_id,
                               &o->payment_key, &o->charge_id, &o->reason};
     int64_t *money[] = {&o->subtotal, &o->shipping, &o->tax, &o->total, &o->refunded};
@@ -217,6 +221,9 @@ static int get_order(ecom__reader *r, ecom_order *o)
         rc = get_history(r, o);
     if (rc == ECOM_OK)
         rc = get_refunds(r, o);
+    o->cart = "";
+    if (rc == ECOM_OK && has_cart)
+        rc = ecom__get_str(r, &o->cart);
     if (rc == ECOM_OK && r->at != r->end)
         rc = ECOM_ECORRUPT;
     return rc;

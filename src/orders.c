@@ -532,9 +532,10 @@ static int apply_reserve(ecom_store *store, ecom_order *o, change *c)
     return reserve(store, o, c, a);
 }
 
-/* Step 3, confirmed: the refund counts, and a shipped or delivered order moves to
- * (partially) refunded; any other (not shipped yet, or cancelled meanwhile) keeps its
- * state, and the money is recorded. */
+/* Step 3, confirmed: the refund counts, and the order moves to refunded (all of it,
+ * once shipped) or partially_refunded (once delivered) where the state machine allows;
+ * any other keeps its state (not shipped yet, in transit, cancelled meanwhile), and
+ * the money is recorded. */
 static int confirm_done(ecom_store *store, const ecom_order *o, change *c)
 {
     const refund_args *a = c->ctx;

@@ -41,6 +41,7 @@ struct ecom_order {
     const char *payment_key;    /* idempotency key of the authorize call */
     const char *charge_id;      /* "" until authorized */
     const char *reason;         /* why declined or cancelled ("" otherwise) */
+    const char *cart;           /* the cart it was bought from ("" if not known) */
     ecom_order_state state;
     uint64_t version;
     int64_t created_at;
@@ -109,8 +110,8 @@ int ecom__order_write(ecom_store *store, ecom_order *o, ecom_order_op_kind kind,
 /* Writes that ride on an order update: applied in its unit, after it, and only if
  * it was applied (each then carries its own result; a skipped one the order's). */
 typedef struct ecom__order_then {
-    ecom__write_kind kinds[2];
-    void *ops[2];
+    ecom__write_kind kinds[ECOM__GROUP_MAX - 1]; /* the order write is the first */
+    void *ops[ECOM__GROUP_MAX - 1];
     size_t n;
 } ecom__order_then;
 

@@ -338,9 +338,10 @@ static const cli_command commands[] = {
     {"cart", "merge", cmd_cart_merge, STORE_WRITE, 0, 2, 2, "GUEST_CART USER_CART",
      "merge a guest's cart into a user's at login",
      "In one atomic step: quantities of the same SKU are added up (capped at 999\n"
-     "and at the SKU's purchase limit, never refused) and the guest cart is\n"
-     "deleted. Merging an empty or missing guest cart changes nothing. Exit 5 if\n"
-     "the two carts are in different currencies. Then shows the user's cart.\n\n"
+     "and at the SKU's purchase limit) and the guest cart is deleted. Merging an\n"
+     "empty or missing guest cart changes nothing. Exit 5, nothing merged, if the\n"
+     "two carts are in different currencies or together would hold more than 100\n"
+     "lines (no line is dropped). Then shows the user's cart.\n\n"
      "  --json   print the user's cart as 'cart get --json' does\n\n"
      "Example: ecom cart merge guest:b7f2 user:u123\n"},
     {NULL, "checkout", cmd_checkout, STORE_WRITE, OPT_CART | OPT_USER | OPT_TOKEN | OPT_KEY |
@@ -440,12 +441,13 @@ static const cli_command commands[] = {
      "ID AMOUNT --key KEY [--why T] [--expect-version N] [--who W]",
      "refund part or all of a paid order",
      "Refunds AMOUNT minor units through the payment provider: a shipped or\n"
-     "delivered order becomes partially_refunded, or refunded once all it paid is\n"
-     "back; an order not shipped yet keeps its state and is still fulfilled (cancel\n"
-     "it to stop it). KEY makes it safe to retry: a refund with the same key is\n"
-     "made once. Exit 5 if AMOUNT is not positive or above what is left to refund,\n"
-     "4 if the order was never paid, is cancelled or is refunded in full, 9 if the\n"
-     "provider failed or timed out (retry with the same key). Then shows the order.\n\n"
+     "delivered order becomes refunded once all it paid is back, a delivered one\n"
+     "partially_refunded before that; any other keeps its state and is still\n"
+     "fulfilled (cancel it to stop it). KEY makes it safe to retry: a refund with the\n"
+     "same key is made once. Exit 5 if AMOUNT is not positive or above what is left\n"
+     "to refund, 4 if the order was never paid, is cancelled or is refunded in full,\n"
+     "9 if the provider failed or timed out (retry with the same key). Then shows\n"
+     "the order.\n\n"
      "  --key KEY            the refund's idempotency key (required)\n"
      "  --why T              why, kept in the history\n"
      "  --expect-version N   refund only if the order's version is N (else exit 4)\n"

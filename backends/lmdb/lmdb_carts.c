@@ -166,6 +166,27 @@ static int add_or_set(ecom__lmdb *be, MDB_txn *txn, ecom_cart_op *op, cm_cart *c
     return line_put(be, txn, op, c, qty);
 }
 
+/* ---- TAKE ---- */
+
+/* What an order bought leaves the cart; what was added or raised since it was built
+ * stays (a checkout's payment can take long, and the buyer may go on shopping). */
+static void take(ecom__lmdb *be, ecom_cart_op *op, cm_cart *c)
+{
+    if (op->line_count > 0 && (op->skus == NULL || op->quantities == NULL)) {
+        op->result = ecom__lmdb_fail(be, ECOM_EINVAL, "lmdb: cart take needs its lines");
+        return;
+    }
+    for (size_t i = 0; i < op->line_count; i++) {
+        size_t at;
+        if (op->skus[i] == NULL || op->quantities[i] <= 0 || !line_find(c, op->skus[i], &at))
+            continue;
+        if (c->lines[at].qty > op->quantities[i])
+            c->lines[at].qty -= op->quantities[i];
+        else
+            line_delete(c, at);
+    }
+}
+
 /* ---- MERGE ---- */
 
 /* Appends line to out capped at its bounds. */
@@ -182,13 +203,22 @@ static int merge_push(ecom__lmdb *be, MDB_txn *txn, cm_cart *out, const cm_line 
     return ECOM_OK;
 }
 
+/* The guest's lines whose SKU the user's cart has no line of. */
+static size_t guest_only(const cm_cart *u, const cm_cart *g)
+{
+    size_t n = 0, at;
+    for (size_t j = 0; j < g->n; j++)
+        n += !line_find(u, g->lines[j].sku, &at);
+    return n;
+}
+
 /* Merges guest g into user u, in SKU order: every user line, summed with the
- * guest's line of its SKU (the user's price wins), then as many guest-only lines
- * as the line bound leaves room for, in SKU order. */
+ * guest's line of its SKU (the user's price wins), and the guest-only lines (the
+ * caller made sure they fit). */
 static int merge_lines(ecom__lmdb *be, MDB_txn *txn, const cm_cart *u, const cm_cart *g,
                        cm_cart *out)
 {
-    size_t room = ECOM_CART_LINES_MAX - u->n, i = 0, j = 0;
+    size_t i = 0, j = 0;
     int rc = ECOM_OK;
     out->n = 0;
     strcpy(out->currency, u->n ? u->currency : g->currency);
@@ -198,11 +228,6 @@ static int merge_lines(ecom__lmdb *be, MDB_txn *txn, const cm_cart *u, const cm_
         if (cmp < 0) {
             line = u->lines[i++];
         } else if (cmp > 0) {
-            if (room == 0) {
-                j++;
-                continue;
-            }
-            room--;
             line = g->lines[j++];
         } else {
             line = u->lines[i++];
@@ -229,6 +254,12 @@ static int merge(ecom__lmdb *be, MDB_txn *txn, cart_apply_ctx *a, ecom_cart_op *
         op->result = ecom__lmdb_fail(be, ECOM_EMIXEDCURRENCY,
                                      "cannot merge a %s cart into a %s cart", a->b.currency,
                                      a->a.currency);
+        return ECOM_OK;
+    }
+    size_t extra = guest_only(&a->a, &a->b);
+    if (a->a.n + extra > ECOM_CART_LINES_MAX) { /* no line may be lost: refuse instead */
+        op->result = ecom__lmdb_fail(be, ECOM_ELIMIT, "merging would make %zu lines; a cart "
+                                     "holds %d", a->a.n + extra, ECOM_CART_LINES_MAX);
         return ECOM_OK;
     }
     if ((rc = merge_lines(be, txn, &a->a, &a->b, &a->out)) != ECOM_OK)
@@ -284,6 +315,7 @@ static int one_cart(ecom__lmdb *be, MDB_txn *txn, cart_apply_ctx *a, ecom_cart_o
             line_delete(c, at);
         break;
     case ECOM_CART_CLEAR: c->n = 0; break;
+    case ECOM_CART_TAKE: take(be, op, c); break;
     default:
         op->result = ecom__lmdb_fail(be, ECOM_EINVAL, "lmdb: unknown cart op %d", (int)op->kind);
     }

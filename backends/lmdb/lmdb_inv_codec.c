@@ -368,6 +368,7 @@ void ecom__inv_claim_view(ecom_claim_result *out, const char *sale, uint64_t tic
     static const ecom_claim_outcome ended[] = {ECOM_CLAIM_ADMITTED, ECOM_CLAIM_COMMITTED,
                                                ECOM_CLAIM_RELEASED, ECOM_CLAIM_EXPIRED};
     snprintf(out->claim_id, sizeof out->claim_id, "%s:%llu", sale, (unsigned long long)ticket);
+    snprintf(out->user, sizeof out->user, "%s", c->user);
     out->quantity = c->qty;
     out->admit_at = ecom__inv_admit_ms(c->admit_us);
     out->expires_at = c->expires_at;

@@ -662,6 +662,201 @@ static void test_commerce__a_flash_claim_stands_in_for_its_line(void **state)
     conf_assert_clean(s);
 }
 
+/* A sale "drop" of `units` tv, at location (NULL: default), and ann's claim of one. */
+static ecom_claim_result drop_and_claim(ecom_store *s, const char *location, int64_t units)
+{
+    ecom_flash_options fo = ECOM_FLASH_OPTIONS_INIT;
+    fo.sku = "tv";
+    fo.location = location;
+    fo.units = units;
+    must(s, ecom_flash_open(s, "drop", &fo));
+    ecom_claim_result c = ECOM_CLAIM_RESULT_INIT;
+    must(s, ecom_flash_claim(&c, s, "drop", "ann", 1, "k"));
+    assert_int_equal(c.outcome, ECOM_CLAIM_ADMITTED);
+    return c;
+}
+
+static ecom_claim_outcome claim_outcome(ecom_store *s, const char *claim_id)
+{
+    ecom_claim_result polled = ECOM_CLAIM_RESULT_INIT;
+    must(s, ecom_flash_poll(&polled, s, claim_id));
+    return polled.outcome;
+}
+
+static int64_t on_hand_at(ecom_store *s, const char *sku, const char *location)
+{
+    ecom_stock *st = NULL;
+    must(s, ecom_stock_get(&st, s, sku, location));
+    int64_t n = ecom_stock_on_hand(st);
+    ecom_stock_free(st);
+    return n;
+}
+
+/* Claim ids are sequential per sale: another user naming ann's claim is refused as if
+ * it did not exist (the same code and words), before anything is held or charged,
+ * whatever the card would have said. */
+static void test_commerce__a_claim_serves_its_own_buyer_only(void **state)
+{
+    ecom_store *s = *state;
+    product(s, "tv", 50000, 5);
+    ecom_claim_result c = drop_and_claim(s, NULL, 2);
+    ecom_claim_result polled = ECOM_CLAIM_RESULT_INIT;
+    must(s, ecom_flash_poll(&polled, s, c.claim_id));
+    assert_string_equal(polled.user, "ann"); /* the backend names the claimer */
+    assert_string_equal(c.user, "ann");
+
+    must(s, ecom_cart_add(s, "user:bob", "tv", 1, "USD"));
+    const char *annes[] = {c.claim_id}, *missing[] = {"drop:99"};
+    const char *tokens[] = {"tok_approve", "tok_decline"};
+    ecom_order *o = NULL;
+    for (size_t i = 0; i < 2; i++) {
+        ecom_checkout_request r = request("user:bob", "bob", tokens[i]);
+        r.claims = annes;
+        r.claim_count = 1;
+        fails(s, ecom_checkout(&o, s, &r, tokens[i]), ECOM_ENOTFOUND,
+              "claim 'drop:1' not found among the claims of user 'bob'");
+        assert_null(o);
+    }
+    ecom_checkout_request r = request("user:bob", "bob", "tok_approve");
+    r.claims = missing;
+    r.claim_count = 1;
+    fails(s, ecom_checkout(&o, s, &r, "k-missing"), ECOM_ENOTFOUND,
+          "claim 'drop:99' not found among the claims of user 'bob'");
+    assert_int_equal(orders_of(s, "bob"), 0);
+    assert_int_equal(claim_outcome(s, c.claim_id), ECOM_CLAIM_ADMITTED);
+    int64_t reserved;
+    assert_int_equal(conf_on_hand(s, "tv", &reserved), 5);
+    assert_int_equal(reserved, 2); /* the pool and ann's claim, as they were */
+
+    must(s, ecom_cart_add(s, "user:ann", "tv", 1, "USD"));
+    r = request("user:ann", "ann", "tok_approve");
+    r.claims = annes;
+    r.claim_count = 1;
+    o = checkout_ok(s, &r, "k-ann"); /* hers, it buys */
+    assert_int_equal(claim_outcome(s, c.claim_id), ECOM_CLAIM_COMMITTED);
+    ecom_order_free(o);
+    conf_assert_clean(s);
+}
+
+/* A paid order's cancel returns its units to the order's location: a claim on another
+ * location's stock is refused at checkout, and at the sale's location it buys. */
+static void test_commerce__a_claim_buys_at_its_sales_location_only(void **state)
+{
+    ecom_store *s = *state;
+    product(s, "tv", 50000, 5);
+    must(s, ecom_location_add(s, "wh2", "Warehouse 2"));
+    must(s, ecom_stock_adjust(s, "tv", "wh2", ECOM_ADJUST_RECEIVE, 3, NULL, NULL));
+    ecom_claim_result c = drop_and_claim(s, "wh2", 1);
+    must(s, ecom_cart_add(s, "user:ann", "tv", 1, "USD"));
+    ecom_checkout_request r = request("user:ann", "ann", "tok_approve");
+    const char *claims[] = {c.claim_id};
+    r.claims = claims;
+    r.claim_count = 1;
+    ecom_order *o = NULL;
+    fails(s, ecom_checkout(&o, s, &r, "k1"), ECOM_EINVAL,
+          "claim 'drop:1' holds stock at location 'wh2', the order takes its stock from "
+          "'default'");
+    assert_null(o);
+    assert_int_equal(orders_of(s, "ann"), 0);
+    assert_int_equal(claim_outcome(s, c.claim_id), ECOM_CLAIM_ADMITTED);
+
+    r.location = "wh2";
+    o = checkout_ok(s, &r, "k2");
+    assert_int_equal(on_hand_at(s, "tv", "wh2"), 2);
+    must(s, ecom_order_cancel(s, ecom_order_id(o), ECOM_VERSION_ANY, "ops", "test"));
+    assert_int_equal(on_hand_at(s, "tv", "wh2"), 3); /* back where it came from */
+    assert_int_equal(on_hand_at(s, "tv", NULL), 5);
+    ecom_order_free(o);
+    conf_assert_clean(s);
+}
+
+/* A claim listed twice would cover two units of its line with one: refused by name
+ * before anything is written or charged. */
+static void test_commerce__a_claim_listed_twice_is_refused(void **state)
+{
+    ecom_store *s = *state;
+    product(s, "tv", 50000, 5);
+    ecom_claim_result c = drop_and_claim(s, NULL, 2);
+    must(s, ecom_cart_add(s, "user:ann", "tv", 2, "USD"));
+    ecom_checkout_request r = request("user:ann", "ann", "tok_approve");
+    const char *twice[] = {c.claim_id, c.claim_id}, *with_null[] = {c.claim_id, NULL};
+    r.claims = twice;
+    r.claim_count = 2;
+    ecom_order *o = NULL;
+    fails(s, ecom_checkout(&o, s, &r, "k1"), ECOM_EINVAL, "claim 'drop:1' is listed twice");
+    assert_null(o);
+    r.claims = with_null;
+    fails(s, ecom_checkout(&o, s, &r, "k2"), ECOM_EINVAL, "claims[1]: NULL");
+    assert_int_equal(orders_of(s, "ann"), 0);
+    assert_int_equal(claim_outcome(s, c.claim_id), ECOM_CLAIM_ADMITTED);
+    int64_t reserved;
+    assert_int_equal(conf_on_hand(s, "tv", &reserved), 5);
+    assert_int_equal(reserved, 2);
+
+    r.claim_count = 1; /* once: the claim covers one unit, stock the other */
+    o = checkout_ok(s, &r, "k3");
+    assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_PAID);
+    assert_int_equal(charges(s, ecom_order_id(o)), 1);
+    assert_int_equal(conf_on_hand(s, "tv", &reserved), 3);
+    assert_int_equal(reserved, 1); /* the pool's last unit */
+    ecom_order_free(o);
+    conf_assert_clean(s);
+}
+
+/* A checkout left pending: the built-in provider fails it before charging. */
+static void pending_checkout(ecom_store *s, int i)
+{
+    char cart[32], user[32], key[32];
+    snprintf(cart, sizeof cart, "user:u%d", i);
+    snprintf(user, sizeof user, "u%d", i);
+    snprintf(key, sizeof key, "k%d", i);
+    must(s, ecom_cart_add(s, cart, "mug", 1, "USD"));
+    ecom_checkout_request r = request(cart, user, "tok_error");
+    ecom_order *o = NULL;
+    fails(s, ecom_checkout(&o, s, &r, key), ECOM_EPAYMENT, NULL);
+    ecom_order_free(o);
+}
+
+/* Pending orders are listed newest first, 100 to a page: an old one behind more young
+ * ones than that is still recovered, and every old one is visited, however many. */
+static void test_commerce__recovery_reaches_old_orders_behind_young_ones(void **state)
+{
+    ecom_store *s = *state;
+    product(s, "mug", 100, 1000);
+    pending_checkout(s, 0);
+    conf_clock_advance(10 * 60 * 1000);
+    for (int i = 1; i <= 120; i++)
+        pending_checkout(s, i);
+    int64_t reserved;
+    conf_on_hand(s, "mug", &reserved);
+    assert_int_equal(reserved, 121);
+    uint64_t recovered = 0;
+    must(s, ecom_checkout_recover(&recovered, s, 5 * 60 * 1000));
+    assert_int_equal(recovered, 1);
+    assert_int_equal(orders_of(s, "u0"), 1);
+    conf_on_hand(s, "mug", &reserved);
+    assert_int_equal(reserved, 120); /* u0's hold went back; the young ones wait */
+    if (strcmp(conf_backend, "fault") == 0) {
+        conf_fault_arm(1); /* the scan of pending orders fails */
+        fails(s, ecom_checkout_recover(&recovered, s, 0), ECOM_EBACKEND, NULL);
+        assert_int_equal(recovered, 0);
+        conf_fault_arm(0);
+    }
+
+    conf_clock_advance(10 * 60 * 1000); /* now all are old: two batches */
+    must(s, ecom_checkout_recover(&recovered, s, 5 * 60 * 1000));
+    assert_int_equal(recovered, 120);
+    conf_on_hand(s, "mug", &reserved);
+    assert_int_equal(reserved, 0);
+    ecom_order_list_options opts = ECOM_ORDER_LIST_OPTIONS_INIT;
+    opts.state = ECOM_ORDER_PENDING_PAYMENT;
+    ecom_order_page *page = NULL;
+    must(s, ecom_order_list(&page, s, &opts));
+    assert_int_equal(ecom_order_page_count(page), 0);
+    ecom_order_page_free(page);
+    conf_assert_clean(s);
+}
+
 /* ---- orders ---- */
 
 static ecom_order *paid_order(ecom_store *s, const char *user, const char *key)
@@ -836,10 +1031,14 @@ int conf_run_commerce(void)
         CASE(test_commerce__timeout_after_charge_then_retry_charges_once),
         CASE(test_commerce__notification_and_retry_complete_once),
         CASE(test_commerce__abandoned_checkouts_are_recovered),
+        CASE(test_commerce__recovery_reaches_old_orders_behind_young_ones),
         CASE(test_commerce__bad_checkouts_are_refused_distinctly),
         CASE(test_commerce__a_lowered_purchase_limit_is_enforced_at_checkout),
         CASE(test_commerce__a_deleted_product_in_a_cart_is_reported_at_checkout),
         CASE(test_commerce__a_flash_claim_stands_in_for_its_line),
+        CASE(test_commerce__a_claim_serves_its_own_buyer_only),
+        CASE(test_commerce__a_claim_buys_at_its_sales_location_only),
+        CASE(test_commerce__a_claim_listed_twice_is_refused),
         CASE(test_commerce__orders_move_along_their_state_machine),
         CASE(test_commerce__cancel_before_shipment_returns_stock),
         CASE(test_commerce__orders_list_per_user_and_state),

@@ -6,7 +6,10 @@
  * ECOM_EIDEMPOTENCY (docs/checkout.md, "Idempotency": a key used with a different
  * request is refused whatever its state); neither reaches the provider nor holds stock.
  * An order cancelled while its checkout is paying has the charge voided when the
- * payment lands, and a cancel waits for a refund still pending.
+ * payment lands, and a cancel waits for a refund still pending. With a provider that
+ * only authorizes and whose answer is lost, the provider's notification of the
+ * approval captures the money (once), and is taken only as far as the provider's own
+ * record bears it out. A backend before contract version 3 has no checkout.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +26,7 @@
 #include <unistd.h>
 
 #include "ecom.h"
+#include "ecom_backend.h"
 #include "support/support.h"
 
 /* ---- a provider whose authorize waits for the test ---- */
@@ -39,6 +43,13 @@ typedef struct gate {
     int voids;       /* void calls so far */
     char voided[72]; /* the charge the last one voided */
     int refund_rc;   /* what refund answers (ECOM_ETIMEOUT: the answer is lost) */
+    int auth_rc;     /* what authorize answers once it has charged (ECOM_ETIMEOUT: the
+                        answer is lost) */
+    int auth_only;   /* authorize never captures, whatever it is asked: capture does */
+    int captured;    /* the charge is captured */
+    int captures;    /* capture calls so far */
+    int lookup_rc;   /* what lookup answers instead of its record, when not ECOM_OK */
+    int declined;    /* lookup's record says declined */
 } gate;
 
 static int gate_authorize(void *ctx, const ecom_payment_request *req, ecom_payment_result *out)
@@ -54,11 +65,12 @@ static int gate_authorize(void *ctx, const ecom_payment_request *req, ecom_payme
     snprintf(g->key, sizeof g->key, "%s", req->idempotency_key);
     snprintf(g->charge, sizeof g->charge, "ch-%.60s", req->order_id);
     g->amount = req->amount;
+    g->captured = req->capture && !g->auth_only;
     *out = (ecom_payment_result){.approved = 1, .amount = req->amount,
-                                 .captured = req->capture};
+                                 .captured = g->captured};
     snprintf(out->charge_id, sizeof out->charge_id, "%s", g->charge);
     pthread_mutex_unlock(&g->mu);
-    return ECOM_OK;
+    return g->auth_rc;
 }
 
 static int gate_settle(void *ctx, const char *charge_id, int64_t amount, const char *key,
@@ -69,6 +81,17 @@ static int gate_settle(void *ctx, const char *charge_id, int64_t amount, const c
     *out = (ecom_payment_result){.approved = 1, .amount = amount, .captured = 1};
     snprintf(out->charge_id, sizeof out->charge_id, "%s", charge_id);
     return ECOM_OK;
+}
+
+static int gate_capture(void *ctx, const char *charge_id, int64_t amount, const char *key,
+                        ecom_payment_result *out)
+{
+    gate *g = ctx;
+    pthread_mutex_lock(&g->mu);
+    g->captures++;
+    g->captured = 1;
+    pthread_mutex_unlock(&g->mu);
+    return gate_settle(ctx, charge_id, amount, key, out);
 }
 
 static int gate_void(void *ctx, const char *charge_id, const char *key,
@@ -95,11 +118,12 @@ static int gate_lookup(void *ctx, const char *key, ecom_payment_result *out)
 {
     gate *g = ctx;
     pthread_mutex_lock(&g->mu);
-    int seen = g->charge[0] && strcmp(g->key, key) == 0;
-    *out = (ecom_payment_result){.approved = seen, .amount = g->amount, .captured = seen};
+    int seen = g->charge[0] && strcmp(g->key, key) == 0, rc = g->lookup_rc;
+    *out = (ecom_payment_result){.approved = seen && !g->declined, .amount = g->amount,
+                                 .captured = seen && g->captured};
     snprintf(out->charge_id, sizeof out->charge_id, "%s", g->charge);
     pthread_mutex_unlock(&g->mu);
-    return seen ? ECOM_OK : ECOM_ENOTFOUND;
+    return rc != ECOM_OK ? rc : seen ? ECOM_OK : ECOM_ENOTFOUND;
 }
 
 /* Waits (at most 20 s) until an authorize is blocked in the gate. */
@@ -164,7 +188,7 @@ static int setup(void **state)
     pthread_cond_init(&f.g.cv, NULL);
     f.provider = (ecom_payment_provider){
         .version = ECOM_PAYMENT_PROVIDER_VERSION, .name = "gate", .ctx = &f.g,
-        .authorize = gate_authorize, .capture = gate_settle, .void_charge = gate_void,
+        .authorize = gate_authorize, .capture = gate_capture, .void_charge = gate_void,
         .refund = gate_refund, .lookup = gate_lookup};
     test_fresh_store_dir(f.dir, sizeof f.dir, uri, sizeof uri, "checkout_busy");
     ecom_options opts = ECOM_OPTIONS_INIT;
@@ -419,6 +443,135 @@ static void test_checkout_busy__cancel_waits_for_a_pending_refund(void **state)
     alarm(0);
 }
 
+/* ---- a provider that only authorizes, and whose answer is lost ---- */
+
+/* Ann's checkout through a provider that authorizes without capturing, charges, and
+ * loses its answer: the order stays pending. Its id goes to id. */
+static void authorized_answer_lost(fixture *f, char *id, size_t size)
+{
+    f->g.open = 1;
+    f->g.auth_only = 1;
+    f->g.auth_rc = ECOM_ETIMEOUT;
+    ecom_checkout_request r = request("user:ann", "ann", "tok_card");
+    ecom_order *o = NULL;
+    expect(f->s, ecom_checkout(&o, f->s, &r, "K"), ECOM_ETIMEOUT, "the checkout");
+    assert_non_null(o);
+    assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_PENDING_PAYMENT);
+    snprintf(id, size, "%s", ecom_order_id(o));
+    ecom_order_free(o);
+    assert_int_equal(f->g.captures, 0);
+}
+
+static ecom_order_state state_of(ecom_store *s, const char *id)
+{
+    ecom_order *o = NULL;
+    assert_int_equal(ecom_order_get(&o, s, id), ECOM_OK);
+    ecom_order_state st = ecom_order_get_state(o);
+    ecom_order_free(o);
+    return st;
+}
+
+static void test_checkout_busy__notified_approval_is_captured_once(void **state)
+{
+    fixture *f = *state;
+    char id[80];
+    authorized_answer_lost(f, id, sizeof id);
+    expect(f->s, ecom_payment_notify(f->s, id, 1, f->g.charge, NULL), ECOM_OK,
+           "the notification of the approval");
+    ecom_order *o = NULL;
+    assert_int_equal(ecom_order_get(&o, f->s, id), ECOM_OK);
+    assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_PAID);
+    assert_string_equal(ecom_order_charge_id(o), f->g.charge);
+    ecom_order_free(o);
+    assert_int_equal(f->g.captures, 1);
+
+    /* Again, and the checkout's retry: paid already, nothing more is captured. */
+    expect(f->s, ecom_payment_notify(f->s, id, 1, f->g.charge, NULL), ECOM_OK,
+           "a duplicate notification");
+    ecom_checkout_request same = request("user:ann", "ann", "tok_card");
+    expect(f->s, ecom_checkout(&o, f->s, &same, "K"), ECOM_OK, "the checkout's retry");
+    assert_string_equal(ecom_order_id(o), id);
+    ecom_order_free(o);
+    assert_int_equal(f->g.captures, 1);
+    assert_int_equal(authorizes(&f->g), 1);
+    assert_int_equal(reserved(f->s), 0);
+    uint64_t violations = 99;
+    assert_int_equal(ecom_check(&violations, f->s, NULL, NULL), ECOM_OK);
+    assert_int_equal(violations, 0);
+}
+
+/* A notification the provider does not bear out leaves the order pending: retryable. */
+static void test_checkout_busy__notified_approval_unknown_to_the_provider_waits(void **state)
+{
+    fixture *f = *state;
+    char id[80];
+    authorized_answer_lost(f, id, sizeof id);
+    static const struct {
+        int lookup_rc, forgotten, declined, want;
+        const char *says;
+    } cases[] = {
+        {ECOM_ETIMEOUT, 0, 0, ECOM_ETIMEOUT, "did not answer the lookup"},
+        {ECOM_EPAYMENT, 0, 0, ECOM_EPAYMENT, "failed to look up its payment"},
+        {ECOM_OK, 1, 0, ECOM_EPAYMENT, "the payment provider has no record of its payment"},
+        {ECOM_OK, 0, 1, ECOM_EPAYMENT, "the payment provider says it was not"},
+    };
+    char charge[72];
+    snprintf(charge, sizeof charge, "%s", f->g.charge);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        f->g.lookup_rc = cases[i].lookup_rc;
+        f->g.declined = cases[i].declined;
+        snprintf(f->g.charge, sizeof f->g.charge, "%s", cases[i].forgotten ? "" : charge);
+        expect(f->s, ecom_payment_notify(f->s, id, 1, charge, NULL), cases[i].want,
+               cases[i].says);
+        if (strstr(ecom_errmsg(f->s), cases[i].says) == NULL)
+            fail_msg("message '%s' lacks '%s'", ecom_errmsg(f->s), cases[i].says);
+        assert_non_null(strstr(ecom_errmsg(f->s), "stays pending"));
+        assert_int_equal(state_of(f->s, id), ECOM_ORDER_PENDING_PAYMENT);
+        assert_int_equal(f->g.captures, 0);
+    }
+    f->g.lookup_rc = ECOM_OK;
+    f->g.declined = 0;
+    snprintf(f->g.charge, sizeof f->g.charge, "%s", charge);
+    expect(f->s, ecom_payment_notify(f->s, id, 1, charge, NULL), ECOM_OK,
+           "the notification once the provider knows");
+    assert_int_equal(state_of(f->s, id), ECOM_ORDER_PAID);
+    assert_int_equal(f->g.captures, 1);
+}
+
+/* ---- a backend before carts and orders ---- */
+
+/* "v2:lmdb://...": the LMDB backend presenting contract version 2. */
+static int v2_open(ecom_backend **out, ecom_store *store, const char *uri,
+                   const ecom_options *opts)
+{
+    int rc = ecom_backend_lookup("lmdb")->open(out, store, uri + 3, opts);
+    if (rc == ECOM_OK)
+        (*out)->version = 2;
+    return rc;
+}
+
+static void test_checkout_busy__a_backend_without_checkout_says_so(void **state)
+{
+    (void)state;
+    static const ecom_backend_factory v2 = {ECOM_BACKEND_VERSION, "v2", v2_open};
+    assert_int_equal(ecom_backend_register(&v2), ECOM_OK);
+    char dir[512], uri[600], v2_uri[610];
+    test_fresh_store_dir(dir, sizeof dir, uri, sizeof uri, "checkout_v2");
+    snprintf(v2_uri, sizeof v2_uri, "v2:%s", uri);
+    ecom_store *s = NULL;
+    assert_int_equal(ecom_store_open(&s, v2_uri, NULL), ECOM_OK);
+    ecom_checkout_request r = request("user:ann", "ann", "tok_card");
+    ecom_order *o = NULL;
+    expect(s, ecom_checkout(&o, s, &r, "K"), ECOM_EUNSUPPORTED, "checkout");
+    assert_non_null(strstr(ecom_errmsg(s), "has no checkout"));
+    uint64_t recovered = 99;
+    expect(s, ecom_checkout_recover(&recovered, s, 0), ECOM_EUNSUPPORTED, "recovery");
+    assert_non_null(strstr(ecom_errmsg(s), "has no checkout"));
+    assert_int_equal(recovered, 0);
+    ecom_store_close(s);
+    test_remove_store_dir(dir);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(test_checkout_busy__##name, setup, teardown)
@@ -427,6 +580,9 @@ int main(void)
         T(other_request_in_flight_is_a_mismatch),
         T(cancelled_while_paying_is_voided),
         T(cancel_waits_for_a_pending_refund),
+        T(notified_approval_is_captured_once),
+        T(notified_approval_unknown_to_the_provider_waits),
+        cmocka_unit_test(test_checkout_busy__a_backend_without_checkout_says_so),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

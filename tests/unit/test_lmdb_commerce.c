@@ -377,7 +377,8 @@ static void test_lmdb_commerce__cart_merge(void **state)
     assert_clean(be);
 }
 
-/* 60 user lines and 60 guest lines: all the user's, then the first 40 of the guest's. */
+/* 60 user lines and 60 guest lines: too many for one cart, so nothing is merged (no
+ * line may be lost); with 40 guest-only lines (and one shared SKU) all fit. */
 static void test_lmdb_commerce__cart_merge_line_bound(void **state)
 {
     fixture *f = *state;
@@ -391,25 +392,57 @@ static void test_lmdb_commerce__cart_merge_line_bound(void **state)
     add_products(f->be, skus, N);
     for (int i = 0; i < N; i++) /* user: odd; guest: even */
         assert_int_equal(add(f->be, i % 2 ? "user:u" : "guest:g", skus[i], 1, 1, "USD"), ECOM_OK);
+    assert_int_equal(merge(f->be, "guest:g", "user:u", T0), ECOM_ELIMIT);
+    assert_int_equal(get_cart(f->be, "user:u", T0)->n, 60);
+    assert_int_equal(get_cart(f->be, "guest:g", T0)->n, 60);
+
+    for (int i = 80; i < N; i += 2) /* the guest keeps m000..m078: 40 lines */
+        assert_int_equal(cart1(f->be, cart_op(ECOM_CART_REMOVE, "guest:g", skus[i], 0, 0, NULL),
+                               T0), ECOM_OK);
+    assert_int_equal(add(f->be, "guest:g", skus[1], 2, 1, "USD"), ECOM_OK); /* shared */
     assert_int_equal(merge(f->be, "guest:g", "user:u", T0), ECOM_OK);
     cart_seen *c = get_cart(f->be, "user:u", T0);
     assert_int_equal(c->n, ECOM_CART_LINES_MAX);
-    int user = 0, guest = 0, last_guest = -1;
+    int user = 0, guest = 0;
     for (size_t i = 0; i < c->n; i++) {
         int k = atoi(c->sku[i] + 1);
         if (i > 0)
             assert_true(strcmp(c->sku[i - 1], c->sku[i]) < 0);
-        if (k % 2) {
-            user++;
-        } else {
-            guest++;
-            last_guest = k;
-        }
+        user += k % 2;
+        guest += !(k % 2);
+        if (k == 1)
+            assert_int_equal(c->qty[i], 3); /* summed */
     }
     assert_int_equal(user, 60);
     assert_int_equal(guest, 40);
-    assert_int_equal(last_guest, 78); /* guest lines 0, 2, ..., 78 in SKU order */
+    assert_int_equal(get_cart(f->be, "guest:g", T0)->n, 0);
     assert_clean(f->be);
+}
+
+/* TAKE: what an order bought leaves the cart; what was added since stays. */
+static void test_lmdb_commerce__cart_take(void **state)
+{
+    fixture *f = *state;
+    ecom_backend *be = f->be;
+    assert_int_equal(add(be, "user:t", "sku-a", 3, 1, "USD"), ECOM_OK);
+    assert_int_equal(add(be, "user:t", "sku-b", 1, 1, "USD"), ECOM_OK);
+    assert_int_equal(add(be, "user:t", "sku-c", 2, 1, "USD"), ECOM_OK);
+    const char *bought[] = {"sku-a", "sku-b", "sku-gone"};
+    int64_t qty[] = {2, 5, 1}; /* a: 1 left; b: more than the line holds; gone: no line */
+    ecom_cart_op take = cart_op(ECOM_CART_TAKE, "user:t", NULL, 0, 0, NULL);
+    take.skus = bought;
+    take.quantities = qty;
+    take.line_count = 3;
+    assert_int_equal(cart1(be, take, T0), ECOM_OK);
+    cart_seen *c = get_cart(be, "user:t", T0);
+    assert_int_equal(c->n, 2);
+    assert_line(c, 0, "sku-a", 1, 1);
+    assert_line(c, 1, "sku-c", 2, 1);
+    take.cart = "user:nobody"; /* a missing cart: nothing to take */
+    assert_int_equal(cart1(be, take, T0), ECOM_OK);
+    take.skus = NULL;
+    assert_int_equal(cart1(be, take, T0), ECOM_EINVAL);
+    assert_clean(be);
 }
 
 static void test_lmdb_commerce__cart_expiry_and_purge(void **state)
@@ -1646,6 +1679,7 @@ int main(void)
         T(cart_bounds),
         T(cart_merge),
         T(cart_merge_line_bound),
+        T(cart_take),
         T(cart_expiry_and_purge),
         T(idempotency),
         T(order_create_and_update),

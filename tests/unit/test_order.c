@@ -32,6 +32,7 @@ static ecom_order *sample(void)
     o->reservation_id = ecom__order_strdup(o, "co-o-1");
     o->payment_key = ecom__order_strdup(o, "pay-o-1");
     o->charge_id = ecom__order_strdup(o, "ch_0123456789abcdef");
+    o->cart = ecom__order_strdup(o, "user:alice");
     o->subtotal = 2 * 1999 + 999 * BIG_PRICE;
     o->shipping = 500;
     o->tax = 10;
@@ -67,6 +68,7 @@ static void assert_same(const ecom_order *a, const ecom_order *b)
     assert_string_equal(a->payment_key, b->payment_key);
     assert_string_equal(a->charge_id, b->charge_id);
     assert_string_equal(a->reason, b->reason);
+    assert_string_equal(a->cart, b->cart);
     assert_int_equal(a->state, b->state);
     assert_int_equal(a->created_at, b->created_at);
     assert_true(a->subtotal == b->subtotal && a->shipping == b->shipping &&
@@ -210,7 +212,7 @@ static void test_order__can_move(void **state)
         "fulfilling cancelled",
         "partially_shipped shipped cancelled",
         "partially_shipped shipped",
-        "delivered refunded partially_refunded",
+        "delivered refunded",
         "refunded partially_refunded",
         "",
         "",
@@ -231,7 +233,7 @@ static void test_order__can_move(void **state)
         assert_false(ecom__order_can_move((ecom_order_state)from, (ecom_order_state)9));
         assert_false(ecom__order_can_move((ecom_order_state)9, (ecom_order_state)from));
     }
-    assert_int_equal(count, 16);
+    assert_int_equal(count, 15);
 }
 
 static void test_order__claim_parse(void **state)
@@ -319,8 +321,18 @@ static void test_order__round_trip(void **state)
     encode(&b, e);
     assert_int_equal(decode(&q, b.data, b.len), ECOM_OK);
     assert_same(e, q);
-    ecom__buf_free(&b);
     ecom_order_free(q);
+    /* Format 1, written before orders named their cart: the same, without the cart's
+     * empty string at the end; and a cart after format 1's end is trailing garbage. */
+    unsigned char *bytes = (unsigned char *)b.data;
+    assert_int_equal(bytes[0], 2);
+    assert_int_equal(bytes[b.len - 1], 0);
+    bytes[0] = 1;
+    assert_int_equal(decode(&q, b.data, b.len - 1), ECOM_OK);
+    assert_same(e, q);
+    ecom_order_free(q);
+    assert_int_equal(decode(&q, b.data, b.len), ECOM_ECORRUPT);
+    ecom__buf_free(&b);
     ecom_order_free(e);
     ecom_order_free(o);
 }

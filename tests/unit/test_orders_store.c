@@ -325,7 +325,8 @@ static void test_orders_store__refund_before_shipping(void **state)
     assert_int_equal(ecom_order_refund(s, id, ECOM_VERSION_ANY, 1, "late", NULL, NULL),
                      ECOM_ESTATE);
 
-    /* Refunded while partly shipped: still ships the rest, then is refunded in full. */
+    /* Refunded while partly shipped and while in transit: still ships the rest and is
+     * delivered, then is refunded in full. */
     o = buy(s, "dora", "tok_approve", "k-early-2", ECOM_OK);
     snprintf(id, sizeof id, "%s", ecom_order_id(o));
     total = ecom_order_total(o);
@@ -345,7 +346,15 @@ static void test_orders_store__refund_before_shipping(void **state)
     assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_SHIPPED);
     assert_int_equal(ecom_order_refunded(o), 100);
     ecom_order_free(o);
-    assert_int_equal(ecom_order_refund(s, id, ECOM_VERSION_ANY, total - 100, "rest", "cs",
+    /* Part of it back while in transit: still shipped, and it is delivered. */
+    assert_int_equal(ecom_order_refund(s, id, ECOM_VERSION_ANY, 50, "transit", "cs", NULL),
+                     ECOM_OK);
+    o = get(s, id);
+    assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_SHIPPED);
+    ecom_order_free(o);
+    assert_int_equal(ecom_order_transition(s, id, ECOM_VERSION_ANY, ECOM_ORDER_DELIVERED,
+                                           "carrier", NULL), ECOM_OK);
+    assert_int_equal(ecom_order_refund(s, id, ECOM_VERSION_ANY, total - 150, "rest", "cs",
                                        NULL), ECOM_OK);
     o = get(s, id);
     assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_REFUNDED);
