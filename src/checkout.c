@@ -1,10 +1,10 @@
 /*
  * Checkout: cart -> priced order -> stock held -> payment -> paid, in short atomic
- * steps with compensation, under an idempotency key. One completion path serves the
- * checkout, its retries, the provider's notification and the recovery sweep: the
- * order moves from pending_payment by compare-and-set, so only one of them wins, and
- * the provider is always called with the order's own idempotency key, so it charges
- * once.
+ * steps with compensation, under an idempotency key: the request checked, the order
+ * built from the cart (prices, limits, claims, the hold), the key claimed with the
+ * order's creation, the answer a key already holds, and the purge of old keys and
+ * carts. Paying and completing, shared with the notification and the recovery sweep,
+ * is completion.c.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -17,9 +17,6 @@
 #define ECOM__IDEM_TTL (INT64_C(24) * 3600 * 1000)
 #define ECOM__IDEM_STALE (INT64_C(2) * 60 * 1000)     /* a holder this old has crashed */
 #define ECOM__CHECKOUT_HOLD (INT64_C(15) * 60 * 1000) /* stock held while paying */
-#define ECOM__KEY_MAX 128
-/* The longest charge id a provider can hand back (ecom_payment_result.charge_id). */
-#define ECOM__CHARGE_ID_MAX (sizeof ((ecom_payment_result *)0)->charge_id - 1)
 
 /* ---- small helpers ---- */
 
@@ -124,165 +121,6 @@ static int finish(ecom_store *store, const char *key, int result, const ecom_ord
         snprintf(op.order_id, sizeof op.order_id, "%s", o->id);
     idem(store, &op); /* on failure the key stays held and goes stale: retries resume */
     return result == ECOM_OK ? ECOM_OK : ecom__fail(store, result, "%s", msg);
-}
-
-/* ---- the order's life until paid ---- */
-
-/* Cancels a pending order: its holds go back. A hold that already ended (expired) is
- * not a reason to keep the order open: then the order is cancelled alone. */
-static int cancel_pending(ecom_store *store, ecom_order *o, const char *why)
-{
-    ecom_inventory_op ops[ECOM__ORDER_CLAIMS_MAX + 1];
-    char sales[ECOM__ORDER_CLAIMS_MAX + 1][ECOM_ID_MAX + 1];
-    size_t n = ecom__order_stock_ops(ops, sales, ECOM__ORDER_CLAIMS_MAX + 1, o, false);
-    o->reason = ecom__order_strdup(o, why);
-    if (o->reason == NULL)
-        return ecom__fail(store, ECOM_ENOMEM, "out of memory");
-    int rc = ecom__order_push(o, ECOM_ORDER_CANCELLED, ecom__now(store), "checkout", why);
-    if (rc != ECOM_OK)
-        return ecom__fail(store, rc, "out of memory");
-    rc = ecom__order_write(store, o, ECOM_ORDER_UPDATE, ops, n, NULL);
-    /* A hold that already ended (expired, or a claim gone with its sale) needs no release. */
-    if (rc == ECOM_EEXPIRED || rc == ECOM_EENDED || rc == ECOM_ENOTFOUND)
-        rc = ecom__order_write(store, o, ECOM_ORDER_UPDATE, NULL, 0, NULL);
-    return rc;
-}
-
-/* The order was cancelled (ecom_order_cancel, or the recovery sweep) while this
- * request paid it: what the payment took is voided, and the caller hears why. */
-static int cancelled_meanwhile(ecom_store *store, const ecom_order *o)
-{
-    int rc = ecom__void_order_charge(store, o);
-    if (rc != ECOM_OK)
-        return rc;
-    return ecom__fail(store, ECOM_ESTATE, "order '%s' was cancelled: %s", o->id, o->reason);
-}
-
-/* What a paid order bought leaves its cart: a TAKE of its lines, so that what the
- * buyer added while paying stays (a backend before version 5 can only clear it). */
-typedef struct cart_take {
-    ecom_cart_op op;
-    const char *skus[ECOM__ORDER_LINES_MAX];
-    int64_t quantities[ECOM__ORDER_LINES_MAX];
-} cart_take;
-
-static void cart_take_init(cart_take *t, ecom_store *store, const ecom_order *o)
-{
-    for (size_t i = 0; i < o->line_count; i++) {
-        t->skus[i] = o->lines[i].sku;
-        t->quantities[i] = o->lines[i].quantity;
-    }
-    t->op = (ecom_cart_op){.kind = store->be->version >= 5 ? ECOM_CART_TAKE : ECOM_CART_CLEAR,
-                           .cart = o->cart, .ttl_ms = ecom__cart_ttl(store, o->cart),
-                           .skus = t->skus, .quantities = t->quantities,
-                           .line_count = o->line_count};
-}
-
-/*
- * The one completion path: pending_payment -> paid with the charge, committing the
- * stock and taking what it bought from its cart in the same unit, and then's writes
- * (the checkout's: finish the key) only if that is applied. Whoever completes it (the
- * checkout, its retry, a notification, the recovery sweep) does all of it once; who
- * loses the race finds the order already paid and reports success.
- */
-static int complete_paid(ecom_store *store, ecom_order **order, const char *charge_id,
-                         const ecom__order_then *then)
-{
-    ecom_order *o = *order;
-    ecom_inventory_op ops[ECOM__ORDER_CLAIMS_MAX + 1];
-    char sales[ECOM__ORDER_CLAIMS_MAX + 1][ECOM_ID_MAX + 1];
-    size_t n = ecom__order_stock_ops(ops, sales, ECOM__ORDER_CLAIMS_MAX + 1, o, true);
-    ecom__order_then all = {.n = 0};
-    cart_take take;
-    if (o->cart[0]) { /* "" for an order made before orders named their cart */
-        cart_take_init(&take, store, o);
-        all.kinds[all.n] = ECOM__WRITE_CART;
-        all.ops[all.n++] = &take.op;
-    }
-    for (size_t i = 0; then && i < then->n; i++) {
-        all.kinds[all.n] = then->kinds[i];
-        all.ops[all.n++] = then->ops[i];
-    }
-    o->charge_id = ecom__order_strdup(o, charge_id);
-    int rc = o->charge_id ? ecom__order_push(o, ECOM_ORDER_PAID, ecom__now(store), "checkout",
-                                             "payment approved")
-                          : ECOM_ENOMEM;
-    if (rc == ECOM_OK)
-        rc = ecom__order_write_then(store, o, ops, n, &all);
-    if (rc != ECOM_ECONFLICT)
-        return rc;
-    /* Someone else moved it: read what they did. */
-    ecom_order *now = NULL;
-    rc = ecom__order_read(&now, store, o->id);
-    if (rc != ECOM_OK)
-        return rc;
-    ecom_order_free(o);
-    *order = now;
-    if (now->state == ECOM_ORDER_PENDING_PAYMENT)
-        return ecom__fail(store, ECOM_EBUSY, "order '%s' is being completed elsewhere", now->id);
-    if (now->state == ECOM_ORDER_CANCELLED)
-        return cancelled_meanwhile(store, now);
-    return ECOM_OK;
-}
-
-/* The stock could not be committed after the payment (the hold expired while the buyer
- * paid): the authorization is voided and the order cancelled. A void that fails leaves
- * the order pending, for a retry or the recovery sweep to undo. */
-static int undo_payment(ecom_store *store, ecom_order *o, int why)
-{
-    int rc = ecom__void_order_charge(store, o);
-    if (rc != ECOM_OK)
-        return rc;
-    rc = cancel_pending(store, o, "stock hold ended before payment completed");
-    return rc == ECOM_OK ? ecom__fail(store, why, "order '%s': the stock hold ended while "
-                                                  "paying; the charge was voided", o->id)
-                         : rc;
-}
-
-/* Captures an approved authorization (with the order's own key) unless the provider
- * captured it already, and completes the order (with then, see complete_paid). */
-static int capture_and_complete(ecom_store *store, ecom_order **order,
-                                const ecom_payment_result *auth, const ecom__order_then *then)
-{
-    const ecom_payment_provider *pp = ecom__payments(store);
-    char key[ECOM__KEY_MAX + 1];
-    snprintf(key, sizeof key, "capture-%s", (*order)->id);
-    ecom_payment_result cap = {0};
-    int rc = auth->captured ? ECOM_OK
-                            : pp->capture(pp->ctx, auth->charge_id, (*order)->total, key, &cap);
-    if (rc != ECOM_OK)
-        return ecom__fail(store, rc == ECOM_ETIMEOUT ? rc : ECOM_EPAYMENT, "order '%s': capture "
-                          "failed; retry with the same key", (*order)->id);
-    rc = complete_paid(store, order, auth->charge_id, then);
-    if (rc == ECOM_EEXPIRED || rc == ECOM_EENDED)
-        return undo_payment(store, *order, rc);
-    return rc;
-}
-
-/* Authorizes and captures the order's total with its own keys, then completes it;
- * then's writes ride on the completion (see complete_paid). */
-static int pay(ecom_store *store, ecom_order **order, const char *token,
-               const ecom__order_then *then)
-{
-    ecom_order *o = *order;
-    const ecom_payment_provider *pp = ecom__payments(store);
-    /* Automatic capture where the provider offers it: one call instead of two. */
-    ecom_payment_request req = {o->id, token, o->total, o->currency, o->payment_key, 1};
-    ecom_payment_result res = {0};
-    int rc = pp->authorize(pp->ctx, &req, &res);
-    if (rc == ECOM_ETIMEOUT || rc == ECOM_EPAYMENT)
-        return ecom__fail(store, rc, "order '%s': the payment provider %s; retry with the same "
-                          "key", o->id, rc == ECOM_ETIMEOUT ? "did not answer" : "failed");
-    if (rc != ECOM_OK)
-        return ecom_errcode(store) == rc ? rc : ecom__fail(store, rc, "order '%s': payment: %s",
-                                                           o->id, ecom_strerror(rc));
-    if (!res.approved) {
-        rc = cancel_pending(store, o, res.reason[0] ? res.reason : "declined");
-        return rc == ECOM_OK ? ecom__fail(store, ECOM_EDECLINED, "order '%s': payment declined "
-                                          "(%s); the stock went back", o->id, o->reason)
-                             : rc;
-    }
-    return capture_and_complete(store, order, &res, then);
 }
 
 /* ---- building the order from the cart ---- */
@@ -552,9 +390,9 @@ static int resume(ecom_store *store, ecom_order **order, const char *token,
 {
     switch ((*order)->state) {
     case ECOM_ORDER_PENDING_PAYMENT:
-        return pay(store, order, token, then);
+        return ecom__pay(store, order, token, then);
     case ECOM_ORDER_CANCELLED:
-        return cancelled_meanwhile(store, *order);
+        return ecom__cancelled_meanwhile(store, *order);
     default:
         return ECOM_OK; /* paid, or further along */
     }
@@ -660,7 +498,7 @@ int ecom_checkout(ecom_order **out, ecom_store *store, const ecom_checkout_reque
             *out = o;
             ending e;
             ending_init(&e, idempotency_key, o->id);
-            rc = pay(store, out, request->payment_token, &e.then);
+            rc = ecom__pay(store, out, request->payment_token, &e.then);
             return conclude(store, *out, rc, &e, idempotency_key);
         }
         ecom_order_free(o);
@@ -683,181 +521,6 @@ int ecom_checkout(ecom_order **out, ecom_store *store, const ecom_checkout_reque
         return answer_key(store, out, &begin, request, idempotency_key);
     ecom__fail(store, built, "%s", msg);
     return finish(store, idempotency_key, built, NULL);
-}
-
-/* An approval completes the order as recovery does, from the provider's own record of
- * the order's authorize (found by its payment key), captured unless the provider did:
- * the notification alone never marks an order paid. One the record does not bear out
- * leaves the order pending, for a later notification, retry or recovery. */
-static int notified_approved(ecom_store *store, ecom_order **order)
-{
-    const ecom_payment_provider *pp = ecom__payments(store);
-    const char *id = (*order)->id;
-    ecom_payment_result res = {0};
-    int rc = pp->lookup(pp->ctx, (*order)->payment_key, &res);
-    if (rc == ECOM_ETIMEOUT)
-        return ecom__fail(store, rc, "order '%s': the payment provider did not answer the "
-                          "lookup of its payment; the order stays pending: retry", id);
-    if (rc != ECOM_OK && rc != ECOM_ENOTFOUND)
-        return ecom__fail(store, ECOM_EPAYMENT, "order '%s': the payment provider failed to "
-                          "look up its payment (%s); the order stays pending: retry", id,
-                          ecom_strerror(rc));
-    if (rc == ECOM_ENOTFOUND || !res.approved)
-        return ecom__fail(store, ECOM_EPAYMENT, "order '%s': the notification says approved, "
-                          "the payment provider %s; the order stays pending: retry", id,
-                          rc == ECOM_ENOTFOUND ? "has no record of its payment"
-                                               : "says it was not");
-    return capture_and_complete(store, order, &res, NULL);
-}
-
-int ecom_payment_notify(ecom_store *store, const char *order_id, int approved,
-                        const char *charge_id, const char *reason)
-{
-    int rc = ecom__enter(store);
-    if (rc == ECOM_OK)
-        rc = ecom__check_id_arg(store, order_id, "order_id");
-    if (rc == ECOM_OK && approved && (charge_id == NULL || *charge_id == '\0'))
-        rc = ecom__fail(store, ECOM_EINVAL, "charge_id: required when approved");
-    if (rc == ECOM_OK && approved && strlen(charge_id) > ECOM__CHARGE_ID_MAX)
-        rc = ecom__fail(store, ECOM_ETOOLONG, "charge_id: %zu bytes, longer than %zu",
-                        strlen(charge_id), ECOM__CHARGE_ID_MAX);
-    if (rc == ECOM_OK && !approved)
-        rc = ecom__check_note(store, reason, "reason"); /* kept as the order's reason */
-    if (rc != ECOM_OK)
-        return rc;
-    ecom_order *o = NULL;
-    if ((rc = ecom__order_read(&o, store, order_id)) != ECOM_OK)
-        return rc;
-    if (o->state == ECOM_ORDER_CANCELLED && approved) {
-        rc = cancelled_meanwhile(store, o);
-    } else if (o->state != ECOM_ORDER_PENDING_PAYMENT) {
-        rc = approved ? ECOM_OK
-                      : ecom__fail(store, ECOM_ESTATE, "order '%s' is %s: the notification "
-                                   "is stale", order_id, ecom_order_state_name(o->state));
-    } else if (approved) {
-        rc = notified_approved(store, &o);
-    } else if ((rc = ecom__void_order_charge(store, o)) == ECOM_OK) {
-        /* A decline the provider's record contradicts (out of order, or forged) must not
-         * leave money with a cancelled order: whatever was taken is voided first. */
-        rc = cancel_pending(store, o, reason && *reason ? reason : "declined");
-    }
-    ecom_order_free(o);
-    return rc;
-}
-
-/* Finishes one abandoned order from what the provider knows of its payment. */
-static int recover_one(ecom_store *store, ecom_order **order)
-{
-    const ecom_payment_provider *pp = ecom__payments(store);
-    ecom_payment_result res = {0};
-    int rc = pp->lookup(pp->ctx, (*order)->payment_key, &res);
-    if (rc == ECOM_ENOTFOUND)
-        return cancel_pending(store, *order, "abandoned before payment");
-    if (rc != ECOM_OK)
-        return rc;
-    if (!res.approved)
-        return cancel_pending(store, *order, res.reason[0] ? res.reason : "declined");
-    return capture_and_complete(store, order, &res, NULL);
-}
-
-/* The pending orders of one scan, collected to be recovered once the scan is over (a
- * scan reads one snapshot; recovery writes). */
-#define ECOM__RECOVER_BATCH 100
-
-typedef struct pending_batch {
-    int64_t older_than;
-    char ids[ECOM__RECOVER_BATCH][ECOM_ID_MAX + 1];
-    size_t count;
-    ecom__buf last_key; /* of the last order collected: the next scan resumes after it */
-    bool more;
-} pending_batch;
-
-static int collect_pending(void *ctx, const ecom_order_rec *rec, uint64_t version,
-                           const void *key, size_t key_len)
-{
-    pending_batch *b = ctx;
-    (void)version;
-    /* The backend filters; this only guards against one that does not. */
-    if (rec->state != ECOM_ORDER_PENDING_PAYMENT || rec->created_at >= b->older_than)
-        return 0;
-    if (b->count == ECOM__RECOVER_BATCH) {
-        b->more = true;
-        return 1;
-    }
-    snprintf(b->ids[b->count++], sizeof b->ids[0], "%s", rec->id);
-    b->last_key.len = 0;
-    return ecom__buf_put(&b->last_key, key, key_len);
-}
-
-/* Recovers the orders of one batch (those still pending when their turn comes).
- * Returns how many were finished; one that could not be (the provider did not
- * answer) stays pending for the next sweep. */
-static uint64_t recover_batch(ecom_store *store, const pending_batch *b)
-{
-    uint64_t done = 0;
-    for (size_t i = 0; i < b->count; i++) {
-        ecom_order *o = NULL;
-        int rc = ecom__order_read(&o, store, b->ids[i]);
-        if (rc == ECOM_OK && o->state == ECOM_ORDER_PENDING_PAYMENT)
-            rc = recover_one(store, &o);
-        ecom_order_free(o);
-        done += rc == ECOM_OK;
-    }
-    return done;
-}
-
-/* Walks the pending orders created before older_than, newest first, a batch at a
- * time: each scan resumes after the last key of the one before, so every order is
- * visited once, however many younger ones were created meanwhile or old ones stay
- * pending. */
-static int recover_older_than(uint64_t *recovered, ecom_store *store, int64_t older_than)
-{
-    pending_batch b = {.older_than = older_than};
-    ecom__buf after = {0};
-    int rc;
-    do {
-        ecom_order_scan scan = {.state = ECOM_ORDER_PENDING_PAYMENT, .older_than = older_than,
-                                .after = after.data, .after_len = after.len};
-        b.count = 0;
-        b.more = false;
-        if ((rc = store->be->order_scan(store->be, &scan, collect_pending, &b)) != ECOM_OK)
-            break;
-        ecom__buf resume = b.last_key; /* the next scan starts after this batch */
-        b.last_key = after;
-        after = resume;
-        uint64_t done = recover_batch(store, &b);
-        if (recovered)
-            *recovered += done;
-    } while (b.more);
-    ecom__buf_free(&after);
-    ecom__buf_free(&b.last_key);
-    if (rc == ECOM_ENOMEM)
-        return ecom__fail(store, rc, "out of memory");
-    if (rc != ECOM_OK && ecom_errcode(store) != rc)
-        return ecom__fail(store, rc, "recovery: listing pending orders: %s", ecom_strerror(rc));
-    return rc;
-}
-
-int ecom_checkout_recover(uint64_t *recovered, ecom_store *store, int64_t older_than_ms)
-{
-    if (recovered)
-        *recovered = 0;
-    int rc = ecom__enter(store);
-    if (rc != ECOM_OK)
-        return rc;
-    if (older_than_ms < 0)
-        return ecom__fail(store, ECOM_EINVAL, "older_than_ms: negative");
-    if (store->be->version < 3 || store->be->order_scan == NULL)
-        return ecom__fail(store, ECOM_EUNSUPPORTED, "the %s backend has no checkout",
-                          store->be->name);
-    /* Orders created at or before now - older_than_ms: the scan's bound is exclusive,
-     * and a bound of 0 would mean none. Order times are the store's clock, in ms since
-     * the epoch: a cutoff outside them has no orders. */
-    int64_t cutoff;
-    if (__builtin_sub_overflow(ecom__now(store), older_than_ms, &cutoff) || cutoff < 0 ||
-        cutoff == INT64_MAX)
-        return ECOM_OK;
-    return recover_older_than(recovered, store, cutoff + 1);
 }
 
 int ecom_store_purge(uint64_t *purged, ecom_store *store, int64_t now)

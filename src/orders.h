@@ -115,6 +115,19 @@ typedef struct ecom__order_then {
     size_t n;
 } ecom__order_then;
 
+/* The longest idempotency key a checkout takes, and a key the core derives. */
+#define ECOM__KEY_MAX 128
+
+/* completion.c: authorizes and captures o's total with its own keys, then completes
+ * it (pending_payment -> paid, the stock committed, its lines taken from its cart)
+ * with then's writes riding on that unit; a decline cancels it. */
+int ecom__pay(ecom_store *store, ecom_order **order, const char *token,
+              const ecom__order_then *then);
+
+/* completion.c: o was found cancelled while its payment ran: voids what the payment
+ * took, and answers ECOM_ESTATE with o's reason (or the void's retryable error). */
+int ecom__cancelled_meanwhile(ecom_store *store, const ecom_order *o);
+
 /* ecom__order_write(UPDATE) with then's writes chained after it. */
 int ecom__order_write_then(ecom_store *store, ecom_order *o, ecom_inventory_op *inv, size_t n,
                            const ecom__order_then *then);
