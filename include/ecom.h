@@ -682,7 +682,7 @@ typedef enum ecom_claim_outcome {
 /* The answer to a claim or a poll. Filled by the library; a plain struct so the
  * hot path allocates nothing. */
 typedef struct ecom_claim_result {
-    int version;               /* set by the caller: ECOM_CLAIM_RESULT_VERSION */
+    int version;               /* set by the caller: ECOM_CLAIM_RESULT_VERSION, or 1 */
     ecom_claim_outcome outcome;
     char claim_id[96];         /* "sale:ticket" when the claim holds units */
     int64_t quantity;
@@ -692,6 +692,10 @@ typedef struct ecom_claim_result {
     int64_t expires_at;        /* when an admitted claim lets its units go */
     char user[ECOM_ID_MAX + 1]; /* who made the claim, when it holds units (version 2) */
 } ecom_claim_result;
+/* Version 2 appended `user`. Versions 1 and 2 are both accepted (others are
+ * ECOM_EVERSION): a version-1 result, as callers built against it have it, ends
+ * before `user`, and the library writes nothing past that end. The version the
+ * caller set is the version it gets back. */
 #define ECOM_CLAIM_RESULT_VERSION 2
 #define ECOM_CLAIM_RESULT_INIT \
     { ECOM_CLAIM_RESULT_VERSION, ECOM_CLAIM_SOLD_OUT, "", 0, 0, 0, 0, 0, "" }
@@ -737,7 +741,9 @@ struct ecom_claim_request {
     /* the library's */
     void *internal[72];
 };
-#define ECOM_CLAIM_REQUEST_VERSION 2 /* 2: result is an ecom_claim_result version 2 */
+/* Version 2: result is an ecom_claim_result version 2. Version 1 (result is version
+ * 1, so internal comes earlier) is still accepted; others are ECOM_EVERSION. */
+#define ECOM_CLAIM_REQUEST_VERSION 2
 
 /*
  * Submits a claim. Returns ECOM_OK if the request was taken (done will be called),
@@ -748,15 +754,19 @@ struct ecom_claim_request {
 ECOM_EXTERN int ecom_flash_claim_submit(ecom_store *store, ecom_claim_request *request);
 
 /* The current state of a claim (QUEUED turns ADMITTED when its turn comes).
- * Errors: ECOM_ENOTFOUND, ECOM_EINVAL (malformed claim id). */
+ * [in] claim_id  "sale:ticket" as a claim's answer gives it: the ticket a decimal
+ *                from 1 without sign, spaces or leading zeros. Each claim has this one
+ *                spelling; any other ("drop:01", "drop:+1") is ECOM_EINVAL, here and in
+ *                ecom_flash_release, ecom_flash_commit and ecom_checkout.
+ * Errors: ECOM_ENOTFOUND, ECOM_EINVAL (malformed claim id), ECOM_EVERSION. */
 ECOM_EXTERN int ecom_flash_poll(ecom_claim_result *out, ecom_store *store, const char *claim_id);
 
 /* Gives a claim's units back to the pool (the buyer walked away).
- * Errors: ECOM_ENOTFOUND, ECOM_EENDED. */
+ * Errors: ECOM_ENOTFOUND, ECOM_EENDED, ECOM_EINVAL (malformed claim id). */
 ECOM_EXTERN int ecom_flash_release(ecom_store *store, const char *claim_id);
 
 /* Sells a claim's units (on_hand decreases). Errors: ECOM_ENOTFOUND, ECOM_EENDED,
- * ECOM_EEXPIRED, ECOM_EBUSY (still queued). */
+ * ECOM_EEXPIRED, ECOM_EBUSY (still queued), ECOM_EINVAL (malformed claim id). */
 ECOM_EXTERN int ecom_flash_commit(ecom_store *store, const char *claim_id);
 
 /* A sale's figures. */
@@ -942,7 +952,8 @@ typedef struct ecom_checkout_request {
 /*
  * Buys a cart: validates it, prices it (line totals, the options' flat shipping fee
  * and tax rate, int64 minor units), reserves every line all-or-nothing (or takes a
- * flash-sale claim for its line), creates the order (pending_payment), charges
+ * flash-sale claim for its line: claims need a backend of contract version 5, which
+ * names a claim's owner), creates the order (pending_payment), charges
  * through the provider, then commits the stock and marks the order paid; on a decline
  * it releases the stock, cancels the order and records why. What the order bought
  * leaves the cart in the same unit as the move to paid, whoever makes it (this call,
@@ -970,9 +981,11 @@ typedef struct ecom_checkout_request {
  * or let ecom_checkout_recover finish it), ECOM_EPAYMENT, ECOM_EIDEMPOTENCY,
  * ECOM_EBUSY, ECOM_ETOOLONG (idempotency_key or payment_token over 128 bytes),
  * ECOM_EBADID (a byte of either that is not printable ASCII; a malformed cart, user or
- * location), ECOM_EINVAL (a NULL or empty key or token; a claim listed twice, not
- * admitted, or from a sale at another location), ECOM_ENOTFOUND (a claim that is not
- * the buyer's).
+ * location), ECOM_EINVAL (a NULL or empty key or token; a claim id not in its one
+ * spelling (see ecom_flash_poll), a claim listed twice, not admitted, or from a sale at
+ * another location), ECOM_ENOTFOUND (a claim that is not the buyer's), ECOM_EUNSUPPORTED
+ * (claims with a backend before contract version 5, which cannot say whose a claim is;
+ * the message names the backend and its version. Checkouts without claims still work).
  */
 ECOM_EXTERN int ecom_checkout(ecom_order **out, ecom_store *store,
                               const ecom_checkout_request *request, const char *idempotency_key);

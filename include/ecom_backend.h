@@ -246,12 +246,14 @@ typedef struct ecom_cart_op {
     int64_t unit_price;
     const char *currency;
     int64_t ttl_ms;        /* of `cart` (of `into` for MERGE) */
-    const char *const *skus;   /* TAKE (version 5): the lines bought */
-    const int64_t *quantities;
-    size_t line_count;
     /* out */
     int result;
     uint64_t count;        /* PURGE: carts deleted */
+    /* version 5, after everything an older backend knows (which the core hands ops
+     * of the older size): TAKE's lines */
+    const char *const *skus;
+    const int64_t *quantities;
+    size_t line_count;
 } ecom_cart_op;
 
 typedef struct ecom_cart_line_rec {

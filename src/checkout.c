@@ -56,8 +56,11 @@ static int check_key(ecom_store *store, const char *key, const char *field)
     return ECOM_OK;
 }
 
-/* Each claim listed once: one listed twice would cover its line twice, and be
- * committed once, after the charge. */
+/* Each claim well formed and listed once: one listed twice would cover its line twice,
+ * and be committed once, after the charge. Well formed by the rule the order's
+ * completion reads claims with (ecom__claim_parse), and compared as (sale, ticket), so
+ * no second spelling of a claim ("drop:01") gets past as another claim. Claims need
+ * the claim's owner, which backends name from contract version 5. */
 static int check_claims(ecom_store *store, const ecom_checkout_request *r)
 {
     if (r->claim_count > ECOM__ORDER_CLAIMS_MAX)
@@ -65,14 +68,24 @@ static int check_claims(ecom_store *store, const ecom_checkout_request *r)
                           ECOM__ORDER_CLAIMS_MAX);
     if (r->claim_count && r->claims == NULL)
         return ecom__fail(store, ECOM_EINVAL, "claims: NULL");
+    char sales[ECOM__ORDER_CLAIMS_MAX][ECOM_ID_MAX + 1];
+    uint64_t tickets[ECOM__ORDER_CLAIMS_MAX];
     for (size_t i = 0; i < r->claim_count; i++) {
         if (r->claims[i] == NULL)
             return ecom__fail(store, ECOM_EINVAL, "claims[%zu]: NULL", i);
+        if (!ecom__claim_parse(r->claims[i], sales[i], &tickets[i]))
+            return ecom__fail(store, ECOM_EINVAL, "claim id '%.100s' is not of the form "
+                              "SALE:TICKET (TICKET a number from 1, without sign or leading "
+                              "zero)", r->claims[i]);
         for (size_t j = 0; j < i; j++)
-            if (strcmp(r->claims[j], r->claims[i]) == 0)
+            if (tickets[j] == tickets[i] && strcmp(sales[j], sales[i]) == 0)
                 return ecom__fail(store, ECOM_EINVAL, "claim '%.100s' is listed twice",
                                   r->claims[i]);
     }
+    if (r->claim_count && store->be->version < 5)
+        return ecom__fail(store, ECOM_EUNSUPPORTED, "the %s backend (contract version %d) "
+                          "cannot tell whose claim this is; claims need version 5",
+                          store->be->name, store->be->version);
     return ECOM_OK;
 }
 

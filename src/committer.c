@@ -24,6 +24,7 @@
 #define _DEFAULT_SOURCE /* syscall() */
 #endif
 #include <stdatomic.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 #ifdef __linux__
@@ -75,6 +76,7 @@ int ecom__committer_init(ecom__committer *c)
         return ECOM_ENOMEM;
     }
     c->ready = true;
+    ecom__committer_fit(c, ECOM_BACKEND_VERSION);
     return ECOM_OK;
 }
 
@@ -190,12 +192,20 @@ static const write_kind write_kinds[ECOM__WRITE_KINDS] = {
     [ECOM__WRITE_PAYMENT] = {sizeof(ecom_payment_op), apply_payment, result_payment},
 };
 
+void ecom__committer_fit(ecom__committer *c, int backend_version)
+{
+    for (size_t k = 0; k < ECOM__WRITE_KINDS; k++)
+        c->op_size[k] = write_kinds[k].size;
+    if (backend_version < 5) /* before TAKE's lines were appended */
+        c->op_size[ECOM__WRITE_CART] = offsetof(ecom_cart_op, skus);
+}
+
 /* Makes room for n ops of kind k in the leader's scratch array. */
 static int scratch_for(ecom__committer *c, ecom__write_kind k, size_t n)
 {
     if (n <= c->scratch_cap[k])
         return ECOM_OK;
-    void *grown = ecom__realloc(c->scratch[k], n * write_kinds[k].size);
+    void *grown = ecom__realloc(c->scratch[k], n * c->op_size[k]);
     if (grown == NULL)
         return ECOM_ENOMEM;
     c->scratch[k] = grown;
@@ -214,7 +224,7 @@ static int gather(ecom__committer *c, ecom__job *jobs, ecom__write_kind k, size_
     size_t i = 0;
     for (ecom__job *j = jobs; j; j = j->next)
         if (j->kind == k)
-            memcpy(scratch + write_kinds[k].size * i++, j->op, write_kinds[k].size);
+            memcpy(scratch + c->op_size[k] * i++, j->op, c->op_size[k]);
     return ECOM_OK;
 }
 
@@ -224,13 +234,14 @@ static void scatter(ecom__committer *c, ecom__job *jobs, ecom__write_kind k, boo
                     int rc)
 {
     const write_kind *wk = &write_kinds[k];
+    size_t size = c->op_size[k];
     const char *scratch = c->scratch[k];
     size_t i = 0;
     for (ecom__job *j = jobs; j; j = j->next) {
         if (j->kind != k)
             continue;
         if (copied)
-            memcpy(j->op, scratch + wk->size * i++, wk->size);
+            memcpy(j->op, scratch + size * i++, size);
         if (rc != ECOM_OK)
             wk->set_result(j->op, rc);
     }
@@ -341,7 +352,7 @@ static void run_mixed(ecom_store *store, ecom__committer *c, ecom__job *jobs,
             ecom__write_kind k = j->kind;
             c->items[m++] = (ecom_write_item){
                 (int)k | (j->dependent ? ECOM_WRITE_DEPENDENT : 0),
-                (char *)c->scratch[k] + write_kinds[k].size * at[k]++};
+                (char *)c->scratch[k] + c->op_size[k] * at[k]++};
         }
         rc = store->be->write_batch(store->be, c->items, m, ecom__now(store));
     }

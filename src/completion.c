@@ -38,11 +38,22 @@ static int cancel_pending(ecom_store *store, ecom_order *o, const char *why)
     return rc;
 }
 
-/* The order was cancelled (ecom_order_cancel, or the recovery sweep) while this
- * request paid it: what the payment took is voided, and the caller hears why. */
+/* Cancels a pending order, then voids what its payment took: in that order, so that
+ * nothing can mark the order paid once its charge is voided (a completion that finds
+ * it cancelled voids too, under the same key). A void that fails is a retryable
+ * answer; the order stays cancelled, and the retry voids. */
+static int cancel_and_void(ecom_store *store, ecom_order *o, const char *why)
+{
+    int rc = cancel_pending(store, o, why);
+    return rc == ECOM_OK ? ecom__void_order_charge(store, o) : rc;
+}
+
+/* The order was found cancelled (by ecom_order_cancel, the recovery sweep or a
+ * decline) while a payment for it ran: what that payment took is voided, and the
+ * caller hears why. An order paid before its cancel was refunded by it: no void. */
 int ecom__cancelled_meanwhile(ecom_store *store, const ecom_order *o)
 {
-    int rc = ecom__void_order_charge(store, o);
+    int rc = ecom__order_was_paid(o) ? ECOM_OK : ecom__void_order_charge(store, o);
     if (rc != ECOM_OK)
         return rc;
     return ecom__fail(store, ECOM_ESTATE, "order '%s' was cancelled: %s", o->id, o->reason);
@@ -116,14 +127,21 @@ static int complete_paid(ecom_store *store, ecom_order **order, const char *char
 }
 
 /* The stock could not be committed after the payment (the hold expired while the buyer
- * paid): the authorization is voided and the order cancelled. A void that fails leaves
- * the order pending, for a retry or the recovery sweep to undo. */
-static int undo_payment(ecom_store *store, ecom_order *o, int why)
+ * paid): the order is cancelled and its charge voided. From the order as stored: the
+ * one in hand carries the paid entry that was not written. */
+static int undo_payment(ecom_store *store, ecom_order **order, int why)
 {
-    int rc = ecom__void_order_charge(store, o);
+    ecom_order *o = NULL;
+    int rc = ecom__order_read(&o, store, (*order)->id);
     if (rc != ECOM_OK)
         return rc;
-    rc = cancel_pending(store, o, "stock hold ended before payment completed");
+    ecom_order_free(*order);
+    *order = o;
+    if (o->state == ECOM_ORDER_CANCELLED)
+        return ecom__cancelled_meanwhile(store, o);
+    if (o->state != ECOM_ORDER_PENDING_PAYMENT)
+        return ECOM_OK; /* completed elsewhere after all */
+    rc = cancel_and_void(store, o, "stock hold ended before payment completed");
     return rc == ECOM_OK ? ecom__fail(store, why, "order '%s': the stock hold ended while "
                                                   "paying; the charge was voided", o->id)
                          : rc;
@@ -145,7 +163,7 @@ static int capture_and_complete(ecom_store *store, ecom_order **order,
                           "failed; retry with the same key", (*order)->id);
     rc = complete_paid(store, order, auth->charge_id, then);
     if (rc == ECOM_EEXPIRED || rc == ECOM_EENDED)
-        return undo_payment(store, *order, rc);
+        return undo_payment(store, order, rc);
     return rc;
 }
 
@@ -220,18 +238,18 @@ int ecom_payment_notify(ecom_store *store, const char *order_id, int approved,
     ecom_order *o = NULL;
     if ((rc = ecom__order_read(&o, store, order_id)) != ECOM_OK)
         return rc;
-    if (o->state == ECOM_ORDER_CANCELLED && approved) {
-        rc = ecom__cancelled_meanwhile(store, o);
+    if (o->state == ECOM_ORDER_CANCELLED) {
+        rc = ecom__cancelled_meanwhile(store, o); /* voids what a late charge took */
     } else if (o->state != ECOM_ORDER_PENDING_PAYMENT) {
         rc = approved ? ECOM_OK
                       : ecom__fail(store, ECOM_ESTATE, "order '%s' is %s: the notification "
                                    "is stale", order_id, ecom_order_state_name(o->state));
     } else if (approved) {
         rc = notified_approved(store, &o);
-    } else if ((rc = ecom__void_order_charge(store, o)) == ECOM_OK) {
+    } else {
         /* A decline the provider's record contradicts (out of order, or forged) must not
-         * leave money with a cancelled order: whatever was taken is voided first. */
-        rc = cancel_pending(store, o, reason && *reason ? reason : "declined");
+         * leave money with a cancelled order: whatever was taken is voided. */
+        rc = cancel_and_void(store, o, reason && *reason ? reason : "declined");
     }
     ecom_order_free(o);
     return rc;

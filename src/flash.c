@@ -8,14 +8,20 @@
  * retry of a successful claim still finds its claim). The snapshot is re-read from
  * the backend at most every ECOM__RECHECK_MS, so units that come back (an expired or
  * released claim, in any process) are offered again within that time.
+ *
+ * Callers built against version 1 of ecom_claim_result and ecom_claim_request (before
+ * the result's `user`) are served too: answers are made in a whole current result and
+ * copied out only as far as the caller's struct goes.
  */
 #include <inttypes.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "inventory.h"
+#include "orders.h"
 
 #define ECOM__RECHECK_MS 100
 #define ECOM__SALE_SLOTS 256 /* sales cached per store; more still work, from storage */
@@ -221,12 +227,82 @@ static bool answer_from_memory(ecom_claim_result *out, ecom_store *store, sale_e
     return true;
 }
 
+/* ---- the claim structs' versions ---- */
+
+/* Version 1 of ecom_claim_result and ecom_claim_request, as callers built against it
+ * lay them out: the result ends where `user` begins, so the request's `internal` comes
+ * earlier than in version 2. */
+typedef struct claim_result_v1 {
+    int version;
+    ecom_claim_outcome outcome;
+    char claim_id[96];
+    int64_t quantity;
+    uint64_t position;
+    int64_t wait_ms;
+    int64_t admit_at;
+    int64_t expires_at;
+} claim_result_v1;
+
+typedef struct claim_request_v1 {
+    int version;
+    const char *sale;
+    const char *user;
+    const char *key;
+    int64_t quantity;
+    ecom_claim_done_fn done;
+    void *data;
+    int status;
+    claim_result_v1 result;
+    void *internal[72];
+} claim_request_v1;
+
+_Static_assert(sizeof(claim_result_v1) == offsetof(ecom_claim_result, user) &&
+                   offsetof(claim_result_v1, expires_at) ==
+                       offsetof(ecom_claim_result, expires_at),
+               "version 1 of ecom_claim_result is version 2 without user");
+_Static_assert(offsetof(claim_request_v1, status) == offsetof(ecom_claim_request, status) &&
+                   offsetof(claim_request_v1, result) == offsetof(ecom_claim_request, result) &&
+                   sizeof(((claim_request_v1 *)0)->internal) ==
+                       sizeof(((ecom_claim_request *)0)->internal),
+               "version 1 of ecom_claim_request differs from version 2 only after result");
+
+/* A version-1 request holds a version-1 result; version 2 holds version 2. */
+static bool known_version(int version)
+{
+    return version >= 1 && version <= ECOM_CLAIM_RESULT_VERSION;
+}
+
+/* Copies a whole answer into a caller's result of that version: never past its end. */
+static void deliver(ecom_claim_result *out, int version, const ecom_claim_result *answer)
+{
+    size_t size = version == 1 ? offsetof(ecom_claim_result, user) : sizeof *answer;
+    memcpy(out, answer, size);
+    out->version = version;
+}
+
+/* The library's space in a request of either version. */
+static void *request_internal(ecom_claim_request *req)
+{
+    size_t at = req->version == 1 ? offsetof(claim_request_v1, internal)
+                                  : offsetof(ecom_claim_request, internal);
+    return (char *)req + at;
+}
+
+/* Hands a request its answer and gives it back to the caller. */
+static void answer_request(ecom_claim_request *req, int status,
+                           const ecom_claim_result *answer)
+{
+    req->status = status;
+    deliver(&req->result, req->version, answer);
+    req->done(req); /* last: the request is the caller's again */
+}
+
 static int check_result_version(ecom_store *store, const ecom_claim_result *out)
 {
     if (out == NULL)
         return ecom__fail(store, ECOM_EINVAL, "out: NULL");
-    if (out->version != ECOM_CLAIM_RESULT_VERSION)
-        return ecom__fail(store, ECOM_EVERSION, "ecom_claim_result version %d; expected %d",
+    if (!known_version(out->version))
+        return ecom__fail(store, ECOM_EVERSION, "ecom_claim_result version %d; expected 1..%d",
                           out->version, ECOM_CLAIM_RESULT_VERSION);
     return ECOM_OK;
 }
@@ -275,17 +351,19 @@ int ecom_flash_claim(ecom_claim_result *out, ecom_store *store, const char *sale
         rc = check_claim(store, sale, user, qty, key);
     if (rc != ECOM_OK)
         return rc;
+    ecom_claim_result answer;
     sale_entry *e = find_entry(store->flash_cache, sale, true);
-    if (e && answer_from_memory(out, store, e, key, qty))
+    if (e && answer_from_memory(&answer, store, e, key, qty)) {
+        deliver(out, out->version, &answer);
         return ECOM_OK;
+    }
     ecom_inventory_op op;
     claim_op(&op, sale, user, qty, key);
     rc = ecom__inv_run(store, &op);
     if (rc != ECOM_OK)
         return rc;
-    *out = op.claim;
-    out->version = ECOM_CLAIM_RESULT_VERSION;
-    learn(store, e, out);
+    learn(store, e, &op.claim);
+    deliver(out, out->version, &op.claim);
     return ECOM_OK;
 }
 
@@ -304,13 +382,11 @@ _Static_assert(sizeof(async_claim) <= sizeof(((ecom_claim_request *)0)->internal
 static void async_claim_done(ecom__job *job)
 {
     async_claim *a = (async_claim *)job;
-    ecom_claim_request *req = a->request;
-    req->status = a->op.result;
-    req->result = a->op.claim;
-    req->result.version = ECOM_CLAIM_RESULT_VERSION;
-    if (req->status == ECOM_OK)
-        learn(a->store, a->entry, &req->result);
-    req->done(req); /* last: the request is the caller's again */
+    if (a->op.result == ECOM_OK)
+        learn(a->store, a->entry, &a->op.claim);
+    /* The answer is copied out of the request's own internal space, which the copy
+     * may not reach: the result comes before it in either version. */
+    answer_request(a->request, a->op.result, &a->op.claim);
 }
 
 int ecom_flash_claim_submit(ecom_store *store, ecom_claim_request *req)
@@ -318,20 +394,20 @@ int ecom_flash_claim_submit(ecom_store *store, ecom_claim_request *req)
     int rc = ecom__inv_enter(store);
     if (rc == ECOM_OK && (req == NULL || req->done == NULL))
         rc = ecom__fail(store, ECOM_EINVAL, "request: NULL or without a done callback");
-    if (rc == ECOM_OK && req->version != ECOM_CLAIM_REQUEST_VERSION)
-        rc = ecom__fail(store, ECOM_EVERSION, "ecom_claim_request version %d; expected %d",
+    if (rc == ECOM_OK && !known_version(req->version))
+        rc = ecom__fail(store, ECOM_EVERSION, "ecom_claim_request version %d; expected 1..%d",
                         req->version, ECOM_CLAIM_REQUEST_VERSION);
     if (rc == ECOM_OK)
         rc = check_claim(store, req->sale, req->user, req->quantity, req->key);
     if (rc != ECOM_OK)
         return rc;
+    ecom_claim_result answer;
     sale_entry *e = find_entry(store->flash_cache, req->sale, true);
-    if (e && answer_from_memory(&req->result, store, e, req->key, req->quantity)) {
-        req->status = ECOM_OK;
-        req->done(req);
+    if (e && answer_from_memory(&answer, store, e, req->key, req->quantity)) {
+        answer_request(req, ECOM_OK, &answer);
         return ECOM_OK;
     }
-    async_claim *a = (async_claim *)(void *)req->internal;
+    async_claim *a = request_internal(req);
     claim_op(&a->op, req->sale, req->user, req->quantity, req->key);
     a->job = (ecom__job){.kind = ECOM__WRITE_INVENTORY, .op = &a->op, .complete = async_claim_done};
     a->store = store;
@@ -341,20 +417,16 @@ int ecom_flash_claim_submit(ecom_store *store, ecom_claim_request *req)
     return rc == ECOM_OK ? rc : ecom__fail(store, rc, "cannot start the committer thread");
 }
 
-/* Splits "sale:ticket". */
+/* Splits "sale:ticket" by the one rule the order's completion reads its claims with
+ * (ecom__claim_parse: the ticket in plain decimal), so that a claim checkout accepted
+ * is one the order commits or releases; a sale that is no valid id names no sale. */
 static int parse_claim_id(ecom_store *store, const char *claim_id, char *sale, uint64_t *ticket)
 {
-    const char *colon = claim_id ? strrchr(claim_id, ':') : NULL;
-    size_t len = colon ? (size_t)(colon - claim_id) : 0;
-    char *end = NULL;
-    if (colon && len > 0 && len <= ECOM_ID_MAX && colon[1] >= '0' && colon[1] <= '9') {
-        memcpy(sale, claim_id, len);
-        sale[len] = '\0';
-        *ticket = strtoull(colon + 1, &end, 10);
-        if (*end == '\0' && *ticket > 0 && ecom__check_id_arg(store, sale, "claim") == ECOM_OK)
-            return ECOM_OK;
-    }
-    return ecom__fail(store, ECOM_EINVAL, "claim id '%.100s' is not of the form SALE:TICKET",
+    if (ecom__claim_parse(claim_id, sale, ticket) &&
+        ecom__check_id_arg(store, sale, "claim") == ECOM_OK)
+        return ECOM_OK;
+    return ecom__fail(store, ECOM_EINVAL, "claim id '%.100s' is not of the form SALE:TICKET "
+                      "(TICKET a number from 1, without sign or leading zero)",
                       claim_id ? claim_id : "(null)");
 }
 
@@ -369,11 +441,13 @@ int ecom_flash_poll(ecom_claim_result *out, ecom_store *store, const char *claim
         rc = parse_claim_id(store, claim_id, sale, &ticket);
     if (rc != ECOM_OK)
         return rc;
-    /* A backend that does not name the claimer leaves it empty, never the caller's
-     * own earlier value: checkout takes this as the claim's owner. */
-    out->user[0] = '\0';
-    rc = store->be->claim_get(store->be, sale, ticket, ecom__now(store), out);
-    out->version = ECOM_CLAIM_RESULT_VERSION;
+    /* The backend fills a whole result, whatever the caller's version. A backend that
+     * does not name the claimer leaves `user` empty, never the caller's own earlier
+     * value: checkout takes this as the claim's owner. */
+    ecom_claim_result answer = ECOM_CLAIM_RESULT_INIT;
+    rc = store->be->claim_get(store->be, sale, ticket, ecom__now(store), &answer);
+    if (rc == ECOM_OK)
+        deliver(out, out->version, &answer);
     if (rc == ECOM_ENOTFOUND)
         return ecom__fail(store, rc, "claim '%s' not found", claim_id);
     if (rc != ECOM_OK && ecom_errcode(store) != rc)

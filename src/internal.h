@@ -95,6 +95,7 @@ typedef struct ecom__committer {
     pthread_t thread;       /* runs batches of asynchronous jobs; made on first use */
     bool thread_started, stopping;
     pthread_cond_t work;    /* the thread's: async jobs wait and nobody leads */
+    size_t op_size[ECOM__WRITE_KINDS]; /* each kind's op as the backend's version has it */
     void *scratch[ECOM__WRITE_KINDS]; /* the leader's contiguous copies, per kind */
     size_t scratch_cap[ECOM__WRITE_KINDS];
     ecom_write_item *items; /* the leader's write_batch items over the copies */
@@ -102,6 +103,9 @@ typedef struct ecom__committer {
 } ecom__committer;
 
 int ecom__committer_init(ecom__committer *c);
+/* Sizes the ops the committer hands the backend to its contract version (an op struct
+ * that grew keeps the older layout as its prefix). Once the backend is open. */
+void ecom__committer_fit(ecom__committer *c, int backend_version);
 /* Completes every queued job, stops the thread, frees. Before the backend closes. */
 void ecom__committer_destroy(ecom_store *store);
 /* Runs an inventory op in the next batch; returns op->result. */

@@ -54,10 +54,32 @@ const char *ecom_order_state_name(ecom_order_state state)
     return s < STATE_COUNT ? state_names[s] : NULL;
 }
 
+/* Moves that were legal once (before refunds stopped holding up fulfilment): made no
+ * more, but an older store's histories hold them. */
+static const unsigned former_moves[STATE_COUNT] = {
+    [ECOM_ORDER_PAID] = BIT(ECOM_ORDER_REFUNDED) | BIT(ECOM_ORDER_PARTIALLY_REFUNDED),
+    [ECOM_ORDER_SHIPPED] = BIT(ECOM_ORDER_PARTIALLY_REFUNDED),
+};
+
 bool ecom__order_can_move(ecom_order_state from, ecom_order_state to)
 {
     unsigned f = (unsigned)from, t = (unsigned)to;
     return f < STATE_COUNT && t < STATE_COUNT && (moves[f] & BIT(t)) != 0;
+}
+
+bool ecom__order_moved_legally(ecom_order_state from, ecom_order_state to)
+{
+    unsigned f = (unsigned)from, t = (unsigned)to;
+    return ecom__order_can_move(from, to) ||
+           (f < STATE_COUNT && t < STATE_COUNT && (former_moves[f] & BIT(t)) != 0);
+}
+
+bool ecom__order_was_paid(const ecom_order *o)
+{
+    for (size_t i = 0; i < o->history_count; i++)
+        if (o->history[i].state == ECOM_ORDER_PAID)
+            return true;
+    return false;
 }
 
 /* ---- making an order ---- */

@@ -107,7 +107,7 @@ static void check_history(ecom_check_sink *sink, const ecom_order *o)
         reportf(sink, "order '%s': history starts at %s, not pending_payment", o->id,
                 name(o->history[0].state));
     for (size_t i = 1; i < o->history_count; i++)
-        if (!ecom__order_can_move(o->history[i - 1].state, o->history[i].state))
+        if (!ecom__order_moved_legally(o->history[i - 1].state, o->history[i].state))
             reportf(sink, "order '%s': history[%zu] moves from %s to %s, an illegal move",
                     o->id, i, name(o->history[i - 1].state), name(o->history[i].state));
     ecom_order_state last = o->history[o->history_count - 1].state;

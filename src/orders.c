@@ -215,6 +215,7 @@ struct change {
     char (*sales)[ECOM_ID_MAX + 1];
     size_t inv_cap, inv_count;
     bool drop_ended;   /* a hold that already ended need not be released */
+    bool void_after;   /* cancelled from pending: what its payment took is voided next */
     const char *event; /* the event's name after "order."; NULL: the order's state */
 };
 
@@ -274,6 +275,7 @@ static int run_change(ecom_store *store, const char *id, uint64_t expected, chan
         } else if (done == 0) {
             c->inv_count = 0;
             c->drop_ended = false;
+            c->void_after = false;
             rc = c->apply(store, o, c);
             if (rc == ECOM_OK)
                 rc = write_change(store, o, c);
@@ -683,10 +685,9 @@ static int apply_cancel(ecom_store *store, ecom_order *o, change *c)
         return cannot;
     const char *why = c->why && *c->why ? c->why : "cancelled";
     if (o->state == ECOM_ORDER_PENDING_PAYMENT) {
-        /* Its authorize may have charged with the answer lost (a timeout). */
-        int rc = ecom__void_order_charge(store, o);
-        if (rc != ECOM_OK)
-            return rc;
+        /* What its authorize may have charged (an answer lost) is voided once it is
+         * cancelled (ecom_order_cancel): after, so that no completion can pay it then. */
+        c->void_after = true;
         /* Its holds are live, or ended on their own (expiry): release what is left. */
         c->inv_count = ecom__order_stock_ops(c->inv, c->sales, c->inv_cap, o, false);
         c->drop_ended = true;
@@ -748,6 +749,18 @@ static int cancel_refunds(ecom_store *store, const char *id, const char *key, bo
     return ECOM_OK;
 }
 
+/* After a cancel from pending_payment, or a repeated cancel of such an order (which
+ * is how a failed void is retried): voids what the order's payment took. */
+static int void_cancelled(ecom_store *store, const char *id)
+{
+    ecom_order *o = NULL;
+    int rc = ecom__order_read(&o, store, id);
+    if (rc == ECOM_OK && o->state == ECOM_ORDER_CANCELLED && !ecom__order_was_paid(o))
+        rc = ecom__void_order_charge(store, o);
+    ecom_order_free(o);
+    return rc;
+}
+
 int ecom_order_cancel(ecom_store *store, const char *id, uint64_t expected_version,
                       const char *who, const char *why)
 {
@@ -769,6 +782,14 @@ int ecom_order_cancel(ecom_store *store, const char *id, uint64_t expected_versi
         rc = cancel_refunds(store, id, key, &refunds);
     if (rc == ECOM_OK && !refunds) {
         rc = run_change(store, id, expected_version, &c);
+        if (rc == ECOM_OK && c.void_after) {
+            rc = void_cancelled(store, id);
+        } else if (rc == ECOM_ESTATE) { /* cancelled already: its void may have failed */
+            char msg[256];
+            snprintf(msg, sizeof msg, "%s", ecom_errmsg(store));
+            int voided = void_cancelled(store, id);
+            rc = voided != ECOM_OK ? voided : ecom__fail(store, ECOM_ESTATE, "%s", msg);
+        }
     } else if (rc == ECOM_OK) {
         change reserve = {.apply = reserve_cancel, .done = refund_known, .ctx = &a,
                           .who = c.who, .why = why};

@@ -89,6 +89,13 @@ int ecom__order_decode(ecom_order **out, const ecom_order_rec *rec, uint64_t ver
 /* Is from -> to a legal move of the state machine (ecom.h lists them)? */
 bool ecom__order_can_move(ecom_order_state from, ecom_order_state to);
 
+/* Was from -> to legal when it was made: a legal move, or one an earlier release
+ * made (paid -> (partially_)refunded, shipped -> partially_refunded). For histories. */
+bool ecom__order_moved_legally(ecom_order_state from, ecom_order_state to);
+
+/* Did o ever reach paid (its history says so)? */
+bool ecom__order_was_paid(const ecom_order *o);
+
 /*
  * The stock operations an order's holds need when it is paid (commit) or cancelled
  * (release): its reservation and each claim. Fills up to cap ops; returns how many.

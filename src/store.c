@@ -119,6 +119,7 @@ static int open_backend(ecom_store *store, const char *uri)
                           scheme, version);
     }
     store->be = be;
+    ecom__committer_fit(&store->committer, be->version);
     return ECOM_OK;
 }
 

@@ -389,6 +389,11 @@ static int check_refunds(cchk *c, const inv_tally_entry *e, const ecom_order_rec
         report(c, "order %s: the test provider refunded %lld, outside %lld..%lld (the "
                "order's %lld refunded, plus %lld pending)", q(qo, o->id), (long long)ledger,
                (long long)low, (long long)high, (long long)low, (long long)pending);
+    /* Paid (and not cancelled since) on a charge given back: goods for no money. */
+    if (charge && charge->v[CH_VOIDS] > 0 && o->state != ECOM_ORDER_PENDING_PAYMENT &&
+        o->state != ECOM_ORDER_CANCELLED)
+        report(c, "order %s is %s but the test provider voided its charge %s", q(qo, o->id),
+               ecom_order_state_name(o->state), o->charge_id);
     ecom_order_free(o);
     return ECOM_OK;
 }

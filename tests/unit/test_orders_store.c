@@ -662,6 +662,30 @@ static void test_orders_store__check_cancelled_charge(void **state)
     assert_clean(s);
 }
 
+/* A paid order whose charge the provider voided: shipped for no money. */
+static void test_orders_store__check_voided_paid_order(void **state)
+{
+    fixture *f = *state;
+    ecom_store *s = f->s;
+    char id[ECOM_ID_MAX + 1], charge[72], want[256];
+    buy_paid(s, "jon", "k-check-voided", id, charge);
+    assert_clean(s);
+    const ecom_payment_provider *pp = ecom__payments(s);
+    ecom_payment_result r;
+    assert_int_equal(pp->void_charge(pp->ctx, charge, "void-paid-test", &r), ECOM_OK);
+    snprintf(want, sizeof want, "order '%s' is paid but the test provider voided its charge %s",
+             id, charge);
+    assert_only_violation(s, want);
+    /* Cancelled (its stock back, nothing to refund: the void gave the money back). */
+    ecom_order *o = NULL;
+    assert_int_equal(ecom__order_read(&o, s, id), ECOM_OK);
+    assert_int_equal(ecom__order_push(o, ECOM_ORDER_CANCELLED, ecom_store_now(s), "test",
+                                      "voided"), ECOM_OK);
+    assert_int_equal(ecom__order_write(s, o, ECOM_ORDER_UPDATE, NULL, 0, NULL), ECOM_OK);
+    ecom_order_free(o);
+    assert_clean(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -673,6 +697,7 @@ int main(void)
         cmocka_unit_test(test_orders_store__consumers),
         cmocka_unit_test(test_orders_store__check_ledger_refunds),
         cmocka_unit_test(test_orders_store__check_cancelled_charge),
+        cmocka_unit_test(test_orders_store__check_voided_paid_order),
         cmocka_unit_test(test_orders_store__provider), /* leaves orphan charges: last */
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,320 @@
+/*
+ * Voids and cancels of an order pending payment, through the public API only: an
+ * order is cancelled before its charge is voided, so no completion can mark it paid
+ * with its money given back (a provider whose void blocks holds a decline or a cancel
+ * between the two while an approval arrives); a late approval of an order paid and
+ * then cancelled (and so refunded) voids nothing; a payment undone because its stock
+ * hold ended leaves no paid entry in the order's history.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ecom.h"
+#include "support/support.h"
+
+/* ---- a provider whose first authorize loses its answer and whose void can wait ---- */
+
+typedef struct provider_state {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int authorized; /* the charge was made (its answer may have been lost) */
+    int lost;       /* the first authorize's answer is lost */
+    int hold_void;  /* the next void waits for release_void */
+    int in_void;    /* a void is waiting */
+    int voids;
+} provider_state;
+
+static provider_state ps = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0};
+
+static void approved(ecom_payment_result *out, int64_t amount)
+{
+    *out = (ecom_payment_result){.approved = 1, .captured = 1, .amount = amount};
+    snprintf(out->charge_id, sizeof out->charge_id, "ch1");
+}
+
+static int p_authorize(void *ctx, const ecom_payment_request *req, ecom_payment_result *out)
+{
+    (void)ctx;
+    pthread_mutex_lock(&ps.mu);
+    ps.authorized = 1;
+    int lost = ps.lost;
+    ps.lost = 0;
+    pthread_mutex_unlock(&ps.mu);
+    approved(out, req->amount);
+    return lost ? ECOM_ETIMEOUT : ECOM_OK;
+}
+
+static int p_settle(void *ctx, const char *charge, int64_t amount, const char *key,
+                    ecom_payment_result *out)
+{
+    (void)ctx;
+    (void)charge;
+    (void)key;
+    approved(out, amount);
+    return ECOM_OK;
+}
+
+static int p_void(void *ctx, const char *charge, const char *key, ecom_payment_result *out)
+{
+    (void)ctx;
+    (void)charge;
+    (void)key;
+    pthread_mutex_lock(&ps.mu);
+    ps.voids++;
+    if (ps.hold_void) {
+        ps.hold_void = 0;
+        ps.in_void = 1;
+        pthread_cond_broadcast(&ps.cv);
+        while (ps.in_void)
+            pthread_cond_wait(&ps.cv, &ps.mu);
+    }
+    pthread_mutex_unlock(&ps.mu);
+    approved(out, 0);
+    return ECOM_OK;
+}
+
+/* Like many processors' records (and the test provider's): a void does not show. */
+static int p_lookup(void *ctx, const char *key, ecom_payment_result *out)
+{
+    (void)ctx;
+    (void)key;
+    pthread_mutex_lock(&ps.mu);
+    int seen = ps.authorized;
+    pthread_mutex_unlock(&ps.mu);
+    approved(out, 0);
+    return seen ? ECOM_OK : ECOM_ENOTFOUND;
+}
+
+static ecom_payment_provider provider = {ECOM_PAYMENT_PROVIDER_VERSION, "void-race", NULL,
+                                         p_authorize, p_settle, p_void, p_settle, p_lookup};
+
+static void await_void(void)
+{
+    pthread_mutex_lock(&ps.mu);
+    while (!ps.in_void)
+        pthread_cond_wait(&ps.cv, &ps.mu);
+    pthread_mutex_unlock(&ps.mu);
+}
+
+static void release_void(void)
+{
+    pthread_mutex_lock(&ps.mu);
+    ps.in_void = 0;
+    pthread_cond_broadcast(&ps.cv);
+    pthread_mutex_unlock(&ps.mu);
+}
+
+/* ---- fixture ---- */
+
+typedef struct fixture {
+    char dir[512];
+    ecom_store *s;
+} fixture;
+
+static int open_store(fixture *f, ecom_payment_provider *payments)
+{
+    char uri[600];
+    test_fresh_store_dir(f->dir, sizeof f->dir, uri, sizeof uri, "checkout_void");
+    ecom_options opts = ECOM_OPTIONS_INIT;
+    opts.no_sync = 1;
+    opts.payments = payments;
+    f->s = NULL;
+    assert_int_equal(ecom_store_open(&f->s, uri, &opts), ECOM_OK);
+    const char *json = "{\"id\":\"p1\",\"title\":\"Mug\",\"status\":\"active\",\"variants\":["
+                       "{\"sku\":\"mug\",\"prices\":{\"USD\":100}}]}";
+    ecom_product *p = NULL;
+    assert_int_equal(ecom_product_from_json(&p, json, strlen(json), NULL, 0), ECOM_OK);
+    assert_int_equal(ecom_catalog_create(f->s, p), ECOM_OK);
+    ecom_product_free(p);
+    assert_int_equal(ecom_stock_adjust(f->s, "mug", NULL, ECOM_ADJUST_RECEIVE, 10, "in", ""),
+                     ECOM_OK);
+    assert_int_equal(ecom_cart_add(f->s, "user:u1", "mug", 2, "USD"), ECOM_OK);
+    return 0;
+}
+
+static int setup_race(void **state)
+{
+    static fixture f;
+    pthread_mutex_lock(&ps.mu);
+    ps.authorized = ps.hold_void = ps.in_void = ps.voids = 0;
+    ps.lost = 1;
+    pthread_mutex_unlock(&ps.mu);
+    *state = &f;
+    return open_store(&f, &provider);
+}
+
+static int setup_test_provider(void **state)
+{
+    static fixture f;
+    *state = &f;
+    return open_store(&f, NULL);
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    ecom_store_close(f->s);
+    test_remove_store_dir(f->dir);
+    return 0;
+}
+
+/* A checkout of user:u1's cart with token; its answer and the order's id. */
+static int checkout(ecom_store *s, const char *token, const char *key, char *id, size_t size)
+{
+    ecom_checkout_request r = ECOM_CHECKOUT_REQUEST_INIT;
+    r.cart = "user:u1";
+    r.user = "u1";
+    r.payment_token = token;
+    ecom_order *o = NULL;
+    int rc = ecom_checkout(&o, s, &r, key);
+    assert_non_null(o);
+    snprintf(id, size, "%s", ecom_order_id(o));
+    ecom_order_free(o);
+    return rc;
+}
+
+static ecom_order_state state_of(ecom_store *s, const char *id)
+{
+    ecom_order *o = NULL;
+    assert_int_equal(ecom_order_get(&o, s, id), ECOM_OK);
+    ecom_order_state st = ecom_order_get_state(o);
+    ecom_order_free(o);
+    return st;
+}
+
+static int64_t reserved(ecom_store *s)
+{
+    ecom_stock *st = NULL;
+    assert_int_equal(ecom_stock_get(&st, s, "mug", NULL), ECOM_OK);
+    int64_t n = ecom_stock_reserved(st);
+    ecom_stock_free(st);
+    return n;
+}
+
+/* ---- the race: a void held while an approval arrives ---- */
+
+typedef struct canceller {
+    ecom_store *s;
+    const char *id;
+    int decline; /* 1: a declined notification; 0: ecom_order_cancel */
+    int rc;
+} canceller;
+
+static void *cancel_main(void *arg)
+{
+    canceller *c = arg;
+    c->rc = c->decline ? ecom_payment_notify(c->s, c->id, 0, NULL, "declined, it says")
+                       : ecom_order_cancel(c->s, c->id, ECOM_VERSION_ANY, "cs", "asked");
+    return NULL;
+}
+
+static void race(fixture *f, int decline)
+{
+    char id[80];
+    assert_int_equal(checkout(f->s, "tok", "k1", id, sizeof id), ECOM_ETIMEOUT);
+    assert_int_equal(state_of(f->s, id), ECOM_ORDER_PENDING_PAYMENT);
+    pthread_mutex_lock(&ps.mu);
+    ps.hold_void = 1;
+    pthread_mutex_unlock(&ps.mu);
+    canceller c = {f->s, id, decline, 1};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, cancel_main, &c), 0);
+    await_void(); /* the cancel (or decline) is asking the provider to void */
+    /* The approval arriving now finds the order cancelled: it cannot be paid. */
+    assert_int_equal(ecom_payment_notify(f->s, id, 1, "ch1", NULL), ECOM_ESTATE);
+    release_void();
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(c.rc, ECOM_OK);
+    assert_int_equal(state_of(f->s, id), ECOM_ORDER_CANCELLED);
+    assert_int_equal(reserved(f->s), 0);
+    assert_true(ps.voids >= 1);
+    uint64_t violations = 99;
+    assert_int_equal(ecom_check(&violations, f->s, NULL, NULL), ECOM_OK);
+    assert_int_equal(violations, 0);
+}
+
+static void test_checkout_void__a_decline_cancels_before_it_voids(void **state)
+{
+    race(*state, 1);
+}
+
+static void test_checkout_void__a_cancel_cancels_before_it_voids(void **state)
+{
+    race(*state, 0);
+}
+
+/* ---- the test provider ---- */
+
+static int ledger_count(ecom_store *s, const char *id, const char *kind)
+{
+    ecom_payments *p = NULL;
+    assert_int_equal(ecom_payments_list(&p, s, id), ECOM_OK);
+    int n = 0;
+    for (size_t i = 0; i < ecom_payments_count(p); i++)
+        n += strcmp(ecom_payments_kind(p, i), kind) == 0 && ecom_payments_approved(p, i);
+    ecom_payments_free(p);
+    return n;
+}
+
+static void test_checkout_void__a_late_approval_of_a_refunded_order_voids_nothing(void **state)
+{
+    fixture *f = *state;
+    char id[80];
+    assert_int_equal(checkout(f->s, "tok_approve", "k2", id, sizeof id), ECOM_OK);
+    assert_int_equal(ecom_order_cancel(f->s, id, ECOM_VERSION_ANY, "cs", NULL), ECOM_OK);
+    assert_int_equal(ledger_count(f->s, id, "refund"), 1);
+    ecom_payments *p = NULL;
+    assert_int_equal(ecom_payments_list(&p, f->s, id), ECOM_OK);
+    char charge[80];
+    snprintf(charge, sizeof charge, "%s", ecom_payments_charge_id(p, 0));
+    ecom_payments_free(p);
+    assert_int_equal(ecom_payment_notify(f->s, id, 1, charge, NULL), ECOM_ESTATE);
+    assert_int_equal(ledger_count(f->s, id, "void"), 0); /* refunded by the cancel */
+    uint64_t violations = 99;
+    assert_int_equal(ecom_check(&violations, f->s, NULL, NULL), ECOM_OK);
+    assert_int_equal(violations, 0);
+}
+
+static void test_checkout_void__an_undone_payment_was_never_paid(void **state)
+{
+    fixture *f = *state;
+    char id[80];
+    assert_int_equal(checkout(f->s, "tok_timeout", "k3", id, sizeof id), ECOM_ETIMEOUT);
+    uint64_t expired = 0; /* the hold ends while the buyer is paying */
+    assert_int_equal(ecom_inventory_expire(&expired, f->s, INT64_C(99999999999999)), ECOM_OK);
+    assert_int_equal(expired, 1);
+    char again[80];
+    int rc = checkout(f->s, "tok_timeout", "k3", again, sizeof again);
+    assert_true(rc == ECOM_EEXPIRED || rc == ECOM_EENDED);
+    assert_string_equal(again, id);
+    ecom_order *o = NULL;
+    assert_int_equal(ecom_order_get(&o, f->s, id), ECOM_OK);
+    assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_CANCELLED);
+    assert_int_equal(ecom_order_history_count(o), 2); /* pending_payment, cancelled */
+    assert_int_equal(ecom_order_history_state(o, 1), ECOM_ORDER_CANCELLED);
+    ecom_order_free(o);
+    assert_int_equal(ledger_count(f->s, id, "void"), 1);
+    uint64_t violations = 99;
+    assert_int_equal(ecom_check(&violations, f->s, NULL, NULL), ECOM_OK);
+    assert_int_equal(violations, 0);
+}
+
+int main(void)
+{
+#define T(name, setup) cmocka_unit_test_setup_teardown(test_checkout_void__##name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(a_decline_cancels_before_it_voids, setup_race),
+        T(a_cancel_cancels_before_it_voids, setup_race),
+        T(a_late_approval_of_a_refunded_order_voids_nothing, setup_test_provider),
+        T(an_undone_payment_was_never_paid, setup_test_provider),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
