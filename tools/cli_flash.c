@@ -62,6 +62,8 @@ static cJSON *claim_json(const ecom_claim_result *r)
     if (o && cJSON_AddStringToObject(o, "outcome", outcome_name(r->outcome)) &&
         (r->claim_id[0] ? cJSON_AddStringToObject(o, "claim_id", r->claim_id)
                         : cJSON_AddNullToObject(o, "claim_id")) &&
+        (r->user[0] ? cJSON_AddStringToObject(o, "user", r->user)
+                    : cJSON_AddNullToObject(o, "user")) &&
         cli_json_add_i64(o, "quantity", r->quantity) == 0 &&
         cli_json_add_u64(o, "position", r->position) == 0 &&
         cli_json_add_i64(o, "wait_ms", r->wait_ms) == 0 &&
@@ -83,6 +85,8 @@ static void print_claim_text(const ecom_claim_result *r)
     printf("claim:      %s\n"
            "quantity:   %" PRId64 "\n",
            r->claim_id, r->quantity);
+    if (r->user[0])
+        printf("user:       %s\n", r->user);
     if (r->outcome == ECOM_CLAIM_QUEUED)
         printf("position:   %" PRIu64 "\n"
                "wait:       %" PRId64 " ms\n"

@@ -539,7 +539,7 @@ expect 3 flash claim nosale --user u3 --key k1
 
 step "flash poll, release, commit, status, close"
 ok flash poll "$c1" --json
-json_is 'j["outcome"], j["claim_id"]' "('admitted', '$c1')"
+json_is 'j["outcome"], j["claim_id"], j["user"]' "('admitted', '$c1', 'u1')"
 ok flash release "$c1" --json
 json_is 'j["result"]' released
 expect 7 flash release "$c1"
