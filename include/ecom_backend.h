@@ -185,7 +185,8 @@ typedef struct ecom_inventory_op {
     size_t failed_line;        /* RESERVE: the line short of stock (ECOM_EINSUFFICIENT)
                                   or unknown (ECOM_ESKU) */
     uint64_t count;            /* EXPIRE: holds ended */
-    ecom_claim_result claim;   /* FLASH_CLAIM */
+    ecom_claim_result claim;   /* FLASH_CLAIM; last: it grew at version 5 (user), and
+                                  the core hands an older backend the older size */
 } ecom_inventory_op;
 
 /* Stock counters of one SKU at one location. */

@@ -196,9 +196,17 @@ void ecom__committer_fit(ecom__committer *c, int backend_version)
 {
     for (size_t k = 0; k < ECOM__WRITE_KINDS; k++)
         c->op_size[k] = write_kinds[k].size;
-    if (backend_version < 5) /* before TAKE's lines were appended */
+    if (backend_version < 5) { /* before TAKE's lines, and a claim's user, were appended */
         c->op_size[ECOM__WRITE_CART] = offsetof(ecom_cart_op, skus);
+        c->op_size[ECOM__WRITE_INVENTORY] =
+            offsetof(ecom_inventory_op, claim) + offsetof(ecom_claim_result, user);
+    }
 }
+
+/* The older layouts are prefixes only while the grown parts stay at the ends. */
+_Static_assert(offsetof(ecom_inventory_op, claim) + sizeof(ecom_claim_result) ==
+                   sizeof(ecom_inventory_op),
+               "the claim is an inventory op's last member");
 
 /* Makes room for n ops of kind k in the leader's scratch array. */
 static int scratch_for(ecom__committer *c, ecom__write_kind k, size_t n)

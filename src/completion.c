@@ -20,7 +20,7 @@
 
 /* Cancels a pending order: its holds go back. A hold that already ended (expired) is
  * not a reason to keep the order open: then the order is cancelled alone. */
-static int cancel_pending(ecom_store *store, ecom_order *o, const char *why)
+static int cancel_pending_by(ecom_store *store, ecom_order *o, const char *who, const char *why)
 {
     ecom_inventory_op ops[ECOM__ORDER_CLAIMS_MAX + 1];
     char sales[ECOM__ORDER_CLAIMS_MAX + 1][ECOM_ID_MAX + 1];
@@ -28,7 +28,7 @@ static int cancel_pending(ecom_store *store, ecom_order *o, const char *why)
     o->reason = ecom__order_strdup(o, why);
     if (o->reason == NULL)
         return ecom__fail(store, ECOM_ENOMEM, "out of memory");
-    int rc = ecom__order_push(o, ECOM_ORDER_CANCELLED, ecom__now(store), "checkout", why);
+    int rc = ecom__order_push(o, ECOM_ORDER_CANCELLED, ecom__now(store), who, why);
     if (rc != ECOM_OK)
         return ecom__fail(store, rc, "out of memory");
     rc = ecom__order_write(store, o, ECOM_ORDER_UPDATE, ops, n, NULL);
@@ -38,14 +38,49 @@ static int cancel_pending(ecom_store *store, ecom_order *o, const char *why)
     return rc;
 }
 
-/* Cancels a pending order, then voids what its payment took: in that order, so that
- * nothing can mark the order paid once its charge is voided (a completion that finds
- * it cancelled voids too, under the same key). A void that fails is a retryable
- * answer; the order stays cancelled, and the retry voids. */
-static int cancel_and_void(ecom_store *store, ecom_order *o, const char *why)
+static int cancel_pending(ecom_store *store, ecom_order *o, const char *why)
 {
-    int rc = cancel_pending(store, o, why);
-    return rc == ECOM_OK ? ecom__void_order_charge(store, o) : rc;
+    return cancel_pending_by(store, o, "checkout", why);
+}
+
+bool ecom__order_cancelling(const ecom_order *o)
+{
+    return o->state == ECOM_ORDER_PENDING_PAYMENT && o->reason[0] != '\0';
+}
+
+int ecom__cancel_and_void(ecom_store *store, ecom_order *o, const char *who, const char *why)
+{
+    int rc = ECOM_OK;
+    if (!ecom__order_cancelling(o)) { /* step 1: the mark, by compare-and-set */
+        o->reason = ecom__order_strdup(o, why && *why ? why : "cancelled");
+        rc = o->reason ? ecom__order_write_event(store, o, "cancelling")
+                       : ecom__fail(store, ECOM_ENOMEM, "out of memory");
+        if (rc != ECOM_OK)
+            return rc;
+    }
+    if ((rc = ecom__void_order_charge(store, o)) != ECOM_OK) /* step 2 */
+        return rc;
+    rc = cancel_pending_by(store, o, who, o->reason); /* step 3 */
+    if (rc != ECOM_ECONFLICT)
+        return rc;
+    ecom_order *now = NULL; /* another path finished it first: fine if cancelled */
+    rc = ecom__order_read(&now, store, o->id);
+    if (rc == ECOM_OK && now->state != ECOM_ORDER_CANCELLED)
+        rc = ecom__fail(store, ECOM_ECONFLICT, "order '%s' moved while it was cancelled; "
+                        "retry", o->id);
+    ecom_order_free(now);
+    return rc;
+}
+
+/* o was found marked as being cancelled: this path finishes the cancel (so a crash or a
+ * failed void between the steps is carried on by whoever meets the order next), and
+ * says so. */
+static int finish_cancelling(ecom_store *store, ecom_order *o)
+{
+    int rc = ecom__cancel_and_void(store, o, "checkout", o->reason);
+    return rc == ECOM_OK ? ecom__fail(store, ECOM_ESTATE, "order '%s' was cancelled: %s",
+                                      o->id, o->reason)
+                         : rc;
 }
 
 /* The order was found cancelled (by ecom_order_cancel, the recovery sweep or a
@@ -119,6 +154,8 @@ static int complete_paid(ecom_store *store, ecom_order **order, const char *char
         return rc;
     ecom_order_free(o);
     *order = now;
+    if (ecom__order_cancelling(now))
+        return finish_cancelling(store, now);
     if (now->state == ECOM_ORDER_PENDING_PAYMENT)
         return ecom__fail(store, ECOM_EBUSY, "order '%s' is being completed elsewhere", now->id);
     if (now->state == ECOM_ORDER_CANCELLED)
@@ -141,7 +178,8 @@ static int undo_payment(ecom_store *store, ecom_order **order, int why)
         return ecom__cancelled_meanwhile(store, o);
     if (o->state != ECOM_ORDER_PENDING_PAYMENT)
         return ECOM_OK; /* completed elsewhere after all */
-    rc = cancel_and_void(store, o, "stock hold ended before payment completed");
+    rc = ecom__cancel_and_void(store, o, "checkout", "stock hold ended before payment "
+                               "completed");
     return rc == ECOM_OK ? ecom__fail(store, why, "order '%s': the stock hold ended while "
                                                   "paying; the charge was voided", o->id)
                          : rc;
@@ -152,6 +190,8 @@ static int undo_payment(ecom_store *store, ecom_order **order, int why)
 static int capture_and_complete(ecom_store *store, ecom_order **order,
                                 const ecom_payment_result *auth, const ecom__order_then *then)
 {
+    if (ecom__order_cancelling(*order)) /* no capture for an order being cancelled */
+        return finish_cancelling(store, *order);
     const ecom_payment_provider *pp = ecom__payments(store);
     char key[ECOM__KEY_MAX + 1];
     snprintf(key, sizeof key, "capture-%s", (*order)->id);
@@ -173,6 +213,8 @@ int ecom__pay(ecom_store *store, ecom_order **order, const char *token,
               const ecom__order_then *then)
 {
     ecom_order *o = *order;
+    if (ecom__order_cancelling(o)) /* a retry meeting a cancel half made: not charged */
+        return finish_cancelling(store, o);
     const ecom_payment_provider *pp = ecom__payments(store);
     /* Automatic capture where the provider offers it: one call instead of two. */
     ecom_payment_request req = {o->id, token, o->total, o->currency, o->payment_key, 1};
@@ -249,7 +291,8 @@ int ecom_payment_notify(ecom_store *store, const char *order_id, int approved,
     } else {
         /* A decline the provider's record contradicts (out of order, or forged) must not
          * leave money with a cancelled order: whatever was taken is voided. */
-        rc = cancel_and_void(store, o, reason && *reason ? reason : "declined");
+        rc = ecom__cancel_and_void(store, o, "checkout", reason && *reason ? reason
+                                                                           : "declined");
     }
     ecom_order_free(o);
     return rc;
@@ -260,6 +303,8 @@ static int recover_one(ecom_store *store, ecom_order **order)
 {
     const ecom_payment_provider *pp = ecom__payments(store);
     ecom_payment_result res = {0};
+    if (ecom__order_cancelling(*order)) /* a cancel half made: carried on */
+        return ecom__cancel_and_void(store, *order, "checkout", (*order)->reason);
     int rc = pp->lookup(pp->ctx, (*order)->payment_key, &res);
     if (rc == ECOM_ENOTFOUND)
         return cancel_pending(store, *order, "abandoned before payment");

@@ -167,6 +167,11 @@ int ecom__order_write(ecom_store *store, ecom_order *o, ecom_order_op_kind kind,
     return write_order(store, o, kind, inv, n, idem_key, NULL, NULL, NULL);
 }
 
+int ecom__order_write_event(ecom_store *store, ecom_order *o, const char *event)
+{
+    return write_order(store, o, ECOM_ORDER_UPDATE, NULL, 0, NULL, NULL, NULL, event);
+}
+
 int ecom__order_write_then(ecom_store *store, ecom_order *o, ecom_inventory_op *inv, size_t n,
                            const ecom__order_then *then)
 {
@@ -215,7 +220,6 @@ struct change {
     char (*sales)[ECOM_ID_MAX + 1];
     size_t inv_cap, inv_count;
     bool drop_ended;   /* a hold that already ended need not be released */
-    bool void_after;   /* cancelled from pending: what its payment took is voided next */
     const char *event; /* the event's name after "order."; NULL: the order's state */
 };
 
@@ -275,7 +279,6 @@ static int run_change(ecom_store *store, const char *id, uint64_t expected, chan
         } else if (done == 0) {
             c->inv_count = 0;
             c->drop_ended = false;
-            c->void_after = false;
             rc = c->apply(store, o, c);
             if (rc == ECOM_OK)
                 rc = write_change(store, o, c);
@@ -684,26 +687,19 @@ static int apply_cancel(ecom_store *store, ecom_order *o, change *c)
     if (cannot != ECOM_OK)
         return cannot;
     const char *why = c->why && *c->why ? c->why : "cancelled";
-    if (o->state == ECOM_ORDER_PENDING_PAYMENT) {
-        /* What its authorize may have charged (an answer lost) is voided once it is
-         * cancelled (ecom_order_cancel): after, so that no completion can pay it then. */
-        c->void_after = true;
-        /* Its holds are live, or ended on their own (expiry): release what is left. */
-        c->inv_count = ecom__order_stock_ops(c->inv, c->sales, c->inv_cap, o, false);
-        c->drop_ended = true;
-    } else {
-        /* What was left was refunded before this (reserve_cancel, settle_refund), under
-         * the cancel's key: confirmed here, with the cancel. */
-        const refund_args *a = c->ctx;
-        int rc = a ? ecom__order_confirm_refund(o, a->key) : ECOM_ENOTFOUND;
-        if (rc == ECOM_EPRICE)
-            return ecom__fail(store, rc, "order '%s': refunded would overflow", o->id);
-        if (left_to_refund(o) > 0)
-            return ecom__fail(store, ECOM_ECONFLICT, "order '%s': %lld is not refunded yet; "
-                              "retry the cancel", o->id,
-                              (long long)(o->total - o->refunded));
-        c->inv_count = return_ops(c, o, "order cancelled");
-    }
+    if (o->state == ECOM_ORDER_PENDING_PAYMENT) /* cancel_unpaid's, read as paid */
+        return ecom__fail(store, ECOM_ECONFLICT, "order '%s' is pending payment; retry the "
+                          "cancel", o->id);
+    /* What was left was refunded before this (reserve_cancel, settle_refund), under the
+     * cancel's key: confirmed here, with the cancel. */
+    const refund_args *a = c->ctx;
+    int rc = a ? ecom__order_confirm_refund(o, a->key) : ECOM_ENOTFOUND;
+    if (rc == ECOM_EPRICE)
+        return ecom__fail(store, rc, "order '%s': refunded would overflow", o->id);
+    if (left_to_refund(o) > 0)
+        return ecom__fail(store, ECOM_ECONFLICT, "order '%s': %lld is not refunded yet; "
+                          "retry the cancel", o->id, (long long)(o->total - o->refunded));
+    c->inv_count = return_ops(c, o, "order cancelled");
     o->reason = ecom__order_strdup(o, why);
     if (o->reason == NULL)
         return ecom__fail(store, ECOM_ENOMEM, "out of memory cancelling order '%s'", o->id);
@@ -734,19 +730,56 @@ static int reserve_cancel(ecom_store *store, ecom_order *o, change *c)
     return reserve(store, o, c, a);
 }
 
-/* Whether a cancel of the order (as read now) refunds first: a paid or fulfilling
- * order with money left to refund, or whose cancel's refund was reserved already. */
-static int cancel_refunds(ecom_store *store, const char *id, const char *key, bool *yes)
+/* How a cancel of the order (as read now) goes. */
+typedef enum cancel_plan {
+    CANCEL_UNPAID,    /* pending payment: marked, voided, cancelled (cancel_unpaid) */
+    CANCEL_REFUNDING, /* paid or fulfilling with money left to refund, or whose cancel's
+                         refund was reserved already: refunded first */
+    CANCEL_PLAIN      /* the rest: one move (or the reason it cannot be made) */
+} cancel_plan;
+
+static int plan_cancel(ecom_store *store, const char *id, const char *key, cancel_plan *plan)
 {
     ecom_order *o = NULL;
     int rc = ecom__order_read(&o, store, id);
     if (rc != ECOM_OK)
         return rc;
-    *yes = ecom__order_find_refund(o, key) != NULL ||
-           ((o->state == ECOM_ORDER_PAID || o->state == ECOM_ORDER_FULFILLING) &&
-            o->total > o->refunded);
+    if (o->state == ECOM_ORDER_PENDING_PAYMENT)
+        *plan = CANCEL_UNPAID;
+    else if (ecom__order_find_refund(o, key) != NULL ||
+             ((o->state == ECOM_ORDER_PAID || o->state == ECOM_ORDER_FULFILLING) &&
+              o->total > o->refunded))
+        *plan = CANCEL_REFUNDING;
+    else
+        *plan = CANCEL_PLAIN;
     ecom_order_free(o);
     return ECOM_OK;
+}
+
+/* An order pending payment may be charged at any moment: ecom__cancel_and_void marks
+ * it, voids what was taken, then cancels it. One already marked is finished whatever
+ * version is given (the cancel was decided): that is how a cancel whose void failed is
+ * retried. ECOM_ECONFLICT with *moved: it left pending_payment meanwhile. */
+static int cancel_unpaid(ecom_store *store, const char *id, uint64_t expected,
+                         const char *who, const char *why, bool *moved)
+{
+    ecom_order *o = NULL;
+    int rc = ecom__order_read(&o, store, id);
+    if (rc != ECOM_OK)
+        return rc;
+    bool marked = ecom__order_cancelling(o);
+    *moved = o->state != ECOM_ORDER_PENDING_PAYMENT;
+    if (*moved)
+        rc = ecom__fail(store, ECOM_ECONFLICT, "order '%s' is %s now, no longer pending "
+                        "payment: read it again", id, state_name(o->state));
+    else if (!marked && expected != ECOM_VERSION_ANY && o->version != expected)
+        rc = ecom__fail(store, ECOM_ECONFLICT, "order '%s' is at version %llu, not %llu "
+                        "(stale write)", id, (unsigned long long)o->version,
+                        (unsigned long long)expected);
+    else if ((rc = ecom__cancel_and_void(store, o, who, why)) == ECOM_ECONFLICT && !marked)
+        *moved = true; /* the mark lost its compare-and-set */
+    ecom_order_free(o);
+    return rc;
 }
 
 /* After a cancel from pending_payment, or a repeated cancel of such an order (which
@@ -777,20 +810,26 @@ int ecom_order_cancel(ecom_store *store, const char *id, uint64_t expected_versi
     c.sales = ecom__calloc(cap, sizeof *c.sales);
     if (c.inv == NULL || c.sales == NULL)
         rc = ecom__fail(store, ECOM_ENOMEM, "out of memory cancelling order '%s'", id);
-    bool refunds = false;
-    if (rc == ECOM_OK)
-        rc = cancel_refunds(store, id, key, &refunds);
-    if (rc == ECOM_OK && !refunds) {
+    cancel_plan plan = CANCEL_PLAIN;
+    for (int attempt = 1; rc == ECOM_OK; attempt++) {
+        bool moved = false;
+        if ((rc = plan_cancel(store, id, key, &plan)) != ECOM_OK || plan != CANCEL_UNPAID)
+            break;
+        rc = cancel_unpaid(store, id, expected_version, c.who, why, &moved);
+        if (rc != ECOM_ECONFLICT || !moved || expected_version != ECOM_VERSION_ANY ||
+            attempt == ORDER_RETRIES)
+            break;
+        rc = ECOM_OK; /* paid, or marked by another cancel, meanwhile: plan again */
+    }
+    if (rc == ECOM_OK && plan == CANCEL_PLAIN) {
         rc = run_change(store, id, expected_version, &c);
-        if (rc == ECOM_OK && c.void_after) {
-            rc = void_cancelled(store, id);
-        } else if (rc == ECOM_ESTATE) { /* cancelled already: its void may have failed */
+        if (rc == ECOM_ESTATE) { /* cancelled already: a charge may have landed since */
             char msg[256];
             snprintf(msg, sizeof msg, "%s", ecom_errmsg(store));
             int voided = void_cancelled(store, id);
             rc = voided != ECOM_OK ? voided : ecom__fail(store, ECOM_ESTATE, "%s", msg);
         }
-    } else if (rc == ECOM_OK) {
+    } else if (rc == ECOM_OK && plan == CANCEL_REFUNDING) {
         change reserve = {.apply = reserve_cancel, .done = refund_known, .ctx = &a,
                           .who = c.who, .why = why};
         rc = run_change(store, id, expected_version, &reserve);

@@ -135,6 +135,24 @@ int ecom__pay(ecom_store *store, ecom_order **order, const char *token,
  * took, and answers ECOM_ESTATE with o's reason (or the void's retryable error). */
 int ecom__cancelled_meanwhile(ecom_store *store, const ecom_order *o);
 
+/* completion.c: is o pending payment and marked as being cancelled (a reason set)? */
+bool ecom__order_cancelling(const ecom_order *o);
+
+/*
+ * completion.c: cancels o, pending payment, whose payment may have charged, in three
+ * steps: (1) marks it as being cancelled (its reason set, by compare-and-set; event
+ * "order.cancelling"): from then on no path pays or captures it, every path that meets
+ * it finishes the cancel instead; (2) voids what its payment took (key
+ * "void-cancel-<id>"); (3) moves it to cancelled, its holds released, `who` in its
+ * history. A crash or a failed void (a retryable answer) leaves it marked, for a
+ * retry, a notification, a repeated cancel or the recovery sweep to carry on.
+ */
+int ecom__cancel_and_void(ecom_store *store, ecom_order *o, const char *who, const char *why);
+
+/* orders.c: writes o (UPDATE, compare-and-set on its version, no stock) with the event
+ * "order.<event>". */
+int ecom__order_write_event(ecom_store *store, ecom_order *o, const char *event);
+
 /* ecom__order_write(UPDATE) with then's writes chained after it. */
 int ecom__order_write_then(ecom_store *store, ecom_order *o, ecom_inventory_op *inv, size_t n,
                            const ecom__order_then *then);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "conformance.h"
+#include "support/support.h"
 
 typedef struct fault_backend {
     ecom_backend base;
@@ -148,7 +149,10 @@ static int fault_inventory_apply(ecom_backend *be, ecom_inventory_op *ops, size_
                                  int64_t now)
 {
     int rc = step(of(be));
-    return rc ? rc : of(be)->inner->inventory_apply(of(be)->inner, ops, n, now);
+    ecom_backend *inner = of(be)->inner;
+    if (rc == ECOM_OK && be->version < 5) /* as a backend built before version 5 */
+        return test_old_inventory_apply(inner, inner->inventory_apply, ops, n, now);
+    return rc ? rc : inner->inventory_apply(inner, ops, n, now);
 }
 
 static int fault_stock_get(ecom_backend *be, const char *sku, const char *location,
@@ -195,7 +199,10 @@ static int fault_flash_keys(ecom_backend *be, const char *sale, ecom_key_fn fn, 
 static int fault_cart_apply(ecom_backend *be, ecom_cart_op *ops, size_t n, int64_t now)
 {
     int rc = step(of(be));
-    return rc ? rc : of(be)->inner->cart_apply(of(be)->inner, ops, n, now);
+    ecom_backend *inner = of(be)->inner;
+    if (rc == ECOM_OK && be->version < 5)
+        return test_old_cart_apply(inner, inner->cart_apply, ops, n, now);
+    return rc ? rc : inner->cart_apply(inner, ops, n, now);
 }
 
 static int fault_cart_get(ecom_backend *be, const char *cart, int64_t now, ecom_cart_fn fn,
@@ -265,6 +272,8 @@ static int fault_payment_list(ecom_backend *be, const char *order_id, ecom_payme
 static int fault_write_batch(ecom_backend *be, ecom_write_item *items, size_t n, int64_t now)
 {
     int rc = step(of(be));
+    if (rc == ECOM_OK && be->version < 5)
+        return test_old_write_batch(of(be)->inner, items, n, now);
     return rc ? rc : of(be)->inner->write_batch(of(be)->inner, items, n, now);
 }
 

@@ -102,3 +102,83 @@ void test_remove_store_dir(const char *dir)
     unlink(path);
     rmdir(dir);
 }
+
+/* ---- older backends' op sizes ---- */
+
+/* n ops spaced old_size apart, copied into zeroed ones of full size (NULL: no memory). */
+static void *widen(const void *ops, size_t n, size_t old_size, size_t full_size)
+{
+    char *wide = calloc(n ? n : 1, full_size);
+    for (size_t i = 0; wide && i < n; i++)
+        memcpy(wide + full_size * i, (const char *)ops + old_size * i, old_size);
+    return wide;
+}
+
+static void narrow(void *ops, const void *wide, size_t n, size_t old_size, size_t full_size)
+{
+    for (size_t i = 0; i < n; i++)
+        memcpy((char *)ops + old_size * i, (const char *)wide + full_size * i, old_size);
+}
+
+int test_old_inventory_apply(ecom_backend *inner,
+                             int (*apply)(ecom_backend *, ecom_inventory_op *, size_t, int64_t),
+                             ecom_inventory_op *ops, size_t n, int64_t now)
+{
+    ecom_inventory_op *wide = widen(ops, n, TEST_OLD_INVENTORY_OP, sizeof *wide);
+    if (wide == NULL)
+        return ECOM_ENOMEM;
+    int rc = apply(inner, wide, n, now);
+    narrow(ops, wide, n, TEST_OLD_INVENTORY_OP, sizeof *wide);
+    free(wide);
+    return rc;
+}
+
+int test_old_cart_apply(ecom_backend *inner,
+                        int (*apply)(ecom_backend *, ecom_cart_op *, size_t, int64_t),
+                        ecom_cart_op *ops, size_t n, int64_t now)
+{
+    ecom_cart_op *wide = widen(ops, n, TEST_OLD_CART_OP, sizeof *wide);
+    if (wide == NULL)
+        return ECOM_ENOMEM;
+    int rc = apply(inner, wide, n, now);
+    narrow(ops, wide, n, TEST_OLD_CART_OP, sizeof *wide);
+    free(wide);
+    return rc;
+}
+
+/* Each inventory and cart item's op widened into one array per kind, in item order
+ * (so a run of one kind stays one array, as the inner backend may take it). */
+int test_old_write_batch(ecom_backend *inner, ecom_write_item *items, size_t n, int64_t now)
+{
+    size_t count[2] = {0, 0}, at[2] = {0, 0};
+    const size_t old_size[2] = {TEST_OLD_INVENTORY_OP, TEST_OLD_CART_OP};
+    const size_t full_size[2] = {sizeof(ecom_inventory_op), sizeof(ecom_cart_op)};
+    for (size_t i = 0; i < n; i++) {
+        int k = items[i].kind & ~ECOM_WRITE_DEPENDENT;
+        if (k == ECOM_WRITE_INVENTORY || k == ECOM_WRITE_CART)
+            count[k]++;
+    }
+    char *wide[2] = {calloc(count[0] + 1, full_size[0]), calloc(count[1] + 1, full_size[1])};
+    ecom_write_item *copy = calloc(n + 1, sizeof *copy);
+    int rc = ECOM_ENOMEM;
+    if (wide[0] && wide[1] && copy) {
+        for (size_t i = 0; i < n; i++) {
+            int k = items[i].kind & ~ECOM_WRITE_DEPENDENT;
+            copy[i] = items[i];
+            if (k == ECOM_WRITE_INVENTORY || k == ECOM_WRITE_CART) {
+                copy[i].op = wide[k] + full_size[k] * at[k]++;
+                memcpy(copy[i].op, items[i].op, old_size[k]);
+            }
+        }
+        rc = inner->write_batch(inner, copy, n, now);
+        for (size_t i = 0; i < n; i++) {
+            int k = items[i].kind & ~ECOM_WRITE_DEPENDENT;
+            if (k == ECOM_WRITE_INVENTORY || k == ECOM_WRITE_CART)
+                memcpy(items[i].op, copy[i].op, old_size[k]);
+        }
+    }
+    free(wide[0]);
+    free(wide[1]);
+    free(copy);
+    return rc;
+}

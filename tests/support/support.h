@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "ecom.h"
+#include "ecom_backend.h"
 
 /*
  * An allocator that counts live blocks and calls, and fails exactly one chosen
@@ -26,5 +27,22 @@ void test_fresh_store_dir(char *dir, size_t dir_size, char *uri, size_t uri_size
 
 /* Removes an LMDB store directory made by test_fresh_store_dir. */
 void test_remove_store_dir(const char *dir);
+
+/*
+ * For wrappers presenting a current backend as one of contract version 4 or older:
+ * the core hands such a backend inventory and cart ops at their older, shorter size
+ * (what it was built with). These widen the ops for the inner, current backend's
+ * call, and narrow the results back, as the older backend would have written them.
+ */
+#define TEST_OLD_INVENTORY_OP \
+    (offsetof(ecom_inventory_op, claim) + offsetof(ecom_claim_result, user))
+#define TEST_OLD_CART_OP offsetof(ecom_cart_op, skus)
+int test_old_inventory_apply(ecom_backend *inner,
+                             int (*apply)(ecom_backend *, ecom_inventory_op *, size_t, int64_t),
+                             ecom_inventory_op *ops, size_t n, int64_t now);
+int test_old_cart_apply(ecom_backend *inner,
+                        int (*apply)(ecom_backend *, ecom_cart_op *, size_t, int64_t),
+                        ecom_cart_op *ops, size_t n, int64_t now);
+int test_old_write_batch(ecom_backend *inner, ecom_write_item *items, size_t n, int64_t now);
 
 #endif

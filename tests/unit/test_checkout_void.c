@@ -1,8 +1,10 @@
 /*
  * Voids and cancels of an order pending payment, through the public API only: an
- * order is cancelled before its charge is voided, so no completion can mark it paid
- * with its money given back (a provider whose void blocks holds a decline or a cancel
- * between the two while an approval arrives); a late approval of an order paid and
+ * order is marked as being cancelled before its charge is voided, so no completion can
+ * mark it paid with its money given back (a provider whose void blocks holds a decline
+ * or a cancel between the two while an approval arrives); a void that fails leaves the
+ * mark, and the sweep or a repeated cancel carries the cancel on; a late approval of an
+ * order paid and
  * then cancelled (and so refunded) voids nothing; a payment undone because its stock
  * hold ended leaves no paid entry in the order's history.
  */
@@ -28,10 +30,12 @@ typedef struct provider_state {
     int lost;       /* the first authorize's answer is lost */
     int hold_void;  /* the next void waits for release_void */
     int in_void;    /* a void is waiting */
-    int voids;
+    int voids;      /* void calls */
+    int fail_voids; /* the next ones fail (the provider is down) */
+    int voided;     /* voids made */
 } provider_state;
 
-static provider_state ps = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0};
+static provider_state ps = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 static void approved(ecom_payment_result *out, int64_t amount)
 {
@@ -75,9 +79,12 @@ static int p_void(void *ctx, const char *charge, const char *key, ecom_payment_r
         while (ps.in_void)
             pthread_cond_wait(&ps.cv, &ps.mu);
     }
+    int fail = ps.fail_voids > 0;
+    ps.fail_voids -= fail;
+    ps.voided += !fail;
     pthread_mutex_unlock(&ps.mu);
     approved(out, 0);
-    return ECOM_OK;
+    return fail ? ECOM_EPAYMENT : ECOM_OK;
 }
 
 /* Like many processors' records (and the test provider's): a void does not show. */
@@ -143,7 +150,7 @@ static int setup_race(void **state)
 {
     static fixture f;
     pthread_mutex_lock(&ps.mu);
-    ps.authorized = ps.hold_void = ps.in_void = ps.voids = 0;
+    ps.authorized = ps.hold_void = ps.in_void = ps.voids = ps.fail_voids = ps.voided = 0;
     ps.lost = 1;
     pthread_mutex_unlock(&ps.mu);
     *state = &f;
@@ -250,6 +257,58 @@ static void test_checkout_void__a_cancel_cancels_before_it_voids(void **state)
     race(*state, 0);
 }
 
+/* ---- a void that fails: the mark stays, and the cancel is carried on ---- */
+
+static void assert_clean(ecom_store *s)
+{
+    uint64_t violations = 99;
+    assert_int_equal(ecom_check(&violations, s, NULL, NULL), ECOM_OK);
+    assert_int_equal(violations, 0);
+}
+
+static void test_checkout_void__the_sweep_carries_a_cancel_on(void **state)
+{
+    fixture *f = *state;
+    char id[80];
+    assert_int_equal(checkout(f->s, "tok", "k1", id, sizeof id), ECOM_ETIMEOUT);
+    ps.fail_voids = 1;
+    assert_int_equal(ecom_order_cancel(f->s, id, ECOM_VERSION_ANY, "cs", "asked"),
+                     ECOM_EPAYMENT);
+    assert_int_equal(state_of(f->s, id), ECOM_ORDER_PENDING_PAYMENT); /* marked */
+    assert_int_equal(reserved(f->s), 2);
+    assert_int_equal(ps.voided, 0);
+    uint64_t recovered = 0;
+    assert_int_equal(ecom_checkout_recover(&recovered, f->s, 0), ECOM_OK);
+    assert_int_equal(recovered, 1);
+    assert_int_equal(state_of(f->s, id), ECOM_ORDER_CANCELLED);
+    assert_int_equal(ps.voided, 1);
+    assert_int_equal(reserved(f->s), 0);
+    ecom_order *o = NULL;
+    assert_int_equal(ecom_order_get(&o, f->s, id), ECOM_OK);
+    assert_string_equal(ecom_order_reason(o), "asked"); /* the cancel's, carried on */
+    ecom_order_free(o);
+    assert_clean(f->s);
+}
+
+static void test_checkout_void__a_repeated_cancel_carries_it_on(void **state)
+{
+    fixture *f = *state;
+    char id[80];
+    assert_int_equal(checkout(f->s, "tok", "k1", id, sizeof id), ECOM_ETIMEOUT);
+    ecom_order *o = NULL;
+    assert_int_equal(ecom_order_get(&o, f->s, id), ECOM_OK);
+    uint64_t v = ecom_order_version(o);
+    ecom_order_free(o);
+    ps.fail_voids = 1;
+    assert_int_equal(ecom_order_cancel(f->s, id, v, "cs", NULL), ECOM_EPAYMENT);
+    /* The retry a caller makes, with the version it had: the cancel was decided. */
+    assert_int_equal(ecom_order_cancel(f->s, id, v, "cs", NULL), ECOM_OK);
+    assert_int_equal(state_of(f->s, id), ECOM_ORDER_CANCELLED);
+    assert_int_equal(ps.voided, 1);
+    assert_int_equal(ecom_payment_notify(f->s, id, 1, "ch1", NULL), ECOM_ESTATE);
+    assert_clean(f->s);
+}
+
 /* ---- the test provider ---- */
 
 static int ledger_count(ecom_store *s, const char *id, const char *kind)
@@ -312,6 +371,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(a_decline_cancels_before_it_voids, setup_race),
         T(a_cancel_cancels_before_it_voids, setup_race),
+        T(the_sweep_carries_a_cancel_on, setup_race),
+        T(a_repeated_cancel_carries_it_on, setup_race),
         T(a_late_approval_of_a_refunded_order_voids_nothing, setup_test_provider),
         T(an_undone_payment_was_never_paid, setup_test_provider),
     };

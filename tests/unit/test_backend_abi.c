@@ -1,0 +1,205 @@
+/*
+ * A backend built against an older contract reads the op arrays the core hands it at
+ * its own sizeof: ecom_inventory_op before its claim result grew a user, ecom_cart_op
+ * before TAKE's lines (both at version 5). A wrapper presenting LMDB as version 4,
+ * without write_batch so that each kind comes as one array, reads every op at the
+ * older spacing and counts the ones that are not where they should be; then passes
+ * the batch on.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ecom.h"
+#include "ecom_backend.h"
+#include "support/support.h"
+
+#define OLD_INVENTORY_OP (offsetof(ecom_inventory_op, claim) + offsetof(ecom_claim_result, user))
+#define OLD_CART_OP offsetof(ecom_cart_op, skus)
+
+static int (*lmdb_inventory_apply)(ecom_backend *, ecom_inventory_op *, size_t, int64_t);
+static int (*lmdb_cart_apply)(ecom_backend *, ecom_cart_op *, size_t, int64_t);
+static atomic_int misread, arrays; /* ops not where a version-4 backend looks; n > 1 calls */
+
+/* The ops at the older spacing, copied into full-size ones for LMDB, and back. */
+#define REPACK(type, old_size, ops, n, call)                                                \
+    do {                                                                                   \
+        type full[256];                                                                    \
+        assert_true((n) <= 256);                                                           \
+        for (size_t i = 0; i < (n); i++) {                                                 \
+            memset(&full[i], 0, sizeof full[i]);                                           \
+            memcpy(&full[i], (const char *)(ops) + (old_size) * i, (old_size));            \
+        }                                                                                  \
+        rc = call(be, full, (n), now);                                                     \
+        for (size_t i = 0; i < (n); i++)                                                   \
+            memcpy((char *)(ops) + (old_size) * i, &full[i], (old_size));                  \
+    } while (0)
+
+static int v4_inventory_apply(ecom_backend *be, ecom_inventory_op *ops, size_t n, int64_t now)
+{
+    int rc;
+    if (n > 1)
+        atomic_fetch_add(&arrays, 1);
+    for (size_t i = 0; i < n; i++) {
+        const ecom_inventory_op *op = (const void *)((const char *)ops + OLD_INVENTORY_OP * i);
+        if (op->kind != ECOM_INV_FLASH_CLAIM || op->id == NULL || strcmp(op->id, "fs") != 0)
+            atomic_fetch_add(&misread, 1);
+    }
+    REPACK(ecom_inventory_op, OLD_INVENTORY_OP, ops, n, lmdb_inventory_apply);
+    return rc;
+}
+
+static int v4_cart_apply(ecom_backend *be, ecom_cart_op *ops, size_t n, int64_t now)
+{
+    int rc;
+    if (n > 1)
+        atomic_fetch_add(&arrays, 1);
+    for (size_t i = 0; i < n; i++) {
+        const ecom_cart_op *op = (const void *)((const char *)ops + OLD_CART_OP * i);
+        if (op->kind != ECOM_CART_ADD || op->sku == NULL || strcmp(op->sku, "mug") != 0)
+            atomic_fetch_add(&misread, 1);
+    }
+    REPACK(ecom_cart_op, OLD_CART_OP, ops, n, lmdb_cart_apply);
+    return rc;
+}
+
+static int v4_open(ecom_backend **out, ecom_store *store, const char *uri,
+                   const ecom_options *opts)
+{
+    int rc = ecom_backend_lookup("lmdb")->open(out, store, uri + 3, opts);
+    if (rc == ECOM_OK) {
+        (*out)->version = 4;
+        (*out)->write_batch = NULL;
+        lmdb_inventory_apply = (*out)->inventory_apply;
+        (*out)->inventory_apply = v4_inventory_apply;
+        lmdb_cart_apply = (*out)->cart_apply;
+        (*out)->cart_apply = v4_cart_apply;
+    }
+    return rc;
+}
+
+typedef struct fixture {
+    char dir[512];
+    ecom_store *s;
+} fixture;
+
+static int setup(void **state)
+{
+    static fixture f;
+    static const ecom_backend_factory v4 = {ECOM_BACKEND_VERSION, "v4", v4_open};
+    ecom_backend_register(&v4);
+    char uri[600], v4_uri[620];
+    test_fresh_store_dir(f.dir, sizeof f.dir, uri, sizeof uri, "backend_abi");
+    snprintf(v4_uri, sizeof v4_uri, "v4:%s", uri);
+    ecom_options opts = ECOM_OPTIONS_INIT;
+    opts.no_sync = 1;
+    f.s = NULL;
+    assert_int_equal(ecom_store_open(&f.s, v4_uri, &opts), ECOM_OK);
+    const char *json = "{\"id\":\"p1\",\"title\":\"Mug\",\"status\":\"active\",\"variants\":["
+                       "{\"sku\":\"mug\",\"prices\":{\"USD\":100}}]}";
+    ecom_product *p = NULL;
+    assert_int_equal(ecom_product_from_json(&p, json, strlen(json), NULL, 0), ECOM_OK);
+    assert_int_equal(ecom_catalog_create(f.s, p), ECOM_OK);
+    ecom_product_free(p);
+    assert_int_equal(ecom_stock_adjust(f.s, "mug", NULL, ECOM_ADJUST_RECEIVE, 1000, "in", ""),
+                     ECOM_OK);
+    *state = &f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    ecom_store_close(f->s);
+    test_remove_store_dir(f->dir);
+    return 0;
+}
+
+static atomic_int claims_done;
+
+static void claim_done(ecom_claim_request *r)
+{
+    (void)r;
+    atomic_fetch_add(&claims_done, 1);
+}
+
+static void test_backend_abi__inventory_ops_at_the_older_size(void **state)
+{
+    fixture *f = *state;
+    ecom_flash_options fo = ECOM_FLASH_OPTIONS_INIT;
+    fo.sku = "mug";
+    fo.units = 500;
+    assert_int_equal(ecom_flash_open(f->s, "fs", &fo), ECOM_OK);
+    atomic_store(&misread, 0);
+    atomic_store(&arrays, 0);
+    enum { N = 200 };
+    static ecom_claim_request reqs[N];
+    static char users[N][16];
+    for (int i = 0; i < N; i++) {
+        snprintf(users[i], sizeof users[i], "u%d", i);
+        reqs[i] = (ecom_claim_request){.version = ECOM_CLAIM_REQUEST_VERSION, .sale = "fs",
+                                       .user = users[i], .key = users[i], .quantity = 1,
+                                       .done = claim_done};
+        assert_int_equal(ecom_flash_claim_submit(f->s, &reqs[i]), ECOM_OK);
+    }
+    for (int waited = 0; atomic_load(&claims_done) < N && waited < 20000; waited++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    assert_int_equal(atomic_load(&claims_done), N);
+    int admitted = 0;
+    for (int i = 0; i < N; i++)
+        admitted += reqs[i].status == ECOM_OK && reqs[i].result.outcome == ECOM_CLAIM_ADMITTED;
+    assert_int_equal(admitted, N);
+    assert_true(atomic_load(&arrays) > 0); /* the committer did hand arrays */
+    assert_int_equal(atomic_load(&misread), 0);
+}
+
+static void *add_lines(void *arg)
+{
+    ecom_store *s = arg;
+    char cart[32];
+    static atomic_int next;
+    for (int i = 0; i < 20; i++) {
+        snprintf(cart, sizeof cart, "user:c%d", atomic_fetch_add(&next, 1));
+        if (ecom_cart_add(s, cart, "mug", 1, "USD") != ECOM_OK)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static void test_backend_abi__cart_ops_at_the_older_size(void **state)
+{
+    fixture *f = *state;
+    atomic_store(&misread, 0);
+    atomic_store(&arrays, 0);
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, add_lines, f->s), 0);
+    for (int i = 0; i < 8; i++) {
+        void *failed = NULL;
+        assert_int_equal(pthread_join(t[i], &failed), 0);
+        assert_null(failed);
+    }
+    assert_int_equal(atomic_load(&misread), 0);
+    uint64_t violations = 99;
+    assert_int_equal(ecom_check(&violations, f->s, NULL, NULL), ECOM_OK);
+    assert_int_equal(violations, 0);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(test_backend_abi__##name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(inventory_ops_at_the_older_size),
+        T(cart_ops_at_the_older_size),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
