@@ -18,8 +18,9 @@
 
 /* ---- paying, and the one completion path ---- */
 
-/* Cancels a pending order: its holds go back. A hold that already ended (expired) is
- * not a reason to keep the order open: then the order is cancelled alone. */
+/* Cancels a pending order: its holds go back. A hold that already ended (expired, or a
+ * claim gone with its sale) needs no release and is no reason to keep the order open:
+ * its release is dropped, and the others are written again. */
 static int cancel_pending_by(ecom_store *store, ecom_order *o, const char *who, const char *why)
 {
     ecom_inventory_op ops[ECOM__ORDER_CLAIMS_MAX + 1];
@@ -31,11 +32,18 @@ static int cancel_pending_by(ecom_store *store, ecom_order *o, const char *who, 
     int rc = ecom__order_push(o, ECOM_ORDER_CANCELLED, ecom__now(store), who, why);
     if (rc != ECOM_OK)
         return ecom__fail(store, rc, "out of memory");
-    rc = ecom__order_write(store, o, ECOM_ORDER_UPDATE, ops, n, NULL);
-    /* A hold that already ended (expired, or a claim gone with its sale) needs no release. */
-    if (rc == ECOM_EEXPIRED || rc == ECOM_EENDED || rc == ECOM_ENOTFOUND)
-        rc = ecom__order_write(store, o, ECOM_ORDER_UPDATE, NULL, 0, NULL);
-    return rc;
+    for (;;) {
+        rc = ecom__order_write(store, o, ECOM_ORDER_UPDATE, ops, n, NULL);
+        if (rc != ECOM_EEXPIRED && rc != ECOM_EENDED && rc != ECOM_ENOTFOUND)
+            return rc;
+        size_t kept = 0;
+        for (size_t i = 0; i < n; i++)
+            if (ops[i].result != rc)
+                ops[kept++] = ops[i];
+        if (kept == n)
+            return rc; /* not a hold's refusal: the order's own */
+        n = kept;
+    }
 }
 
 static int cancel_pending(ecom_store *store, ecom_order *o, const char *why)
@@ -78,9 +86,25 @@ int ecom__cancel_and_void(ecom_store *store, ecom_order *o, const char *who, con
 static int finish_cancelling(ecom_store *store, ecom_order *o)
 {
     int rc = ecom__cancel_and_void(store, o, "checkout", o->reason);
+    if (rc == ECOM_ECONFLICT) /* moved under it: a retry sees how (a key stays open) */
+        return ecom__fail(store, ECOM_EBUSY, "order '%s' is being cancelled elsewhere; "
+                          "retry", o->id);
     return rc == ECOM_OK ? ecom__fail(store, ECOM_ESTATE, "order '%s' was cancelled: %s",
                                       o->id, o->reason)
                          : rc;
+}
+
+/* The order as stored, in place of the copy in hand, when it may have been marked as
+ * being cancelled since that copy was read: ECOM_OK, or an error reported. */
+static int reread(ecom_store *store, ecom_order **order)
+{
+    ecom_order *now = NULL;
+    int rc = ecom__order_read(&now, store, (*order)->id);
+    if (rc != ECOM_OK)
+        return rc;
+    ecom_order_free(*order);
+    *order = now;
+    return ECOM_OK;
 }
 
 /* The order was found cancelled (by ecom_order_cancel, the recovery sweep or a
@@ -180,6 +204,9 @@ static int undo_payment(ecom_store *store, ecom_order **order, int why)
         return ECOM_OK; /* completed elsewhere after all */
     rc = ecom__cancel_and_void(store, o, "checkout", "stock hold ended before payment "
                                "completed");
+    if (rc == ECOM_ECONFLICT) /* moved under it: a retry sees how (a key stays open) */
+        return ecom__fail(store, ECOM_EBUSY, "order '%s' moved while its payment was undone; "
+                          "retry", o->id);
     return rc == ECOM_OK ? ecom__fail(store, why, "order '%s': the stock hold ended while "
                                                   "paying; the charge was voided", o->id)
                          : rc;
@@ -190,14 +217,22 @@ static int undo_payment(ecom_store *store, ecom_order **order, int why)
 static int capture_and_complete(ecom_store *store, ecom_order **order,
                                 const ecom_payment_result *auth, const ecom__order_then *then)
 {
-    if (ecom__order_cancelling(*order)) /* no capture for an order being cancelled */
+    /* No capture for an order being cancelled: as stored now, if a capture is due (the
+     * copy in hand may predate a mark; a capture done cannot always be voided). */
+    int rc = auth->captured ? ECOM_OK : reread(store, order);
+    if (rc != ECOM_OK)
+        return rc;
+    if (ecom__order_cancelling(*order))
         return finish_cancelling(store, *order);
+    if ((*order)->state != ECOM_ORDER_PENDING_PAYMENT)
+        return (*order)->state == ECOM_ORDER_CANCELLED ? ecom__cancelled_meanwhile(store, *order)
+                                                      : ECOM_OK; /* completed elsewhere */
     const ecom_payment_provider *pp = ecom__payments(store);
     char key[ECOM__KEY_MAX + 1];
     snprintf(key, sizeof key, "capture-%s", (*order)->id);
     ecom_payment_result cap = {0};
-    int rc = auth->captured ? ECOM_OK
-                            : pp->capture(pp->ctx, auth->charge_id, (*order)->total, key, &cap);
+    rc = auth->captured ? ECOM_OK
+                        : pp->capture(pp->ctx, auth->charge_id, (*order)->total, key, &cap);
     if (rc != ECOM_OK)
         return ecom__fail(store, rc == ECOM_ETIMEOUT ? rc : ECOM_EPAYMENT, "order '%s': capture "
                           "failed; retry with the same key", (*order)->id);
@@ -286,6 +321,8 @@ int ecom_payment_notify(ecom_store *store, const char *order_id, int approved,
         rc = approved ? ECOM_OK
                       : ecom__fail(store, ECOM_ESTATE, "order '%s' is %s: the notification "
                                    "is stale", order_id, ecom_order_state_name(o->state));
+    } else if (approved && ecom__order_cancelling(o)) { /* the cancel was decided */
+        rc = finish_cancelling(store, o);
     } else if (approved) {
         rc = notified_approved(store, &o);
     } else {

@@ -657,13 +657,23 @@ int ecom__void_order_charge(ecom_store *store, const ecom_order *o)
         snprintf(key, sizeof key, "void-cancel-%s", o->id);
         char charge[sizeof res.charge_id];
         snprintf(charge, sizeof charge, "%s", res.charge_id);
+        int64_t amount = res.amount > 0 ? res.amount : o->total;
         rc = pp->void_charge(pp->ctx, charge, key, &res);
         if (rc == ECOM_OK && res.approved)
             return ECOM_OK;
+        /* A declined void stays declined under its key (a captured charge often cannot
+         * be voided): the money goes back as a refund of it all, under a key of its own. */
+        if (rc == ECOM_OK) {
+            snprintf(key, sizeof key, "refund-void-%s", o->id);
+            rc = pp->refund(pp->ctx, charge, amount, key, &res);
+            if (rc == ECOM_OK && res.approved)
+                return ECOM_OK;
+        }
     }
     return ecom__fail(store, rc == ECOM_ETIMEOUT ? rc : ECOM_EPAYMENT, "order '%s': cannot "
                       "tell or undo what its payment took (%s); retry", o->id,
-                      rc == ECOM_OK ? "the void was declined" : ecom_strerror(rc));
+                      rc == ECOM_OK ? "the void and the refund were declined"
+                                    : ecom_strerror(rc));
 }
 
 /* ECOM_OK if o may be cancelled now (by its state, and nothing shipped); else why not. */

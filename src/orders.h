@@ -174,7 +174,8 @@ int ecom__order_read(ecom_order **out, ecom_store *store, const char *id);
 
 /* Voids whatever the provider took under o's payment key: a charge whose answer was
  * lost, or one that landed after o was cancelled or its hold ended. Every path uses
- * one void key per order, so the charge is voided once. ECOM_OK when nothing was
+ * one void key per order, so the charge is voided once; a declined void is followed
+ * by a refund of it all (key "refund-void-<id>"). ECOM_OK when nothing was
  * taken; ECOM_ETIMEOUT or ECOM_EPAYMENT (retry) when the provider cannot say or void. */
 int ecom__void_order_charge(ecom_store *store, const ecom_order *o);
 

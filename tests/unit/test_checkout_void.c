@@ -33,13 +33,20 @@ typedef struct provider_state {
     int voids;      /* void calls */
     int fail_voids; /* the next ones fail (the provider is down) */
     int voided;     /* voids made */
+    int authorize_only; /* authorizations are not captured with them */
+    int captures;
+    int hold_lookup; /* the next lookup waits for release_lookup */
+    int in_lookup;
+    int decline_voids; /* voids are declined (a captured charge cannot be voided) */
+    int refunds;
 } provider_state;
 
 static provider_state ps = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 static void approved(ecom_payment_result *out, int64_t amount)
 {
-    *out = (ecom_payment_result){.approved = 1, .captured = 1, .amount = amount};
+    *out = (ecom_payment_result){.approved = 1, .captured = !ps.authorize_only,
+                                 .amount = amount};
     snprintf(out->charge_id, sizeof out->charge_id, "ch1");
 }
 
@@ -65,6 +72,15 @@ static int p_settle(void *ctx, const char *charge, int64_t amount, const char *k
     return ECOM_OK;
 }
 
+static int p_capture(void *ctx, const char *charge, int64_t amount, const char *key,
+                     ecom_payment_result *out)
+{
+    pthread_mutex_lock(&ps.mu);
+    ps.captures++;
+    pthread_mutex_unlock(&ps.mu);
+    return p_settle(ctx, charge, amount, key, out);
+}
+
 static int p_void(void *ctx, const char *charge, const char *key, ecom_payment_result *out)
 {
     (void)ctx;
@@ -79,12 +95,22 @@ static int p_void(void *ctx, const char *charge, const char *key, ecom_payment_r
         while (ps.in_void)
             pthread_cond_wait(&ps.cv, &ps.mu);
     }
-    int fail = ps.fail_voids > 0;
+    int fail = ps.fail_voids > 0, declined = ps.decline_voids;
     ps.fail_voids -= fail;
-    ps.voided += !fail;
+    ps.voided += !fail && !declined;
     pthread_mutex_unlock(&ps.mu);
     approved(out, 0);
+    out->approved = !declined;
     return fail ? ECOM_EPAYMENT : ECOM_OK;
+}
+
+static int p_refund(void *ctx, const char *charge, int64_t amount, const char *key,
+                    ecom_payment_result *out)
+{
+    pthread_mutex_lock(&ps.mu);
+    ps.refunds++;
+    pthread_mutex_unlock(&ps.mu);
+    return p_settle(ctx, charge, amount, key, out);
 }
 
 /* Like many processors' records (and the test provider's): a void does not show. */
@@ -94,13 +120,20 @@ static int p_lookup(void *ctx, const char *key, ecom_payment_result *out)
     (void)key;
     pthread_mutex_lock(&ps.mu);
     int seen = ps.authorized;
+    if (ps.hold_lookup) {
+        ps.hold_lookup = 0;
+        ps.in_lookup = 1;
+        pthread_cond_broadcast(&ps.cv);
+        while (ps.in_lookup)
+            pthread_cond_wait(&ps.cv, &ps.mu);
+    }
     pthread_mutex_unlock(&ps.mu);
     approved(out, 0);
     return seen ? ECOM_OK : ECOM_ENOTFOUND;
 }
 
 static ecom_payment_provider provider = {ECOM_PAYMENT_PROVIDER_VERSION, "void-race", NULL,
-                                         p_authorize, p_settle, p_void, p_settle, p_lookup};
+                                         p_authorize, p_capture, p_void, p_refund, p_lookup};
 
 static void await_void(void)
 {
@@ -151,6 +184,8 @@ static int setup_race(void **state)
     static fixture f;
     pthread_mutex_lock(&ps.mu);
     ps.authorized = ps.hold_void = ps.in_void = ps.voids = ps.fail_voids = ps.voided = 0;
+    ps.authorize_only = ps.captures = ps.hold_lookup = ps.in_lookup = 0;
+    ps.decline_voids = ps.refunds = 0;
     ps.lost = 1;
     pthread_mutex_unlock(&ps.mu);
     *state = &f;
@@ -309,6 +344,70 @@ static void test_checkout_void__a_repeated_cancel_carries_it_on(void **state)
     assert_clean(f->s);
 }
 
+/* An approval that read the order before a cancel marked it captures nothing: what it
+ * would capture is looked at again as stored, and the cancel finished instead. */
+typedef struct notifier {
+    ecom_store *s;
+    const char *id;
+    int rc;
+} notifier;
+
+static void *notify_main(void *arg)
+{
+    notifier *n = arg;
+    n->rc = ecom_payment_notify(n->s, n->id, 1, "ch1", NULL);
+    return NULL;
+}
+
+static void test_checkout_void__an_approval_read_before_the_mark_captures_nothing(void **state)
+{
+    fixture *f = *state;
+    ps.authorize_only = 1;
+    char id[80];
+    assert_int_equal(checkout(f->s, "tok", "k1", id, sizeof id), ECOM_ETIMEOUT);
+    assert_int_equal(ps.captures, 0);
+    pthread_mutex_lock(&ps.mu);
+    ps.hold_lookup = 1;
+    pthread_mutex_unlock(&ps.mu);
+    notifier n = {f->s, id, 1};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, notify_main, &n), 0);
+    pthread_mutex_lock(&ps.mu); /* the notification has read the order, and asks */
+    while (!ps.in_lookup)
+        pthread_cond_wait(&ps.cv, &ps.mu);
+    ps.fail_voids = 1; /* the cancel marks the order, and its void fails */
+    pthread_mutex_unlock(&ps.mu);
+    assert_int_equal(ecom_order_cancel(f->s, id, ECOM_VERSION_ANY, "cs", "asked"),
+                     ECOM_EPAYMENT);
+    pthread_mutex_lock(&ps.mu);
+    ps.in_lookup = 0;
+    pthread_cond_broadcast(&ps.cv);
+    pthread_mutex_unlock(&ps.mu);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(n.rc, ECOM_ESTATE); /* it finished the cancel */
+    assert_int_equal(ps.captures, 0);
+    assert_int_equal(ps.voided, 1);
+    assert_int_equal(state_of(f->s, id), ECOM_ORDER_CANCELLED);
+    /* A later approval of the marked order... here cancelled: still nothing captured. */
+    assert_int_equal(ecom_payment_notify(f->s, id, 1, "ch1", NULL), ECOM_ESTATE);
+    assert_int_equal(ps.captures, 0);
+    assert_clean(f->s);
+}
+
+/* A provider that declines the void (a captured charge) refunds it instead. */
+static void test_checkout_void__a_declined_void_is_refunded(void **state)
+{
+    fixture *f = *state;
+    char id[80];
+    assert_int_equal(checkout(f->s, "tok", "k1", id, sizeof id), ECOM_ETIMEOUT);
+    ps.decline_voids = 1;
+    assert_int_equal(ecom_order_cancel(f->s, id, ECOM_VERSION_ANY, "cs", NULL), ECOM_OK);
+    assert_int_equal(state_of(f->s, id), ECOM_ORDER_CANCELLED);
+    assert_int_equal(ps.voided, 0);
+    assert_int_equal(ps.refunds, 1);
+    assert_clean(f->s);
+}
+
 /* ---- the test provider ---- */
 
 static int ledger_count(ecom_store *s, const char *id, const char *kind)
@@ -365,6 +464,72 @@ static void test_checkout_void__an_undone_payment_was_never_paid(void **state)
     assert_int_equal(violations, 0);
 }
 
+/* ---- a cancel with one hold ended and one live: the live one is released ---- */
+
+static int64_t clock_ms = INT64_C(1800000000000);
+
+static int64_t test_clock(void *ctx)
+{
+    (void)ctx;
+    return clock_ms;
+}
+
+static void test_checkout_void__a_cancel_releases_the_holds_still_live(void **state)
+{
+    (void)state;
+    fixture f;
+    char uri[600];
+    test_fresh_store_dir(f.dir, sizeof f.dir, uri, sizeof uri, "checkout_holds");
+    ecom_options opts = ECOM_OPTIONS_INIT;
+    opts.no_sync = 1;
+    opts.clock = test_clock;
+    assert_int_equal(ecom_store_open(&f.s, uri, &opts), ECOM_OK);
+    const char *json = "{\"id\":\"p1\",\"title\":\"TV\",\"status\":\"active\",\"variants\":["
+                       "{\"sku\":\"tv\",\"prices\":{\"USD\":500}},"
+                       "{\"sku\":\"mug\",\"prices\":{\"USD\":100}}]}";
+    ecom_product *p = NULL;
+    assert_int_equal(ecom_product_from_json(&p, json, strlen(json), NULL, 0), ECOM_OK);
+    assert_int_equal(ecom_catalog_create(f.s, p), ECOM_OK);
+    ecom_product_free(p);
+    assert_int_equal(ecom_stock_adjust(f.s, "tv", NULL, ECOM_ADJUST_RECEIVE, 5, "in", ""),
+                     ECOM_OK);
+    assert_int_equal(ecom_stock_adjust(f.s, "mug", NULL, ECOM_ADJUST_RECEIVE, 5, "in", ""),
+                     ECOM_OK);
+    ecom_flash_options fo = ECOM_FLASH_OPTIONS_INIT;
+    fo.sku = "tv";
+    fo.units = 2;
+    assert_int_equal(ecom_flash_open(f.s, "fs", &fo), ECOM_OK);
+    ecom_claim_result c = ECOM_CLAIM_RESULT_INIT;
+    assert_int_equal(ecom_flash_claim(&c, f.s, "fs", "ann", 1, "k-ann"), ECOM_OK);
+    assert_int_equal(ecom_cart_add(f.s, "user:ann", "tv", 1, "USD"), ECOM_OK);
+    assert_int_equal(ecom_cart_add(f.s, "user:ann", "mug", 1, "USD"), ECOM_OK);
+    ecom_checkout_request r = ECOM_CHECKOUT_REQUEST_INIT;
+    r.cart = "user:ann";
+    r.user = "ann";
+    r.payment_token = "tok_timeout";
+    const char *claims[] = {c.claim_id};
+    r.claims = claims;
+    r.claim_count = 1;
+    ecom_order *o = NULL;
+    assert_int_equal(ecom_checkout(&o, f.s, &r, "k1"), ECOM_ETIMEOUT);
+    char id[80];
+    snprintf(id, sizeof id, "%s", ecom_order_id(o));
+    ecom_order_free(o);
+    /* The claim's hold (10 minutes) has ended; the mug's reservation (15) has not. */
+    clock_ms += INT64_C(11) * 60 * 1000;
+    assert_int_equal(ecom_order_cancel(f.s, id, ECOM_VERSION_ANY, "cs", "asked"), ECOM_OK);
+    assert_int_equal(state_of(f.s, id), ECOM_ORDER_CANCELLED);
+    ecom_stock *st = NULL;
+    assert_int_equal(ecom_stock_get(&st, f.s, "mug", NULL), ECOM_OK);
+    assert_int_equal(ecom_stock_reserved(st), 0);
+    ecom_stock_free(st);
+    uint64_t violations = 99;
+    assert_int_equal(ecom_check(&violations, f.s, NULL, NULL), ECOM_OK);
+    assert_int_equal(violations, 0);
+    ecom_store_close(f.s);
+    test_remove_store_dir(f.dir);
+}
+
 int main(void)
 {
 #define T(name, setup) cmocka_unit_test_setup_teardown(test_checkout_void__##name, setup, teardown)
@@ -373,8 +538,11 @@ int main(void)
         T(a_cancel_cancels_before_it_voids, setup_race),
         T(the_sweep_carries_a_cancel_on, setup_race),
         T(a_repeated_cancel_carries_it_on, setup_race),
+        T(an_approval_read_before_the_mark_captures_nothing, setup_race),
+        T(a_declined_void_is_refunded, setup_race),
         T(a_late_approval_of_a_refunded_order_voids_nothing, setup_test_provider),
         T(an_undone_payment_was_never_paid, setup_test_provider),
+        cmocka_unit_test(test_checkout_void__a_cancel_releases_the_holds_still_live),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
