@@ -186,7 +186,8 @@ typedef struct ecom_inventory_op {
                                   or unknown (ECOM_ESKU) */
     uint64_t count;            /* EXPIRE: holds ended */
     ecom_claim_result claim;   /* FLASH_CLAIM; last: it grew at version 5 (user), and
-                                  the core hands an older backend the older size */
+                                  the core hands an older backend arrays of the older
+                                  size (inventory_apply's, and an order op's) */
 } ecom_inventory_op;
 
 /* Stock counters of one SKU at one location. */

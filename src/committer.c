@@ -203,6 +203,28 @@ void ecom__committer_fit(ecom__committer *c, int backend_version)
     }
 }
 
+ecom_inventory_op *ecom__inventory_array(ecom_store *store, ecom_inventory_op *inv, size_t n,
+                                         void **copy)
+{
+    size_t size = store->committer.op_size[ECOM__WRITE_INVENTORY];
+    *copy = NULL;
+    if (n == 0 || size == sizeof *inv)
+        return inv;
+    char *narrow = ecom__calloc(n, size);
+    for (size_t i = 0; narrow && i < n; i++)
+        memcpy(narrow + size * i, &inv[i], size);
+    *copy = narrow;
+    return (ecom_inventory_op *)narrow;
+}
+
+void ecom__inventory_array_done(ecom_store *store, ecom_inventory_op *inv, size_t n, void *copy)
+{
+    size_t size = store->committer.op_size[ECOM__WRITE_INVENTORY];
+    for (size_t i = 0; copy && i < n; i++)
+        memcpy(&inv[i], (const char *)copy + size * i, size);
+    ecom__free(copy);
+}
+
 /* The older layouts are prefixes only while the grown parts stay at the ends. */
 _Static_assert(offsetof(ecom_inventory_op, claim) + sizeof(ecom_claim_result) ==
                    sizeof(ecom_inventory_op),

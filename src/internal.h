@@ -106,6 +106,13 @@ int ecom__committer_init(ecom__committer *c);
 /* Sizes the ops the committer hands the backend to its contract version (an op struct
  * that grew keeps the older layout as its prefix). Once the backend is open. */
 void ecom__committer_fit(ecom__committer *c, int backend_version);
+/* n inventory ops as an array the backend reads (one an order op carries): inv itself,
+ * or before version 5 a copy (*copy, to hand to ecom__inventory_array_done) at their
+ * older size. NULL when out of memory. */
+ecom_inventory_op *ecom__inventory_array(ecom_store *store, ecom_inventory_op *inv, size_t n,
+                                         void **copy);
+/* The backend's results back into inv, and the copy freed. */
+void ecom__inventory_array_done(ecom_store *store, ecom_inventory_op *inv, size_t n, void *copy);
 /* Completes every queued job, stops the thread, frees. Before the backend closes. */
 void ecom__committer_destroy(ecom_store *store);
 /* Runs an inventory op in the next batch; returns op->result. */

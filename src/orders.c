@@ -123,12 +123,18 @@ static int write_order(ecom_store *store, ecom_order *o, ecom_order_op_kind kind
         return ecom__fail(store, rc, "out of memory writing order '%s'", o->id);
     for (size_t i = 0; i < n; i++)
         inv[i].result = ECOM_OK;
+    void *narrow = NULL;
+    ecom_inventory_op *given = ecom__inventory_array(store, inv, n, &narrow);
+    if (n && given == NULL) {
+        ecom__buf_free(&data);
+        return ecom__fail(store, ECOM_ENOMEM, "out of memory writing order '%s'", o->id);
+    }
     ecom_order_op op = {
         .kind = kind,
         .rec = {o->id, o->user, (int)o->state, o->created_at, data.data, data.len},
         .expected_version = kind == ECOM_ORDER_CREATE ? 0 : o->version,
         .event = event,
-        .inventory = n ? inv : NULL,
+        .inventory = n ? given : NULL,
         .inventory_count = n,
         .idem_key = kind == ECOM_ORDER_CREATE ? idem_key : NULL,
         .idem_holder = begin ? begin->holder : 0,
@@ -148,6 +154,7 @@ static int write_order(ecom_store *store, ecom_order *o, ecom_order_op_kind kind
         ops[count++] = then->ops[i];
     }
     ecom__commit_chain(store, kinds, ops, count, anchor);
+    ecom__inventory_array_done(store, inv, n, narrow);
     rc = begin && begin->op_result != ECOM_OK ? begin->op_result : op.result;
     ecom__buf_free(&data);
     if (rc == ECOM_OK) {

@@ -221,7 +221,10 @@ static int fault_idem_apply(ecom_backend *be, ecom_idem_op *ops, size_t n, int64
 static int fault_order_apply(ecom_backend *be, ecom_order_op *ops, size_t n, int64_t now)
 {
     int rc = step(of(be));
-    return rc ? rc : of(be)->inner->order_apply(of(be)->inner, ops, n, now);
+    ecom_backend *inner = of(be)->inner;
+    if (rc == ECOM_OK && be->version < 5)
+        return test_old_order_apply(inner, inner->order_apply, ops, n, now);
+    return rc ? rc : inner->order_apply(inner, ops, n, now);
 }
 
 static int fault_order_get(ecom_backend *be, const char *id, ecom_order_fn fn, void *ctx)

@@ -146,6 +146,51 @@ int test_old_cart_apply(ecom_backend *inner,
     return rc;
 }
 
+/* An order op's inventory array (at the older size) widened in place of its own;
+ * undone by order_inventory_narrow. */
+static int order_inventory_widen(ecom_order_op *op, ecom_inventory_op **saved)
+{
+    *saved = op->inventory;
+    if (op->inventory_count == 0 || op->inventory == NULL)
+        return ECOM_OK;
+    ecom_inventory_op *wide = widen(op->inventory, op->inventory_count, TEST_OLD_INVENTORY_OP,
+                                    sizeof *wide);
+    if (wide == NULL)
+        return ECOM_ENOMEM;
+    op->inventory = wide;
+    return ECOM_OK;
+}
+
+static void order_inventory_narrow(ecom_order_op *op, ecom_inventory_op *saved)
+{
+    if (op->inventory == saved)
+        return;
+    narrow(saved, op->inventory, op->inventory_count, TEST_OLD_INVENTORY_OP,
+           sizeof *op->inventory);
+    free(op->inventory);
+    op->inventory = saved;
+}
+
+int test_old_order_apply(ecom_backend *inner,
+                         int (*apply)(ecom_backend *, ecom_order_op *, size_t, int64_t),
+                         ecom_order_op *ops, size_t n, int64_t now)
+{
+    ecom_inventory_op **saved = calloc(n + 1, sizeof *saved);
+    if (saved == NULL)
+        return ECOM_ENOMEM;
+    size_t widened = 0;
+    int rc = ECOM_OK;
+    while (rc == ECOM_OK && widened < n)
+        if ((rc = order_inventory_widen(&ops[widened], &saved[widened])) == ECOM_OK)
+            widened++;
+    if (rc == ECOM_OK)
+        rc = apply(inner, ops, n, now);
+    for (size_t i = 0; i < widened; i++)
+        order_inventory_narrow(&ops[i], saved[i]);
+    free(saved);
+    return rc;
+}
+
 /* Each inventory and cart item's op widened into one array per kind, in item order
  * (so a run of one kind stays one array, as the inner backend may take it). */
 int test_old_write_batch(ecom_backend *inner, ecom_write_item *items, size_t n, int64_t now)
@@ -160,8 +205,17 @@ int test_old_write_batch(ecom_backend *inner, ecom_write_item *items, size_t n, 
     }
     char *wide[2] = {calloc(count[0] + 1, full_size[0]), calloc(count[1] + 1, full_size[1])};
     ecom_write_item *copy = calloc(n + 1, sizeof *copy);
-    int rc = ECOM_ENOMEM;
-    if (wide[0] && wide[1] && copy) {
+    ecom_inventory_op **saved = calloc(n + 1, sizeof *saved); /* ORDER items' arrays */
+    size_t widened = 0;
+    int rc = saved ? ECOM_OK : ECOM_ENOMEM;
+    while (rc == ECOM_OK && widened < n) {
+        if ((items[widened].kind & ~ECOM_WRITE_DEPENDENT) == ECOM_WRITE_ORDER)
+            rc = order_inventory_widen(items[widened].op, &saved[widened]);
+        widened += rc == ECOM_OK;
+    }
+    if (rc == ECOM_OK && !(wide[0] && wide[1] && copy))
+        rc = ECOM_ENOMEM;
+    if (rc == ECOM_OK) {
         for (size_t i = 0; i < n; i++) {
             int k = items[i].kind & ~ECOM_WRITE_DEPENDENT;
             copy[i] = items[i];
@@ -177,6 +231,10 @@ int test_old_write_batch(ecom_backend *inner, ecom_write_item *items, size_t n, 
                 memcpy(items[i].op, copy[i].op, old_size[k]);
         }
     }
+    for (size_t i = 0; i < widened; i++)
+        if ((items[i].kind & ~ECOM_WRITE_DEPENDENT) == ECOM_WRITE_ORDER)
+            order_inventory_narrow(items[i].op, saved[i]);
+    free(saved);
     free(wide[0]);
     free(wide[1]);
     free(copy);

@@ -43,6 +43,9 @@ int test_old_inventory_apply(ecom_backend *inner,
 int test_old_cart_apply(ecom_backend *inner,
                         int (*apply)(ecom_backend *, ecom_cart_op *, size_t, int64_t),
                         ecom_cart_op *ops, size_t n, int64_t now);
+int test_old_order_apply(ecom_backend *inner,
+                         int (*apply)(ecom_backend *, ecom_order_op *, size_t, int64_t),
+                         ecom_order_op *ops, size_t n, int64_t now);
 int test_old_write_batch(ecom_backend *inner, ecom_write_item *items, size_t n, int64_t now);
 
 #endif

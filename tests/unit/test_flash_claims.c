@@ -328,6 +328,12 @@ static int (*lmdb_claim_get)(ecom_backend *, const char *, uint64_t, int64_t,
 
 static int (*lmdb_inventory_apply)(ecom_backend *, ecom_inventory_op *, size_t, int64_t);
 static int (*lmdb_cart_apply)(ecom_backend *, ecom_cart_op *, size_t, int64_t);
+static int (*lmdb_order_apply)(ecom_backend *, ecom_order_op *, size_t, int64_t);
+
+static int v4_order_apply(ecom_backend *be, ecom_order_op *ops, size_t n, int64_t now)
+{
+    return test_old_order_apply(be, lmdb_order_apply, ops, n, now);
+}
 
 /* As a version 4 backend reads ops: at their older size (support.h). */
 static int v4_inventory_apply(ecom_backend *be, ecom_inventory_op *ops, size_t n, int64_t now)
@@ -362,6 +368,8 @@ static int v4_open(ecom_backend **out, ecom_store *store, const char *uri,
         (*out)->inventory_apply = v4_inventory_apply;
         lmdb_cart_apply = (*out)->cart_apply;
         (*out)->cart_apply = v4_cart_apply;
+        lmdb_order_apply = (*out)->order_apply;
+        (*out)->order_apply = v4_order_apply;
         (*out)->write_batch = NULL; /* its items would need widening too (support.h) */
     }
     return rc;
