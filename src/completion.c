@@ -34,15 +34,15 @@ static int cancel_pending_by(ecom_store *store, ecom_order *o, const char *who, 
         return ecom__fail(store, rc, "out of memory");
     for (;;) {
         rc = ecom__order_write(store, o, ECOM_ORDER_UPDATE, ops, n, NULL);
-        if (rc != ECOM_EEXPIRED && rc != ECOM_EENDED && rc != ECOM_ENOTFOUND)
-            return rc;
+        if ((rc != ECOM_EEXPIRED && rc != ECOM_EENDED && rc != ECOM_ENOTFOUND) || n == 0)
+            return rc; /* written, or the order's own refusal */
         size_t kept = 0;
         for (size_t i = 0; i < n; i++)
             if (ops[i].result != rc)
                 ops[kept++] = ops[i];
-        if (kept == n)
-            return rc; /* not a hold's refusal: the order's own */
-        n = kept;
+        /* A backend that names no refused release (the contract promises the write's
+         * result only): then every release is dropped, as an older core did. */
+        n = kept == n ? 0 : kept;
     }
 }
 
@@ -263,6 +263,9 @@ int ecom__pay(ecom_store *store, ecom_order **order, const char *token,
                                                            o->id, ecom_strerror(rc));
     if (!res.approved) {
         rc = cancel_pending(store, o, res.reason[0] ? res.reason : "declined");
+        if (rc == ECOM_ECONFLICT) /* marked or moved meanwhile: a retry sees how */
+            return ecom__fail(store, ECOM_EBUSY, "order '%s' moved while its decline was "
+                              "recorded; retry", o->id);
         return rc == ECOM_OK ? ecom__fail(store, ECOM_EDECLINED, "order '%s': payment declined "
                                           "(%s); the stock went back", o->id, o->reason)
                              : rc;

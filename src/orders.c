@@ -118,23 +118,25 @@ static int write_order(ecom_store *store, ecom_order *o, ecom_order_op_kind kind
              event_name ? event_name
                         : kind == ECOM_ORDER_CREATE ? "created" : state_name(o->state));
     ecom__buf data = {0};
-    int rc = ecom__order_encode(&data, o);
-    if (rc != ECOM_OK)
-        return ecom__fail(store, rc, "out of memory writing order '%s'", o->id);
-    for (size_t i = 0; i < n; i++)
-        inv[i].result = ECOM_OK;
     void *narrow = NULL;
-    ecom_inventory_op *given = ecom__inventory_array(store, inv, n, &narrow);
-    if (n && given == NULL) {
+    ecom_inventory_op *given = NULL;
+    int rc = ecom__order_encode(&data, o);
+    if (rc == ECOM_OK && n && (given = ecom__inventory_array(store, inv, n, &narrow)) == NULL)
+        rc = ECOM_ENOMEM;
+    if (rc != ECOM_OK) {
         ecom__buf_free(&data);
-        return ecom__fail(store, ECOM_ENOMEM, "out of memory writing order '%s'", o->id);
+        if (begin) /* the key was not claimed: its holder is not this request */
+            begin->op_result = rc;
+        return ecom__fail(store, rc, "out of memory writing order '%s'", o->id);
     }
+    for (size_t i = 0; i < n; i++)
+        given[i].result = ECOM_OK;
     ecom_order_op op = {
         .kind = kind,
         .rec = {o->id, o->user, (int)o->state, o->created_at, data.data, data.len},
         .expected_version = kind == ECOM_ORDER_CREATE ? 0 : o->version,
         .event = event,
-        .inventory = n ? given : NULL,
+        .inventory = given,
         .inventory_count = n,
         .idem_key = kind == ECOM_ORDER_CREATE ? idem_key : NULL,
         .idem_holder = begin ? begin->holder : 0,
