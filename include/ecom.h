@@ -1073,7 +1073,11 @@ ECOM_EXTERN int ecom_order_ship(ecom_store *store, const char *id, uint64_t expe
 
 /* Cancels an order not yet shipped: its stock returns (a pending order's holds are
  * released; a paid order's committed units are returned to stock, and it is refunded
- * in full through the provider). Errors: as transition. */
+ * in full through the provider). An order pending payment is marked as being cancelled
+ * (event "order.cancelling"), what its payment took voided (or refunded, if the void is
+ * declined), then cancelled: if the provider fails in between (ECOM_ETIMEOUT,
+ * ECOM_EPAYMENT), call again, with any expected version, or let ecom_checkout_recover
+ * finish it; no path pays a marked order. Errors: as transition. */
 ECOM_EXTERN int ecom_order_cancel(ecom_store *store, const char *id, uint64_t expected_version,
                                   const char *who, const char *why);
 

@@ -5,7 +5,9 @@
  * complete_paid or cancel_pending, a compare-and-set from pending_payment, so only one
  * of them wins, and the provider is always called with the order's own idempotency
  * keys, so it charges once. A path that finds the order cancelled under it voids what
- * the payment took.
+ * the payment took. A cancel of an order pending payment (ecom__cancel_and_void) marks
+ * it first, so that no path pays it while its charge is voided, and every path that
+ * meets the mark finishes that cancel.
  */
 #include <stdio.h>
 #include <string.h>
