@@ -228,7 +228,6 @@ struct change {
     ecom_inventory_op *inv; /* room for inv_cap ops */
     char (*sales)[ECOM_ID_MAX + 1];
     size_t inv_cap, inv_count;
-    bool drop_ended;   /* a hold that already ended need not be released */
     const char *event; /* the event's name after "order."; NULL: the order's state */
 };
 
@@ -245,29 +244,6 @@ static int push(ecom_store *store, ecom_order *o, ecom_order_state to, const cha
     return rc ? ecom__fail(store, rc, "out of memory moving order '%s'", o->id) : ECOM_OK;
 }
 
-static bool ended(int rc)
-{
-    return rc == ECOM_EENDED || rc == ECOM_EEXPIRED || rc == ECOM_ENOTFOUND;
-}
-
-/* Writes the change; with drop_ended, a release refused because its hold already
- * ended (expired, released) is dropped and the rest written again. */
-static int write_change(ecom_store *store, ecom_order *o, change *c)
-{
-    for (;;) {
-        int rc = write_order(store, o, ECOM_ORDER_UPDATE, c->inv, c->inv_count, NULL, NULL,
-                             NULL, c->event);
-        if (rc == ECOM_OK || !c->drop_ended || !ended(rc))
-            return rc;
-        size_t kept = 0;
-        for (size_t i = 0; i < c->inv_count; i++)
-            if (!(c->inv[i].result == rc))
-                c->inv[kept++] = c->inv[i];
-        if (kept == c->inv_count)
-            return rc; /* not a hold's refusal: the order's own */
-        c->inv_count = kept;
-    }
-}
 
 static int run_change(ecom_store *store, const char *id, uint64_t expected, change *c)
 {
@@ -287,14 +263,14 @@ static int run_change(ecom_store *store, const char *id, uint64_t expected, chan
                             (unsigned long long)expected);
         } else if (done == 0) {
             c->inv_count = 0;
-            c->drop_ended = false;
             rc = c->apply(store, o, c);
             if (rc == ECOM_OK)
-                rc = write_change(store, o, c);
+                rc = write_order(store, o, ECOM_ORDER_UPDATE, c->inv, c->inv_count, NULL,
+                                 NULL, NULL, c->event);
         }
         ecom_order_free(o);
         if (rc == ECOM_OK)
-            ecom__clear(store); /* a dropped release or a lost race was not the answer */
+            ecom__clear(store); /* a lost race was not the answer */
         if (rc != ECOM_ECONFLICT || stale || expected != ECOM_VERSION_ANY ||
             attempt == ORDER_RETRIES)
             return rc;
