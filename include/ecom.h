@@ -888,7 +888,8 @@ typedef struct ecom_payment_provider {
     const char *name;
     void *ctx;             /* handed to every call */
     /* Each returns ECOM_OK with the outcome in *out, ECOM_ETIMEOUT when the outcome
-     * is unknown, or ECOM_EPAYMENT for a provider error. */
+     * is unknown, or ECOM_EPAYMENT for a provider error. A declined capture (approved
+     * 0) is taken as final: its order is cancelled and the authorization voided. */
     int (*authorize)(void *ctx, const ecom_payment_request *req, ecom_payment_result *out);
     int (*capture)(void *ctx, const char *charge_id, int64_t amount, const char *key,
                    ecom_payment_result *out);
@@ -1001,7 +1002,8 @@ ECOM_EXTERN int ecom_checkout(ecom_order **out, ecom_store *store,
  * (kept when declined) at most 256 bytes of UTF-8. Errors: ECOM_ENOTFOUND, ECOM_ESTATE
  * (the order is past payment: the notification is stale), ECOM_EINVAL (approved
  * without charge_id), ECOM_ETOOLONG, ECOM_EUTF8, ECOM_EBADID (order_id),
- * ECOM_EPAYMENT, ECOM_ETIMEOUT.
+ * ECOM_EPAYMENT, ECOM_ETIMEOUT, ECOM_EDECLINED (the provider declined the capture: the
+ * order was cancelled and its authorization voided).
  */
 ECOM_EXTERN int ecom_payment_notify(ecom_store *store, const char *order_id, int approved,
                                     const char *charge_id, const char *reason);

@@ -214,6 +214,25 @@ static int undo_payment(ecom_store *store, ecom_order **order, int why)
                          : rc;
 }
 
+/* The provider declined the capture of an approved authorization (it expired, say):
+ * the same key would be declined again, so the money can never be taken and the order
+ * is cancelled like a declined payment, its authorization voided. */
+static int capture_declined(ecom_store *store, ecom_order *o, const ecom_payment_result *cap)
+{
+    char why[sizeof cap->reason + 32];
+    snprintf(why, sizeof why, "capture declined (%s)", cap->reason[0] ? cap->reason
+                                                                      : "no reason given");
+    int rc = ecom__cancel_and_void(store, o, "checkout", why);
+    if (rc == ECOM_ECONFLICT) /* moved under it: a retry sees how (a key stays open) */
+        return ecom__fail(store, ECOM_EBUSY, "order '%s' moved while its declined capture "
+                          "was recorded; retry", o->id);
+    return rc == ECOM_OK ? ecom__fail(store, ECOM_EDECLINED, "order '%s': the payment "
+                                      "provider declined its capture (%s); the authorization "
+                                      "was voided and the stock went back", o->id,
+                                      cap->reason[0] ? cap->reason : "no reason given")
+                         : rc;
+}
+
 /* Captures an approved authorization (with the order's own key) unless the provider
  * captured it already, and completes the order (with then, see complete_paid). */
 static int capture_and_complete(ecom_store *store, ecom_order **order,
@@ -238,6 +257,8 @@ static int capture_and_complete(ecom_store *store, ecom_order **order,
     if (rc != ECOM_OK)
         return ecom__fail(store, rc == ECOM_ETIMEOUT ? rc : ECOM_EPAYMENT, "order '%s': capture "
                           "failed; retry with the same key", (*order)->id);
+    if (!auth->captured && !cap.approved)
+        return capture_declined(store, *order, &cap);
     rc = complete_paid(store, order, auth->charge_id, then);
     if (rc == ECOM_EEXPIRED || rc == ECOM_EENDED)
         return undo_payment(store, order, rc);
@@ -354,7 +375,12 @@ static int recover_one(ecom_store *store, ecom_order **order)
         return rc;
     if (!res.approved)
         return cancel_pending(store, *order, res.reason[0] ? res.reason : "declined");
-    return capture_and_complete(store, order, &res, NULL);
+    rc = capture_and_complete(store, order, &res, NULL);
+    if (rc == ECOM_EDECLINED) { /* a declined capture: cancelled, so finished */
+        ecom__clear(store);
+        rc = ECOM_OK;
+    }
+    return rc;
 }
 
 /* The pending orders of one scan, collected to be recovered once the scan is over (a

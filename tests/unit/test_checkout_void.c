@@ -38,6 +38,7 @@ typedef struct provider_state {
     int hold_lookup; /* the next lookup waits for release_lookup */
     int in_lookup;
     int decline_voids; /* voids are declined (a captured charge cannot be voided) */
+    int decline_captures; /* captures are declined (the authorization expired) */
     int refunds;
 } provider_state;
 
@@ -77,8 +78,14 @@ static int p_capture(void *ctx, const char *charge, int64_t amount, const char *
 {
     pthread_mutex_lock(&ps.mu);
     ps.captures++;
+    int declined = ps.decline_captures;
     pthread_mutex_unlock(&ps.mu);
-    return p_settle(ctx, charge, amount, key, out);
+    int rc = p_settle(ctx, charge, amount, key, out);
+    if (declined) {
+        out->approved = 0;
+        snprintf(out->reason, sizeof out->reason, "authorization_expired");
+    }
+    return rc;
 }
 
 static int p_void(void *ctx, const char *charge, const char *key, ecom_payment_result *out)
@@ -185,7 +192,7 @@ static int setup_race(void **state)
     pthread_mutex_lock(&ps.mu);
     ps.authorized = ps.hold_void = ps.in_void = ps.voids = ps.fail_voids = ps.voided = 0;
     ps.authorize_only = ps.captures = ps.hold_lookup = ps.in_lookup = 0;
-    ps.decline_voids = ps.refunds = 0;
+    ps.decline_voids = ps.refunds = ps.decline_captures = 0;
     ps.lost = 1;
     pthread_mutex_unlock(&ps.mu);
     *state = &f;
@@ -421,6 +428,46 @@ static int ledger_count(ecom_store *s, const char *id, const char *kind)
     return n;
 }
 
+/* A capture the provider declines (its authorization expired) can never take the money:
+ * the order is cancelled with its authorization voided, never marked paid; the same key
+ * gives the same answer and no second capture. */
+static void test_checkout_void__a_declined_capture_cancels_the_order(void **state)
+{
+    fixture *f = *state;
+    ps.lost = 0;
+    ps.authorize_only = 1;
+    ps.decline_captures = 1;
+    char id[80];
+    assert_int_equal(checkout(f->s, "tok", "k1", id, sizeof id), ECOM_EDECLINED);
+    assert_non_null(strstr(ecom_errmsg(f->s), "declined its capture (authorization_expired)"));
+    assert_int_equal(ps.captures, 1);
+    assert_int_equal(ps.voided, 1);
+    assert_int_equal(state_of(f->s, id), ECOM_ORDER_CANCELLED);
+    assert_int_equal(reserved(f->s), 0);
+    assert_int_equal(checkout(f->s, "tok", "k1", id, sizeof id), ECOM_EDECLINED);
+    assert_int_equal(ps.captures, 1);
+    assert_clean(f->s);
+}
+
+/* The same, found by the recovery sweep: the order counts as recovered (cancelled). */
+static void test_checkout_void__the_sweep_cancels_on_a_declined_capture(void **state)
+{
+    fixture *f = *state;
+    ps.authorize_only = 1;
+    char id[80];
+    assert_int_equal(checkout(f->s, "tok", "k1", id, sizeof id), ECOM_ETIMEOUT);
+    assert_int_equal(ps.captures, 0);
+    ps.decline_captures = 1;
+    uint64_t recovered = 0;
+    assert_int_equal(ecom_checkout_recover(&recovered, f->s, 0), ECOM_OK);
+    assert_int_equal(recovered, 1);
+    assert_int_equal(ps.captures, 1);
+    assert_int_equal(ps.voided, 1);
+    assert_int_equal(state_of(f->s, id), ECOM_ORDER_CANCELLED);
+    assert_int_equal(reserved(f->s), 0);
+    assert_clean(f->s);
+}
+
 static void test_checkout_void__a_late_approval_of_a_refunded_order_voids_nothing(void **state)
 {
     fixture *f = *state;
@@ -540,6 +587,8 @@ int main(void)
         T(a_repeated_cancel_carries_it_on, setup_race),
         T(an_approval_read_before_the_mark_captures_nothing, setup_race),
         T(a_declined_void_is_refunded, setup_race),
+        T(a_declined_capture_cancels_the_order, setup_race),
+        T(the_sweep_cancels_on_a_declined_capture, setup_race),
         T(a_late_approval_of_a_refunded_order_voids_nothing, setup_test_provider),
         T(an_undone_payment_was_never_paid, setup_test_provider),
         cmocka_unit_test(test_checkout_void__a_cancel_releases_the_holds_still_live),
