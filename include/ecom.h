@@ -879,7 +879,9 @@ typedef struct ecom_payment_result {
     int approved;          /* 1 approved, 0 declined */
     char charge_id[72];    /* the provider's id of the charge */
     char reason[128];      /* why declined */
-    int64_t amount;
+    int64_t amount;        /* what was approved; 0: not said. An authorize approving
+                              another amount than requested (a partial authorization)
+                              is voided and its order cancelled */
     int captured;          /* 1 if the charge is already captured (no capture call needed) */
 } ecom_payment_result;
 
@@ -1002,8 +1004,8 @@ ECOM_EXTERN int ecom_checkout(ecom_order **out, ecom_store *store,
  * (kept when declined) at most 256 bytes of UTF-8. Errors: ECOM_ENOTFOUND, ECOM_ESTATE
  * (the order is past payment: the notification is stale), ECOM_EINVAL (approved
  * without charge_id), ECOM_ETOOLONG, ECOM_EUTF8, ECOM_EBADID (order_id),
- * ECOM_EPAYMENT, ECOM_ETIMEOUT, ECOM_EDECLINED (the provider declined the capture: the
- * order was cancelled and its authorization voided).
+ * ECOM_EPAYMENT, ECOM_ETIMEOUT, ECOM_EDECLINED (the provider declined the capture, or
+ * approved another amount than the total: the order was cancelled, the payment voided).
  */
 ECOM_EXTERN int ecom_payment_notify(ecom_store *store, const char *order_id, int approved,
                                     const char *charge_id, const char *reason);

@@ -214,22 +214,18 @@ static int undo_payment(ecom_store *store, ecom_order **order, int why)
                          : rc;
 }
 
-/* The provider declined the capture of an approved authorization (it expired, say):
- * the same key would be declined again, so the money can never be taken and the order
- * is cancelled like a declined payment, its authorization voided. */
-static int capture_declined(ecom_store *store, ecom_order *o, const ecom_payment_result *cap)
+/* A payment the order cannot be paid with, though approved: its capture was declined
+ * (the authorization expired, say: the same key would be declined again), or the
+ * provider approved another amount than the order's total (a partial authorization).
+ * The order is cancelled like a declined payment, what the payment took given back. */
+static int refuse_payment(ecom_store *store, ecom_order *o, const char *why)
 {
-    char why[sizeof cap->reason + 32];
-    snprintf(why, sizeof why, "capture declined (%s)", cap->reason[0] ? cap->reason
-                                                                      : "no reason given");
     int rc = ecom__cancel_and_void(store, o, "checkout", why);
     if (rc == ECOM_ECONFLICT) /* moved under it: a retry sees how (a key stays open) */
-        return ecom__fail(store, ECOM_EBUSY, "order '%s' moved while its declined capture "
-                          "was recorded; retry", o->id);
-    return rc == ECOM_OK ? ecom__fail(store, ECOM_EDECLINED, "order '%s': the payment "
-                                      "provider declined its capture (%s); the authorization "
-                                      "was voided and the stock went back", o->id,
-                                      cap->reason[0] ? cap->reason : "no reason given")
+        return ecom__fail(store, ECOM_EBUSY, "order '%s' moved while its refused payment was "
+                          "recorded; retry", o->id);
+    return rc == ECOM_OK ? ecom__fail(store, ECOM_EDECLINED, "order '%s': %s; the payment was "
+                                      "voided and the stock went back", o->id, why)
                          : rc;
 }
 
@@ -248,6 +244,12 @@ static int capture_and_complete(ecom_store *store, ecom_order **order,
     if ((*order)->state != ECOM_ORDER_PENDING_PAYMENT)
         return (*order)->state == ECOM_ORDER_CANCELLED ? ecom__cancelled_meanwhile(store, *order)
                                                       : ECOM_OK; /* completed elsewhere */
+    char why[sizeof auth->reason + 64];
+    if (auth->amount > 0 && auth->amount != (*order)->total) {
+        snprintf(why, sizeof why, "the payment provider approved %lld, not the total %lld",
+                 (long long)auth->amount, (long long)(*order)->total);
+        return refuse_payment(store, *order, why);
+    }
     const ecom_payment_provider *pp = ecom__payments(store);
     char key[ECOM__KEY_MAX + 1];
     snprintf(key, sizeof key, "capture-%s", (*order)->id);
@@ -257,8 +259,11 @@ static int capture_and_complete(ecom_store *store, ecom_order **order,
     if (rc != ECOM_OK)
         return ecom__fail(store, rc == ECOM_ETIMEOUT ? rc : ECOM_EPAYMENT, "order '%s': capture "
                           "failed; retry with the same key", (*order)->id);
-    if (!auth->captured && !cap.approved)
-        return capture_declined(store, *order, &cap);
+    if (!auth->captured && !cap.approved) {
+        snprintf(why, sizeof why, "the payment provider declined its capture (%s)",
+                 cap.reason[0] ? cap.reason : "no reason given");
+        return refuse_payment(store, *order, why);
+    }
     rc = complete_paid(store, order, auth->charge_id, then);
     if (rc == ECOM_EEXPIRED || rc == ECOM_EENDED)
         return undo_payment(store, order, rc);

@@ -39,6 +39,7 @@ typedef struct provider_state {
     int in_lookup;
     int decline_voids; /* voids are declined (a captured charge cannot be voided) */
     int decline_captures; /* captures are declined (the authorization expired) */
+    int short_by;         /* authorizations approve this much less than asked (partial) */
     int refunds;
 } provider_state;
 
@@ -58,8 +59,9 @@ static int p_authorize(void *ctx, const ecom_payment_request *req, ecom_payment_
     ps.authorized = 1;
     int lost = ps.lost;
     ps.lost = 0;
+    int64_t short_by = ps.short_by;
     pthread_mutex_unlock(&ps.mu);
-    approved(out, req->amount);
+    approved(out, req->amount - short_by);
     return lost ? ECOM_ETIMEOUT : ECOM_OK;
 }
 
@@ -192,7 +194,7 @@ static int setup_race(void **state)
     pthread_mutex_lock(&ps.mu);
     ps.authorized = ps.hold_void = ps.in_void = ps.voids = ps.fail_voids = ps.voided = 0;
     ps.authorize_only = ps.captures = ps.hold_lookup = ps.in_lookup = 0;
-    ps.decline_voids = ps.refunds = ps.decline_captures = 0;
+    ps.decline_voids = ps.refunds = ps.decline_captures = ps.short_by = 0;
     ps.lost = 1;
     pthread_mutex_unlock(&ps.mu);
     *state = &f;
@@ -449,7 +451,23 @@ static void test_checkout_void__a_declined_capture_cancels_the_order(void **stat
     assert_clean(f->s);
 }
 
-/* The same, found by the recovery sweep: the order counts as recovered (cancelled). */
+/* A partial authorization (less approved than the total) pays no order: what it took is
+ * voided and the order cancelled. */
+static void test_checkout_void__a_partial_approval_cancels_the_order(void **state)
+{
+    fixture *f = *state;
+    ps.lost = 0;
+    ps.short_by = 1;
+    char id[80];
+    assert_int_equal(checkout(f->s, "tok", "k1", id, sizeof id), ECOM_EDECLINED);
+    assert_non_null(strstr(ecom_errmsg(f->s), "approved 199, not the total 200"));
+    assert_int_equal(ps.voided, 1);
+    assert_int_equal(state_of(f->s, id), ECOM_ORDER_CANCELLED);
+    assert_int_equal(reserved(f->s), 0);
+    assert_clean(f->s);
+}
+
+/* A declined capture found by the recovery sweep: the order counts as recovered. */
 static void test_checkout_void__the_sweep_cancels_on_a_declined_capture(void **state)
 {
     fixture *f = *state;
@@ -589,6 +607,7 @@ int main(void)
         T(a_declined_void_is_refunded, setup_race),
         T(a_declined_capture_cancels_the_order, setup_race),
         T(the_sweep_cancels_on_a_declined_capture, setup_race),
+        T(a_partial_approval_cancels_the_order, setup_race),
         T(a_late_approval_of_a_refunded_order_voids_nothing, setup_test_provider),
         T(an_undone_payment_was_never_paid, setup_test_provider),
         cmocka_unit_test(test_checkout_void__a_cancel_releases_the_holds_still_live),
