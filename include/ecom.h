@@ -142,12 +142,15 @@ typedef struct ecom_options {
     void *clock_ctx;
     /* version 2 */
     const struct ecom_payment_provider *payments; /* NULL = the built-in test provider */
-    int64_t shipping_fee;       /* flat, in minor units of the order's currency (0) */
-    int32_t tax_rate_bp;        /* tax in basis points: 825 = 8.25% (0) */
+    int64_t shipping_fee;       /* flat, in minor units of the order's currency (0);
+                                   0..ECOM_PRICE_MAX */
+    int32_t tax_rate_bp;        /* tax in basis points: 825 = 8.25% (0);
+                                   0..ECOM_TAX_RATE_BP_MAX */
     int64_t idempotency_ttl_ms; /* how long checkout keys are kept; 0 = 24 h */
     int64_t user_cart_ttl_ms;   /* idle time before a user's cart expires; 0 = 90 days */
     int64_t guest_cart_ttl_ms;  /* idle time before a guest's cart expires; 0 = 30 days */
 } ecom_options;
+#define ECOM_TAX_RATE_BP_MAX 10000 /* 100% */
 #define ECOM_OPTIONS_VERSION 2
 #define ECOM_OPTIONS_INIT { ECOM_OPTIONS_VERSION, 1, 0, 0, 0, NULL, NULL, NULL, 0, 0, 0, 0, 0 }
 
@@ -159,7 +162,9 @@ typedef struct ecom_options {
  * [in]  uri   the store's URI.
  * [in]  opts  options, or NULL for the defaults.
  * Errors: ECOM_EURI (malformed), ECOM_EUNSUPPORTED (unknown scheme or backend not
- * compiled in), ECOM_EVERSION, ECOM_EBACKEND, ECOM_ENOMEM.
+ * compiled in), ECOM_EVERSION, ECOM_EINVAL (an option out of its range: a negative
+ * time to keep, a shipping fee or tax rate outside its bounds), ECOM_EBACKEND,
+ * ECOM_ENOMEM.
  */
 ECOM_EXTERN int ecom_store_open(ecom_store **out, const char *uri, const ecom_options *opts);
 
@@ -979,7 +984,8 @@ typedef struct ecom_checkout_request {
  * or a product is no longer active: the message lists them; set the line again to
  * accept), ECOM_ELIMIT (a line holds more than its SKU's purchase limit, lowered since
  * the line was added: the message names the SKU and the limit; set the line within
- * it; from backend contract version 5), ECOM_EINSUFFICIENT, ECOM_EDECLINED (the order
+ * it; from backend contract version 5; also more than 16 claims), ECOM_EINSUFFICIENT,
+ * ECOM_EPRICE (the order's total would overflow), ECOM_EDECLINED (the order
  * is cancelled), ECOM_ETIMEOUT (the provider did not answer: retry with the same key,
  * or let ecom_checkout_recover finish it), ECOM_EPAYMENT, ECOM_EIDEMPOTENCY,
  * ECOM_EBUSY, ECOM_ETOOLONG (idempotency_key or payment_token over 128 bytes),

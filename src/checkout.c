@@ -216,21 +216,24 @@ static int check_limits(ecom_store *store, const ecom_order *o, const char *cart
 /* Totals in minor units, every step checked for overflow. */
 static int price_order(ecom_store *store, ecom_order *o)
 {
-    int64_t subtotal = 0, line, tax, total;
+    int64_t subtotal = 0, line, total;
     for (size_t i = 0; i < o->line_count; i++)
         if (__builtin_mul_overflow(o->lines[i].quantity, o->lines[i].unit_price, &line) ||
             __builtin_add_overflow(subtotal, line, &subtotal))
-            return ecom__fail(store, ECOM_EPRICE, "order total overflows");
-    int64_t bp = store->opts.tax_rate_bp > 0 ? store->opts.tax_rate_bp : 0;
-    int64_t shipping = store->opts.shipping_fee > 0 ? store->opts.shipping_fee : 0;
-    /* Tax rounds half up, per order. */
-    if (__builtin_mul_overflow(subtotal, bp, &tax) || __builtin_add_overflow(tax, 5000, &tax) ||
-        __builtin_add_overflow(subtotal, shipping, &total) ||
-        __builtin_add_overflow(total, tax / 10000, &total))
-        return ecom__fail(store, ECOM_EPRICE, "order total overflows");
+            return ecom__fail(store, ECOM_EPRICE, "order total overflows: its lines add up "
+                              "past %lld", (long long)INT64_MAX);
+    int64_t bp = store->opts.tax_rate_bp, shipping = store->opts.shipping_fee; /* checked */
+    /* Tax rounds half up, per order: subtotal * bp / 10000 split at 10000 so that, with
+     * bp <= 10000, no step overflows and the total is refused only when it does not fit. */
+    int64_t tax = subtotal / 10000 * bp + (subtotal % 10000 * bp + 5000) / 10000;
+    if (__builtin_add_overflow(subtotal, shipping, &total) ||
+        __builtin_add_overflow(total, tax, &total))
+        return ecom__fail(store, ECOM_EPRICE, "order total overflows: lines of %lld with "
+                          "shipping %lld and tax at %lld bp", (long long)subtotal,
+                          (long long)shipping, (long long)bp);
     o->subtotal = subtotal;
     o->shipping = shipping;
-    o->tax = tax / 10000;
+    o->tax = tax;
     o->total = total;
     return ECOM_OK;
 }

@@ -244,6 +244,9 @@ static int capture_and_complete(ecom_store *store, ecom_order **order,
     if ((*order)->state != ECOM_ORDER_PENDING_PAYMENT)
         return (*order)->state == ECOM_ORDER_CANCELLED ? ecom__cancelled_meanwhile(store, *order)
                                                       : ECOM_OK; /* completed elsewhere */
+    if (auth->charge_id[0] == '\0') /* a provider's fault: nothing could refund it */
+        return ecom__fail(store, ECOM_EPAYMENT, "order '%s': the payment provider approved it "
+                          "without a charge id; the order stays pending: retry", (*order)->id);
     char why[sizeof auth->reason + 64];
     if (auth->amount > 0 && auth->amount != (*order)->total) {
         snprintf(why, sizeof why, "the payment provider approved %lld, not the total %lld",

@@ -442,8 +442,8 @@ static void provider_key(char *out, size_t size, const ecom_order *o, const char
 static int provider_refund(ecom_store *store, const ecom_order *o,
                            const ecom__order_refund *r, bool *declined)
 {
-    *declined = false;
-    if (o->charge_id[0] == '\0')
+    *declined = o->charge_id[0] == '\0'; /* final: no provider can refund no charge */
+    if (*declined)
         return ecom__fail(store, ECOM_EPAYMENT, "order '%s' has no charge to refund", o->id);
     const ecom_payment_provider *pp = ecom__payments(store);
     ecom_payment_result res = {0};

@@ -123,6 +123,29 @@ static int open_backend(ecom_store *store, const char *uri)
     return ECOM_OK;
 }
 
+/* The checkout's prices and the times to keep things: a value out of range is refused,
+ * never quietly read as the default. */
+static int options_ok(ecom_store *store, const ecom_options *o)
+{
+    if (o->shipping_fee < 0 || o->shipping_fee > ECOM_PRICE_MAX)
+        return ecom__fail(store, ECOM_EINVAL, "options: shipping_fee %lld is not in 0..%lld",
+                          (long long)o->shipping_fee, (long long)ECOM_PRICE_MAX);
+    if (o->tax_rate_bp < 0 || o->tax_rate_bp > ECOM_TAX_RATE_BP_MAX)
+        return ecom__fail(store, ECOM_EINVAL, "options: tax_rate_bp %d is not in 0..%d",
+                          (int)o->tax_rate_bp, ECOM_TAX_RATE_BP_MAX);
+    const struct {
+        const char *name;
+        int64_t value;
+    } ttls[] = {{"idempotency_ttl_ms", o->idempotency_ttl_ms},
+                {"user_cart_ttl_ms", o->user_cart_ttl_ms},
+                {"guest_cart_ttl_ms", o->guest_cart_ttl_ms}};
+    for (size_t i = 0; i < sizeof ttls / sizeof ttls[0]; i++)
+        if (ttls[i].value < 0)
+            return ecom__fail(store, ECOM_EINVAL, "options: %s %lld is negative (0: the "
+                              "default)", ttls[i].name, (long long)ttls[i].value);
+    return ECOM_OK;
+}
+
 int ecom_store_open(ecom_store **out, const char *uri, const ecom_options *opts)
 {
     static const ecom_options defaults = ECOM_OPTIONS_INIT;
@@ -151,6 +174,9 @@ int ecom_store_open(ecom_store **out, const char *uri, const ecom_options *opts)
         memcpy(&store->opts, opts, opts->version == 1 ? offsetof(ecom_options, payments)
                                                       : sizeof *opts);
     store->opts.version = ECOM_OPTIONS_VERSION;
+    int rc = options_ok(store, &store->opts);
+    if (rc != ECOM_OK)
+        return rc;
     const ecom_payment_provider *pp = store->opts.payments;
     if (pp && (pp->version != ECOM_PAYMENT_PROVIDER_VERSION || !pp->authorize || !pp->capture ||
                !pp->void_charge || !pp->refund || !pp->lookup))

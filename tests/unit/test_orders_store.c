@@ -686,6 +686,36 @@ static void test_orders_store__check_voided_paid_order(void **state)
     assert_clean(s);
 }
 
+/* An order paid without a charge id (a provider's fault an older library let through)
+ * cannot be refunded, and its refused refund leaves nothing reserved: the same key, or
+ * another, is refused the same way, never for money held back by a refund that cannot
+ * end. */
+static void test_orders_store__refund_without_charge(void **state)
+{
+    fixture *f = *state;
+    ecom_store *s = f->s;
+    char id[ECOM_ID_MAX + 1], charge[72];
+    int64_t total = buy_paid(s, "ida", "k-nocharge", id, charge);
+    ecom_order *o = get(s, id);
+    o->charge_id = ecom__order_strdup(o, "");
+    assert_non_null(o->charge_id);
+    assert_int_equal(ecom__order_write(s, o, ECOM_ORDER_UPDATE, NULL, 0, NULL), ECOM_OK);
+    ecom_order_free(o);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(ecom_order_refund(s, id, ECOM_VERSION_ANY, 100, "r1", "cs", NULL),
+                         ECOM_EPAYMENT);
+        assert_non_null(strstr(ecom_errmsg(s), "has no charge to refund"));
+        o = get(s, id);
+        assert_null(ecom__order_find_refund(o, "r1"));
+        assert_int_equal(ecom_order_refunded(o), 0);
+        ecom_order_free(o);
+    }
+    assert_int_equal(ecom_order_refund(s, id, ECOM_VERSION_ANY, total, "r2", "cs", NULL),
+                     ECOM_EPAYMENT);
+    assert_non_null(strstr(ecom_errmsg(s), "has no charge to refund"));
+    assert_only_violation(s, "no charge id");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -698,6 +728,7 @@ int main(void)
         cmocka_unit_test(test_orders_store__check_ledger_refunds),
         cmocka_unit_test(test_orders_store__check_cancelled_charge),
         cmocka_unit_test(test_orders_store__check_voided_paid_order),
+        cmocka_unit_test(test_orders_store__refund_without_charge), /* leaves a violation */
         cmocka_unit_test(test_orders_store__provider), /* leaves orphan charges: last */
     };
     return cmocka_run_group_tests(tests, setup, teardown);
