@@ -214,6 +214,102 @@ static int op_checkout(ecom_store *s)
     return rc;
 }
 
+/* Checks out user's cart with token under key; ECOM_ETIMEOUT (an answer lost) counts as
+ * done: the order is pending, its id in id. */
+static int buy(ecom_store *s, const char *user, const char *token, const char *key, char *id)
+{
+    char cart[64];
+    snprintf(cart, sizeof cart, "user:%s", user);
+    int rc = ecom_cart_add(s, cart, "p0-1", 1, "USD");
+    ecom_checkout_request r = ECOM_CHECKOUT_REQUEST_INIT;
+    r.cart = cart;
+    r.user = user;
+    r.payment_token = token;
+    ecom_order *o = NULL;
+    if (rc == ECOM_OK)
+        rc = ecom_checkout(&o, s, &r, key);
+    if (o)
+        snprintf(id, ECOM_ID_MAX + 1, "%s", ecom_order_id(o));
+    ecom_order_free(o);
+    return rc == ECOM_ETIMEOUT && strcmp(token, "tok_timeout") == 0 ? ECOM_OK : rc;
+}
+
+/* An order's life after checkout: read, listed, its payments, fulfilled, shipped,
+ * delivered, partly refunded; events consumed; a guest cart merged. */
+static int op_order_life(ecom_store *s)
+{
+    char id[ECOM_ID_MAX + 1];
+    int rc = buy(s, "bo", "tok_approve", "oom-life", id);
+    ecom_order *o = NULL;
+    if (rc == ECOM_OK)
+        rc = ecom_order_get(&o, s, id);
+    char *json = NULL;
+    if (rc == ECOM_OK)
+        rc = ecom_order_to_json(&json, o);
+    ecom_free(json);
+    ecom_order_free(o);
+    ecom_order_list_options lo = ECOM_ORDER_LIST_OPTIONS_INIT;
+    lo.user = "bo";
+    ecom_order_page *page = NULL;
+    if (rc == ECOM_OK)
+        rc = ecom_order_list(&page, s, &lo);
+    ecom_order_page_free(page);
+    ecom_payments *p = NULL;
+    if (rc == ECOM_OK)
+        rc = ecom_payments_list(&p, s, id);
+    ecom_payments_free(p);
+    if (rc == ECOM_OK)
+        rc = ecom_order_transition(s, id, ECOM_VERSION_ANY, ECOM_ORDER_FULFILLING, "w", NULL);
+    if (rc == ECOM_OK)
+        rc = ecom_order_ship(s, id, ECOM_VERSION_ANY, NULL, NULL, 0, "w");
+    if (rc == ECOM_OK)
+        rc = ecom_order_transition(s, id, ECOM_VERSION_ANY, ECOM_ORDER_DELIVERED, "w", NULL);
+    if (rc == ECOM_OK)
+        rc = ecom_order_refund(s, id, ECOM_VERSION_ANY, 100, "r1", "cs", "scratched");
+    ecom_events *ev = NULL;
+    if (rc == ECOM_OK)
+        rc = ecom_consumer_read(&ev, s, "oom", 1000);
+    uint64_t last = ev && ecom_events_count(ev) ? ecom_events_seq(ev, ecom_events_count(ev) - 1)
+                                                 : 0;
+    ecom_events_free(ev);
+    if (rc == ECOM_OK)
+        rc = ecom_consumer_ack(s, "oom", last);
+    if (rc == ECOM_OK)
+        rc = ecom_cart_add(s, "guest:g1", "p0-1", 1, "USD");
+    if (rc == ECOM_OK)
+        rc = ecom_cart_merge(s, "guest:g1", "user:bo");
+    ecom_cart *c = NULL;
+    if (rc == ECOM_OK)
+        rc = ecom_cart_get(&c, s, "user:bo");
+    ecom_cart_free(c);
+    return rc;
+}
+
+/* The ways an order ends besides a purchase: a paid order cancelled (refunded), an
+ * answer lost then completed by a notification, a pending order cancelled (marked,
+ * voided, cancelled), an abandoned one recovered by the sweep. */
+static int op_order_endings(ecom_store *s)
+{
+    char paid[ECOM_ID_MAX + 1], noted[ECOM_ID_MAX + 1], pending[ECOM_ID_MAX + 1];
+    int rc = buy(s, "cy", "tok_approve", "oom-c1", paid);
+    if (rc == ECOM_OK)
+        rc = ecom_order_cancel(s, paid, ECOM_VERSION_ANY, "cs", "asked");
+    if (rc == ECOM_OK)
+        rc = buy(s, "cy", "tok_timeout", "oom-c2", noted);
+    if (rc == ECOM_OK)
+        rc = ecom_payment_notify(s, noted, 1, "ch", NULL);
+    if (rc == ECOM_OK)
+        rc = buy(s, "cy", "tok_timeout", "oom-c3", pending);
+    if (rc == ECOM_OK)
+        rc = ecom_order_cancel(s, pending, ECOM_VERSION_ANY, "cs", "asked");
+    if (rc == ECOM_OK)
+        rc = buy(s, "cy", "tok_timeout", "oom-c4", pending);
+    uint64_t recovered = 0;
+    if (rc == ECOM_OK)
+        rc = ecom_checkout_recover(&recovered, s, 0);
+    return rc == ECOM_OK && recovered != 1 ? ECOM_ERROR : rc;
+}
+
 /* Search: the index built at open, a query, the same from the cache, and a change
  * followed (the cache entry it touches dropped). */
 static int op_search(ecom_store *s)
@@ -301,7 +397,8 @@ static void test_store_oom__every_operation(void **state)
                {op_check, "check"}, {op_reserve, "reserve"}, {op_commit, "commit"},
                {op_reservation_get, "reservation_get"}, {op_stock_get, "stock_get"},
                {op_locations, "locations"}, {op_claims, "claims"}, {op_expire, "expire"},
-               {op_checkout, "checkout"}, {op_search, "search"}};
+               {op_checkout, "checkout"}, {op_order_life, "order_life"},
+               {op_order_endings, "order_endings"}, {op_search, "search"}};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         fail_every_allocation(ops[i].op, ops[i].name);
 }
