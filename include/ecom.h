@@ -974,7 +974,9 @@ typedef struct ecom_checkout_request {
  * two arrive at once); the same key with another request is ECOM_EIDEMPOTENCY; a
  * request still in flight with that key is ECOM_EBUSY (retry later). A request refused
  * before it made an order (empty or stale cart, a line over its purchase limit, not
- * enough stock) keeps nothing: its key may be retried once the cause is fixed. A retry
+ * enough stock) keeps nothing: its key may be retried once the cause is fixed. One that
+ * made its order and stopped short of the order's own end (declined, cancelled, its hold
+ * ended) for any reason, out of memory included, is carried on by the same key. A retry
  * after a timeout and ecom_payment_notify go through one completion path: the order is
  * completed once, and charged once.
  *

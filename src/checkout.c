@@ -124,12 +124,24 @@ static int idem(ecom_store *store, ecom_idem_op *op)
                : ecom__fail(store, rc, "idempotency key '%s': %s", op->key, ecom_strerror(rc));
 }
 
+/* What the key records of a checkout that made its order and stopped with result. Only
+ * the order's own ends are final: a decline, a cancel meanwhile (ESTATE), a hold that
+ * ended while paying. Anything else (out of memory, a provider's unexpected answer)
+ * left the order to be completed, so the key is released for a retry, which carries
+ * on from the order (EBUSY is a result the contract releases on). */
+static int key_result(int result, const ecom_order *o)
+{
+    bool ended = result == ECOM_OK || result == ECOM_EDECLINED || result == ECOM_ESTATE ||
+                 result == ECOM_EEXPIRED || result == ECOM_EENDED;
+    return o == NULL || ended ? result : ECOM_EBUSY;
+}
+
 /* Stores how the request ended, keeping the code and message the caller will see. */
 static int finish(ecom_store *store, const char *key, int result, const ecom_order *o)
 {
     char msg[512];
     snprintf(msg, sizeof msg, "%s", ecom_errmsg(store));
-    ecom_idem_op op = {.kind = ECOM_IDEM_FINISH, .key = key, .result = result};
+    ecom_idem_op op = {.kind = ECOM_IDEM_FINISH, .key = key, .result = key_result(result, o)};
     if (o)
         snprintf(op.order_id, sizeof op.order_id, "%s", o->id);
     idem(store, &op); /* on failure the key stays held and goes stale: retries resume */

@@ -403,6 +403,50 @@ static void test_store_oom__every_operation(void **state)
         fail_every_allocation(ops[i].op, ops[i].name);
 }
 
+/* A checkout that ran out of memory, once its order exists, has not ended: the same key,
+ * with memory back, completes it (paid, charged once), never answers "out of memory"
+ * again. */
+static void test_store_oom__checkout_retry(void **state)
+{
+    (void)state;
+    for (long n = 1;; n++) {
+        ecom_store *s = open_seeded(fresh_uri());
+        char id[ECOM_ID_MAX + 1] = "";
+        atomic_store(&test_alloc_countdown, n);
+        int rc = buy(s, "dee", "tok_approve", "oom-retry", id);
+        atomic_store(&test_alloc_countdown, 0);
+        if (rc != ECOM_OK && rc != ECOM_ENOMEM)
+            fail_msg("allocation %ld: %d (%s)", n, rc, ecom_errmsg(s));
+        if (rc == ECOM_ENOMEM) {
+            ecom_checkout_request r = ECOM_CHECKOUT_REQUEST_INIT;
+            r.cart = "user:dee";
+            r.user = "dee";
+            r.payment_token = "tok_approve";
+            ecom_order *o = NULL;
+            rc = ecom_checkout(&o, s, &r, "oom-retry");
+            if (rc != ECOM_OK && !(id[0] == '\0' && rc == ECOM_EEMPTY))
+                fail_msg("allocation %ld: the retry answered %d (%s)", n, rc, ecom_errmsg(s));
+            if (rc == ECOM_OK) {
+                assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_PAID);
+                ecom_payments *p = NULL;
+                assert_int_equal(ecom_payments_list(&p, s, ecom_order_id(o)), ECOM_OK);
+                size_t charges = 0;
+                for (size_t i = 0; i < ecom_payments_count(p); i++)
+                    charges += strcmp(ecom_payments_kind(p, i), "charge") == 0;
+                assert_int_equal(charges, 1);
+                ecom_payments_free(p);
+            }
+            ecom_order_free(o);
+            rc = ECOM_ENOMEM;
+        }
+        assert_clean(s);
+        ecom_store_close(s);
+        if (rc == ECOM_OK)
+            break;
+    }
+    assert_int_equal(atomic_load(&test_alloc_live), 0);
+}
+
 static void test_store_oom__open(void **state)
 {
     (void)state;
@@ -463,6 +507,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_oom__allocator_versions),
+        cmocka_unit_test(test_store_oom__checkout_retry),
         cmocka_unit_test(test_store_oom__open),
         cmocka_unit_test(test_store_oom__every_operation),
     };
