@@ -275,6 +275,41 @@ static void test_faults__every_step_of_every_operation(void **state)
         fail_every_step(ops[i].op, ops[i].name);
 }
 
+/* A checkout stopped by a backend fault at any step is carried on by the same key once
+ * the backend is healthy: the order paid (and moved on), charged once. */
+static void test_faults__a_checkout_is_retried_past_every_fault(void **state)
+{
+    (void)state;
+    for (long step = 1;; step++) {
+        ecom_store *s = seeded_store();
+        conf_fault_arm(step);
+        int rc = op_checkout(s);
+        conf_fault_arm(0);
+        bool reached = rc != ECOM_OK; /* else the checkout has fewer steps than step */
+        if (reached && (rc = op_checkout(s)) != ECOM_OK)
+            fail_msg("step %ld: the retry answered %d '%s'", step, rc, ecom_errmsg(s));
+        ecom_order_page *page = NULL;
+        ecom_order_list_options lo = ECOM_ORDER_LIST_OPTIONS_INIT;
+        lo.user = "bob";
+        assert_int_equal(ecom_order_list(&page, s, &lo), ECOM_OK);
+        assert_int_equal(ecom_order_page_count(page), 1);
+        const ecom_order *o = ecom_order_page_order(page, 0);
+        assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_FULFILLING);
+        ecom_payments *p = NULL;
+        assert_int_equal(ecom_payments_list(&p, s, ecom_order_id(o)), ECOM_OK);
+        size_t charges = 0;
+        for (size_t i = 0; i < ecom_payments_count(p); i++)
+            charges += strcmp(ecom_payments_kind(p, i), "charge") == 0;
+        assert_int_equal(charges, 1);
+        ecom_payments_free(p);
+        ecom_order_page_free(page);
+        conf_assert_clean(s);
+        ecom_store_close(s);
+        if (!reached)
+            break;
+    }
+}
+
 static void test_faults__a_failed_write_leaves_no_trace(void **state)
 {
     (void)state;
@@ -348,6 +383,7 @@ int conf_run_faults(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_faults__every_step_of_every_operation),
+        cmocka_unit_test(test_faults__a_checkout_is_retried_past_every_fault),
         cmocka_unit_test(test_faults__a_failed_write_leaves_no_trace),
         cmocka_unit_test(test_faults__corrupt_records_are_reported_not_trusted),
         cmocka_unit_test(test_faults__search_follows_past_a_damaged_record),
