@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "conformance.h"
+#include "support/support.h"
 
 /* One operation on a store seeded with products p0..p4; returns its code. */
 typedef int (*operation)(ecom_store *s);
@@ -295,13 +296,7 @@ static void test_faults__a_checkout_is_retried_past_every_fault(void **state)
         assert_int_equal(ecom_order_page_count(page), 1);
         const ecom_order *o = ecom_order_page_order(page, 0);
         assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_FULFILLING);
-        ecom_payments *p = NULL;
-        assert_int_equal(ecom_payments_list(&p, s, ecom_order_id(o)), ECOM_OK);
-        size_t charges = 0;
-        for (size_t i = 0; i < ecom_payments_count(p); i++)
-            charges += strcmp(ecom_payments_kind(p, i), "charge") == 0;
-        assert_int_equal(charges, 1);
-        ecom_payments_free(p);
+        assert_int_equal(test_charges_of(s, ecom_order_id(o)), 1);
         ecom_order_page_free(page);
         conf_assert_clean(s);
         ecom_store_close(s);

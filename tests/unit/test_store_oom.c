@@ -428,13 +428,7 @@ static void test_store_oom__checkout_retry(void **state)
                 fail_msg("allocation %ld: the retry answered %d (%s)", n, rc, ecom_errmsg(s));
             if (rc == ECOM_OK) {
                 assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_PAID);
-                ecom_payments *p = NULL;
-                assert_int_equal(ecom_payments_list(&p, s, ecom_order_id(o)), ECOM_OK);
-                size_t charges = 0;
-                for (size_t i = 0; i < ecom_payments_count(p); i++)
-                    charges += strcmp(ecom_payments_kind(p, i), "charge") == 0;
-                assert_int_equal(charges, 1);
-                ecom_payments_free(p);
+                assert_int_equal(test_charges_of(s, ecom_order_id(o)), 1);
             }
             ecom_order_free(o);
             rc = ECOM_ENOMEM;
