@@ -296,7 +296,7 @@ static void test_faults__a_checkout_is_retried_past_every_fault(void **state)
         assert_int_equal(ecom_order_page_count(page), 1);
         const ecom_order *o = ecom_order_page_order(page, 0);
         assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_FULFILLING);
-        assert_int_equal(test_charges_of(s, ecom_order_id(o)), 1);
+        assert_int_equal(test_payments_of(s, ecom_order_id(o), "charge"), 1);
         ecom_order_page_free(page);
         conf_assert_clean(s);
         ecom_store_close(s);

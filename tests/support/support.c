@@ -241,13 +241,13 @@ int test_old_write_batch(ecom_backend *inner, ecom_write_item *items, size_t n, 
     return rc;
 }
 
-size_t test_charges_of(ecom_store *s, const char *order_id)
+size_t test_payments_of(ecom_store *s, const char *order_id, const char *kind)
 {
     ecom_payments *p = NULL;
     assert_int_equal(ecom_payments_list(&p, s, order_id), ECOM_OK);
-    size_t charges = 0;
+    size_t n = 0;
     for (size_t i = 0; i < ecom_payments_count(p); i++)
-        charges += strcmp(ecom_payments_kind(p, i), "charge") == 0;
+        n += strcmp(ecom_payments_kind(p, i), kind) == 0 && ecom_payments_approved(p, i);
     ecom_payments_free(p);
-    return charges;
+    return n;
 }

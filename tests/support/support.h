@@ -28,9 +28,9 @@ void test_fresh_store_dir(char *dir, size_t dir_size, char *uri, size_t uri_size
 /* Removes an LMDB store directory made by test_fresh_store_dir. */
 void test_remove_store_dir(const char *dir);
 
-/* How many charges the built-in test provider recorded for the order (asserts the
- * listing works). */
-size_t test_charges_of(ecom_store *s, const char *order_id);
+/* How many approved records of kind ("charge", "capture", "void", "refund") the
+ * built-in test provider holds for the order (asserts the listing works). */
+size_t test_payments_of(ecom_store *s, const char *order_id, const char *kind);
 
 /*
  * For wrappers presenting a current backend as one of contract version 4 or older:
