@@ -40,6 +40,7 @@ typedef struct provider_state {
     int decline_voids; /* voids are declined (a captured charge cannot be voided) */
     int decline_captures; /* captures are declined (the authorization expired) */
     int short_by;         /* authorizations approve this much less than asked (partial) */
+    int fail_captures;    /* the next ones time out (the answer is lost) */
     int refunds;
 } provider_state;
 
@@ -80,8 +81,11 @@ static int p_capture(void *ctx, const char *charge, int64_t amount, const char *
 {
     pthread_mutex_lock(&ps.mu);
     ps.captures++;
-    int declined = ps.decline_captures;
+    int declined = ps.decline_captures, fail = ps.fail_captures > 0;
+    ps.fail_captures -= fail;
     pthread_mutex_unlock(&ps.mu);
+    if (fail)
+        return ECOM_ETIMEOUT;
     int rc = p_settle(ctx, charge, amount, key, out);
     if (declined) {
         out->approved = 0;
@@ -194,7 +198,7 @@ static int setup_race(void **state)
     pthread_mutex_lock(&ps.mu);
     ps.authorized = ps.hold_void = ps.in_void = ps.voids = ps.fail_voids = ps.voided = 0;
     ps.authorize_only = ps.captures = ps.hold_lookup = ps.in_lookup = 0;
-    ps.decline_voids = ps.refunds = ps.decline_captures = ps.short_by = 0;
+    ps.decline_voids = ps.refunds = ps.decline_captures = ps.short_by = ps.fail_captures = 0;
     ps.lost = 1;
     pthread_mutex_unlock(&ps.mu);
     *state = &f;
@@ -451,6 +455,27 @@ static void test_checkout_void__a_declined_capture_cancels_the_order(void **stat
     assert_clean(f->s);
 }
 
+/* A capture whose answer is lost leaves the order pending and its key open: the retry
+ * captures again under the same key and pays the order. */
+static void test_checkout_void__a_lost_capture_is_retried(void **state)
+{
+    fixture *f = *state;
+    ps.lost = 0;
+    ps.authorize_only = 1;
+    ps.fail_captures = 1;
+    char id[80];
+    assert_int_equal(checkout(f->s, "tok", "k1", id, sizeof id), ECOM_ETIMEOUT);
+    assert_non_null(strstr(ecom_errmsg(f->s), "capture failed; retry with the same key"));
+    assert_int_equal(state_of(f->s, id), ECOM_ORDER_PENDING_PAYMENT);
+    assert_int_equal(reserved(f->s), 2);
+    assert_int_equal(checkout(f->s, "tok", "k1", id, sizeof id), ECOM_OK);
+    assert_int_equal(state_of(f->s, id), ECOM_ORDER_PAID);
+    assert_int_equal(ps.captures, 2);
+    assert_int_equal(ps.voided, 0);
+    assert_int_equal(reserved(f->s), 0);
+    assert_clean(f->s);
+}
+
 /* A partial authorization (less approved than the total) pays no order: what it took is
  * voided and the order cancelled. */
 static void test_checkout_void__a_partial_approval_cancels_the_order(void **state)
@@ -608,6 +633,7 @@ int main(void)
         T(a_declined_capture_cancels_the_order, setup_race),
         T(the_sweep_cancels_on_a_declined_capture, setup_race),
         T(a_partial_approval_cancels_the_order, setup_race),
+        T(a_lost_capture_is_retried, setup_race),
         T(a_late_approval_of_a_refunded_order_voids_nothing, setup_test_provider),
         T(an_undone_payment_was_never_paid, setup_test_provider),
         cmocka_unit_test(test_checkout_void__a_cancel_releases_the_holds_still_live),
