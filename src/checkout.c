@@ -129,21 +129,22 @@ static int idem(ecom_store *store, ecom_idem_op *op)
  * ended while paying. Anything else (out of memory, a provider's unexpected answer)
  * left the order to be completed, so the key is released for a retry, which carries
  * on from the order (EBUSY is a result the contract releases on). */
-static int key_result(int result, const ecom_order *o)
+static int key_result(int result, const char *order_id)
 {
     bool ended = result == ECOM_OK || result == ECOM_EDECLINED || result == ECOM_ESTATE ||
                  result == ECOM_EEXPIRED || result == ECOM_EENDED;
-    return o == NULL || ended ? result : ECOM_EBUSY;
+    return order_id[0] == '\0' || ended ? result : ECOM_EBUSY;
 }
 
-/* Stores how the request ended, keeping the code and message the caller will see. */
-static int finish(ecom_store *store, const char *key, int result, const ecom_order *o)
+/* Stores how the request ended, keeping the code and message the caller will see.
+ * order_id: the order the key names ("" if none), whether or not it could be read. */
+static int finish(ecom_store *store, const char *key, int result, const char *order_id)
 {
     char msg[512];
     snprintf(msg, sizeof msg, "%s", ecom_errmsg(store));
-    ecom_idem_op op = {.kind = ECOM_IDEM_FINISH, .key = key, .result = key_result(result, o)};
-    if (o)
-        snprintf(op.order_id, sizeof op.order_id, "%s", o->id);
+    ecom_idem_op op = {.kind = ECOM_IDEM_FINISH, .key = key,
+                       .result = key_result(result, order_id)};
+    snprintf(op.order_id, sizeof op.order_id, "%s", order_id);
     idem(store, &op); /* on failure the key stays held and goes stale: retries resume */
     return result == ECOM_OK ? ECOM_OK : ecom__fail(store, result, "%s", msg);
 }
@@ -457,10 +458,10 @@ static void ending_init(ending *e, const char *key, const char *order_id)
 
 /* The end of a checkout: paid, the key finished (unless that rode on the completion
  * already); otherwise the key records the failure. */
-static int conclude(ecom_store *store, ecom_order *o, int rc, ending *e, const char *key)
+static int conclude(ecom_store *store, int rc, ending *e, const char *key)
 {
     if (rc != ECOM_OK)
-        return finish(store, key, rc, o);
+        return finish(store, key, rc, e->done.order_id);
     if (e->done.op_result != ECOM_OK) /* on failure the key goes stale: a retry finds
                                          the order paid */
         ecom__commit_group(store, e->then.kinds, e->then.ops, 1);
@@ -493,7 +494,7 @@ static int answer_key(ecom_store *store, ecom_order **out, const ecom_idem_op *b
     ending_init(&e, key, begin->order_id);
     if (rc == ECOM_OK)
         rc = resume(store, out, request->payment_token, &e.then);
-    return conclude(store, *out, rc, &e, key);
+    return conclude(store, rc, &e, key);
 }
 
 int ecom_checkout(ecom_order **out, ecom_store *store, const ecom_checkout_request *request,
@@ -527,7 +528,7 @@ int ecom_checkout(ecom_order **out, ecom_store *store, const ecom_checkout_reque
             ending e;
             ending_init(&e, idempotency_key, o->id);
             rc = ecom__pay(store, out, request->payment_token, &e.then);
-            return conclude(store, *out, rc, &e, idempotency_key);
+            return conclude(store, rc, &e, idempotency_key);
         }
         ecom_order_free(o);
         if (begin.op_result != ECOM_OK) /* the batch failed: the backend said why */
@@ -536,7 +537,7 @@ int ecom_checkout(ecom_order **out, ecom_store *store, const ecom_checkout_reque
                        : ecom__fail(store, begin.op_result, "idempotency key '%s': %s",
                                     idempotency_key, ecom_strerror(begin.op_result));
         if (begin.state == ECOM_IDEM_NEW && begin.order_id[0] == '\0')
-            return finish(store, idempotency_key, rc, NULL); /* refused: stock, ... */
+            return finish(store, idempotency_key, rc, ""); /* refused: stock, ... */
         return answer_key(store, out, &begin, request, idempotency_key);
     }
     /* The cart cannot be bought as it is, but the key may hold an answer (a retry after
@@ -548,7 +549,7 @@ int ecom_checkout(ecom_order **out, ecom_store *store, const ecom_checkout_reque
     if (begin.state != ECOM_IDEM_NEW || begin.order_id[0])
         return answer_key(store, out, &begin, request, idempotency_key);
     ecom__fail(store, built, "%s", msg);
-    return finish(store, idempotency_key, built, NULL);
+    return finish(store, idempotency_key, built, "");
 }
 
 int ecom_store_purge(uint64_t *purged, ecom_store *store, int64_t now)

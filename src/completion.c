@@ -384,7 +384,9 @@ static int recover_one(ecom_store *store, ecom_order **order)
     if (!res.approved)
         return cancel_pending(store, *order, res.reason[0] ? res.reason : "declined");
     rc = capture_and_complete(store, order, &res, NULL);
-    if (rc == ECOM_EDECLINED) { /* a declined capture: cancelled, so finished */
+    /* Cancelled with its payment given back (a declined capture, another amount
+     * approved, the hold ended while paying): finished, as much as paid is. */
+    if (rc == ECOM_EDECLINED || rc == ECOM_EEXPIRED || rc == ECOM_EENDED) {
         ecom__clear(store);
         rc = ECOM_OK;
     }

@@ -338,17 +338,6 @@ static int order_json_has(ecom_store *s, const char *id, const char *needle)
     return has;
 }
 
-/* Approved entries of kind in the test provider's ledger for order id. */
-static int ledger_count(ecom_store *s, const char *id, const char *kind)
-{
-    ecom_payments *p = NULL;
-    must(s, ecom_payments_list(&p, s, id), "payments");
-    int n = 0;
-    for (size_t i = 0; i < ecom_payments_count(p); i++)
-        n += strcmp(ecom_payments_kind(p, i), kind) == 0 && ecom_payments_approved(p, i);
-    ecom_payments_free(p);
-    return n;
-}
 
 /* A paid order of 2 mugs and 1 TV (total 700), moved to fulfilling. */
 static void fulfilling_order(ecom_store *s, const char *key, char *id, size_t size)
@@ -518,7 +507,7 @@ static void test_checkout_errors__totals_lines(void **state)
     assert_int_equal(ecom_order_get_state(paid), ECOM_ORDER_PAID);
     assert_int_equal(ecom_order_total(paid), ECOM_CART_QUANTITY_MAX * ECOM_PRICE_MAX);
     ecom_order_free(paid);
-    assert_int_equal(ledger_count(s, id, "charge"), 1);
+    assert_int_equal(test_payments_of(s, id, "charge"), 1);
     assert_clean(s);
 }
 
@@ -751,8 +740,8 @@ static void test_checkout_errors__cancel(void **state)
     ecom_order_free(o);
     assert_int_equal(on_hand(s, "mug"), mugs);
     assert_int_equal(on_hand(s, "tv"), tvs);
-    assert_int_equal(ledger_count(s, id, "refund"), 0);
-    assert_int_equal(ledger_count(s, id, "void"), 0);
+    assert_int_equal(test_payments_of(s, id, "refund"), 0);
+    assert_int_equal(test_payments_of(s, id, "void"), 0);
     assert_clean(s);
 }
 
@@ -770,7 +759,7 @@ static void test_checkout_errors__refund_args(void **state)
     assert_int_equal(version_of(s, id), v);
     assert_int_equal(refunded(s, id), 0);
     assert_false(order_json_has(s, id, "\"pending\":true"));
-    assert_int_equal(ledger_count(s, id, "refund"), 0);
+    assert_int_equal(test_payments_of(s, id, "refund"), 0);
     assert_clean(s);
 }
 
@@ -879,13 +868,33 @@ static void test_checkout_errors__notify_and_recover(void **state)
     ecom_order_free(o);
     assert_int_equal(reserved(s, "mug"), 2);
     assert_cart(s, "user:ann", "USD mug=2@100");
-    assert_int_equal(ledger_count(s, id, "charge"), 1);
-    assert_int_equal(ledger_count(s, id, "capture"), 1);
+    assert_int_equal(test_payments_of(s, id, "charge"), 1);
+    assert_int_equal(test_payments_of(s, id, "capture"), 1);
     /* The sweep, asked properly, still finishes it: charged once. */
     must(s, ecom_checkout_recover(&recovered, s, 0), "recover");
     assert_int_equal(recovered, 1);
     assert_int_equal(state_of(s, id), ECOM_ORDER_PAID);
-    assert_int_equal(ledger_count(s, id, "charge"), 1);
+    assert_int_equal(test_payments_of(s, id, "charge"), 1);
+    assert_int_equal(reserved(s, "mug"), 0);
+    assert_clean(s);
+}
+
+/* An abandoned checkout whose stock hold ended before the sweep: cancelled with its
+ * charge voided, and counted as recovered (finished, as a paid one is). */
+static void test_checkout_errors__sweep_after_the_hold_ended(void **state)
+{
+    fixture *f = *state;
+    ecom_store *s = f->s;
+    must(s, ecom_cart_add(s, "user:ann", "mug", 2, "USD"), "add");
+    char id[80];
+    assert_int_equal(checkout(s, "user:ann", "ann", "tok_timeout", "k-late", id, sizeof id),
+                     ECOM_ETIMEOUT);
+    clock_ms += 16 * 60 * 1000; /* the checkout's hold lasts 15 minutes */
+    uint64_t recovered = 0;
+    must(s, ecom_checkout_recover(&recovered, s, 0), "recover");
+    assert_int_equal(recovered, 1);
+    assert_int_equal(state_of(s, id), ECOM_ORDER_CANCELLED);
+    assert_int_equal(test_payments_of(s, id, "void"), 1);
     assert_int_equal(reserved(s, "mug"), 0);
     assert_clean(s);
 }
@@ -905,13 +914,13 @@ static void test_checkout_errors__test_provider(void **state)
     char id[80], again[80];
     assert_int_equal(checkout(s, "user:ann", "ann", "tok_timeout", key, id, sizeof id),
                      ECOM_ETIMEOUT);
-    assert_int_equal(ledger_count(s, id, "charge"), 1);
+    assert_int_equal(test_payments_of(s, id, "charge"), 1);
     must(s, checkout(s, "user:ann", "ann", "tok_timeout", key, again, sizeof again), "retry");
     assert_string_equal(again, id);
     must(s, checkout(s, "user:ann", "ann", "tok_timeout", key, again, sizeof again), "again");
     assert_string_equal(again, id);
     assert_int_equal(state_of(s, id), ECOM_ORDER_PAID);
-    assert_int_equal(ledger_count(s, id, "charge"), 1);
+    assert_int_equal(test_payments_of(s, id, "charge"), 1);
     ecom_payments *p = NULL;
     must(s, ecom_payments_list(&p, s, id), "payments");
     assert_true(ecom_payments_count(p) >= 1);
@@ -955,6 +964,7 @@ int main(void)
         T(refund_failed, setup_host),
         T(approval_without_charge_id, setup_host),
         T(notify_and_recover, setup),
+        T(sweep_after_the_hold_ended, setup),
         T(test_provider, setup),
     };
 #undef T
