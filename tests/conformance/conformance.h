@@ -4,6 +4,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 /* cmocka needs the three above first. */
@@ -56,6 +57,10 @@ int conf_fault_register(void);
 /* The nth backend step from now (an operation or one record handed back) fails with
  * ECOM_EBACKEND; 0 disarms. */
 void conf_fault_arm(long n);
+/* Disarms; true if the armed step was reached (and failed). An operation may get past a
+ * failed step and succeed (a speculative read abandoned for another way), so success
+ * alone does not say that every step was met. */
+bool conf_fault_disarm(void);
 /* While on, records handed to the core are cut short (they must not decode). */
 void conf_fault_corrupt(int on);
 

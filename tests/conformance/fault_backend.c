@@ -25,6 +25,11 @@ void conf_fault_arm(long n)
     atomic_store(&countdown, n);
 }
 
+bool conf_fault_disarm(void)
+{
+    return atomic_exchange(&countdown, 0) <= 0;
+}
+
 void conf_fault_corrupt(int on)
 {
     atomic_store(&corrupt, on);
