@@ -311,6 +311,98 @@ static void test_faults__a_checkout_is_retried_past_every_fault(void **state)
     }
 }
 
+/* ---- an order's steps, retried past a fault at each of their steps ---- */
+
+typedef int (*order_step)(ecom_store *s, const char *id);
+typedef void (*order_check)(ecom_store *s, const char *id);
+
+/* user:bob's cart bought with token under key "fault-step"; its order's id in id. */
+static void buy(ecom_store *s, const char *token, char *id)
+{
+    ecom_checkout_request r = ECOM_CHECKOUT_REQUEST_INIT;
+    r.cart = "user:bob";
+    r.user = "bob";
+    r.payment_token = token;
+    ecom_order *o = NULL;
+    int rc = ecom_checkout(&o, s, &r, "fault-step");
+    assert_non_null(o);
+    assert_int_equal(rc, strcmp(token, "tok_timeout") == 0 ? ECOM_ETIMEOUT : ECOM_OK);
+    snprintf(id, ECOM_ID_MAX + 1, "%s", ecom_order_id(o));
+    ecom_order_free(o);
+}
+
+/* For n = 1, 2, ...: an order bought with token, then step with the backend's nth step
+ * failing; the failure must be clean, the step retried on a healthy backend must
+ * complete (its keys make the retry carry on, never act twice), and verify must hold. */
+static void step_past_every_fault(const char *token, order_step step, order_check verify,
+                                  const char *name)
+{
+    for (long n = 1;; n++) {
+        ecom_store *s = seeded_store();
+        char id[ECOM_ID_MAX + 1];
+        buy(s, token, id);
+        conf_fault_arm(n);
+        int rc = step(s, id);
+        bool reached = conf_fault_disarm();
+        bool injected = strstr(ecom_errmsg(s), "injected") != NULL;
+        bool retryable = rc == ECOM_ETIMEOUT || rc == ECOM_EPAYMENT || rc == ECOM_EBUSY;
+        if (rc != ECOM_OK && !injected && !retryable)
+            fail_msg("%s, step %ld: %d '%s'", name, n, rc, ecom_errmsg(s));
+        if (rc != ECOM_OK && (rc = step(s, id)) != ECOM_OK)
+            fail_msg("%s, step %ld: the retry answered %d '%s'", name, n, rc, ecom_errmsg(s));
+        verify(s, id);
+        conf_assert_clean(s);
+        ecom_store_close(s);
+        if (!reached)
+            break;
+    }
+}
+
+/* Cancelled with one `kind`, and the stock back: only the seeded holds remain. */
+static void cancelled_with(ecom_store *s, const char *id, const char *kind)
+{
+    test_cancelled_with(s, id, kind);
+    int64_t reserved;
+    assert_int_equal(conf_on_hand(s, "stocked", &reserved), 20);
+    assert_int_equal(reserved, 6); /* the seeded hold (1) and the flash sale (5) */
+}
+
+static void cancelled_refunded(ecom_store *s, const char *id)
+{
+    cancelled_with(s, id, "refund");
+}
+
+static void cancelled_voided(ecom_store *s, const char *id)
+{
+    cancelled_with(s, id, "void");
+}
+
+static int step_resume(ecom_store *s, const char *id)
+{
+    char again[ECOM_ID_MAX + 1];
+    ecom_checkout_request r = ECOM_CHECKOUT_REQUEST_INIT;
+    r.cart = "user:bob";
+    r.user = "bob";
+    r.payment_token = "tok_timeout";
+    ecom_order *o = NULL;
+    int rc = ecom_checkout(&o, s, &r, "fault-step");
+    snprintf(again, sizeof again, "%s", o ? ecom_order_id(o) : id);
+    ecom_order_free(o);
+    assert_string_equal(again, id);
+    return rc;
+}
+
+static void test_faults__order_steps_are_retried_past_every_fault(void **state)
+{
+    (void)state;
+    step_past_every_fault("tok_approve", test_step_refund, test_refunded_once, "refund");
+    step_past_every_fault("tok_approve", test_step_cancel, cancelled_refunded, "cancel paid");
+    step_past_every_fault("tok_timeout", test_step_cancel, cancelled_voided, "cancel pending");
+    step_past_every_fault("tok_timeout", test_step_notify, test_paid_once, "notify");
+    step_past_every_fault("tok_timeout", test_step_recover, test_paid_once, "recover");
+    step_past_every_fault("tok_timeout", step_resume, test_paid_once, "checkout resumed");
+}
+
 static void test_faults__a_failed_write_leaves_no_trace(void **state)
 {
     (void)state;
@@ -385,6 +477,7 @@ int conf_run_faults(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_faults__every_step_of_every_operation),
         cmocka_unit_test(test_faults__a_checkout_is_retried_past_every_fault),
+        cmocka_unit_test(test_faults__order_steps_are_retried_past_every_fault),
         cmocka_unit_test(test_faults__a_failed_write_leaves_no_trace),
         cmocka_unit_test(test_faults__corrupt_records_are_reported_not_trusted),
         cmocka_unit_test(test_faults__search_follows_past_a_damaged_record),

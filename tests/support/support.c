@@ -251,3 +251,59 @@ size_t test_payments_of(ecom_store *s, const char *order_id, const char *kind)
     ecom_payments_free(p);
     return n;
 }
+
+ecom_order *test_order_of(ecom_store *s, const char *id)
+{
+    ecom_order *o = NULL;
+    assert_int_equal(ecom_order_get(&o, s, id), ECOM_OK);
+    return o;
+}
+
+int test_step_refund(ecom_store *s, const char *id)
+{
+    return ecom_order_refund(s, id, ECOM_VERSION_ANY, 1, "r1", "cs", NULL);
+}
+
+int test_step_cancel(ecom_store *s, const char *id)
+{
+    return ecom_order_cancel(s, id, ECOM_VERSION_ANY, "cs", "asked");
+}
+
+int test_step_notify(ecom_store *s, const char *id)
+{
+    return ecom_payment_notify(s, id, 1, "ch", NULL);
+}
+
+int test_step_recover(ecom_store *s, const char *id)
+{
+    (void)id;
+    uint64_t recovered = 0;
+    int rc = ecom_checkout_recover(&recovered, s, 0);
+    return rc == ECOM_OK && recovered != 1 ? ECOM_EBUSY : rc;
+}
+
+void test_refunded_once(ecom_store *s, const char *id)
+{
+    ecom_order *o = test_order_of(s, id);
+    assert_int_equal(ecom_order_refunded(o), 1);
+    ecom_order_free(o);
+    assert_int_equal(test_payments_of(s, id, "refund"), 1);
+}
+
+void test_cancelled_with(ecom_store *s, const char *id, const char *kind)
+{
+    ecom_order *o = test_order_of(s, id);
+    assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_CANCELLED);
+    if (strcmp(kind, "refund") == 0)
+        assert_int_equal(ecom_order_refunded(o), ecom_order_total(o));
+    ecom_order_free(o);
+    assert_int_equal(test_payments_of(s, id, kind), 1);
+}
+
+void test_paid_once(ecom_store *s, const char *id)
+{
+    ecom_order *o = test_order_of(s, id);
+    assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_PAID);
+    ecom_order_free(o);
+    assert_int_equal(test_payments_of(s, id, "charge"), 1);
+}

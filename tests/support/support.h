@@ -33,6 +33,23 @@ void test_remove_store_dir(const char *dir);
 size_t test_payments_of(ecom_store *s, const char *order_id, const char *kind);
 
 /*
+ * An order's steps and what must hold after them, for harnesses that fail a step
+ * (an allocation, a backend call) and retry it: each step returns its code; each
+ * check asserts. The refund is of 1 minor unit under the key "r1".
+ */
+ecom_order *test_order_of(ecom_store *s, const char *id);
+int test_step_refund(ecom_store *s, const char *id);
+int test_step_cancel(ecom_store *s, const char *id);
+int test_step_notify(ecom_store *s, const char *id);
+/* The recovery sweep; ECOM_EBUSY if it left the order pending (a failure stopped it:
+ * the sweep goes on to the next order and answers ECOM_OK), for the harness to retry. */
+int test_step_recover(ecom_store *s, const char *id);
+void test_refunded_once(ecom_store *s, const char *id);
+/* Cancelled with one approved `kind` ("void" or "refund": then refunded in full). */
+void test_cancelled_with(ecom_store *s, const char *id, const char *kind);
+void test_paid_once(ecom_store *s, const char *id);
+
+/*
  * For wrappers presenting a current backend as one of contract version 4 or older:
  * the core hands such a backend inventory and cart ops at their older, shorter size
  * (what it was built with). These widen the ops for the inner, current backend's
