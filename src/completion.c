@@ -385,8 +385,10 @@ static int recover_one(ecom_store *store, ecom_order **order)
         return cancel_pending(store, *order, res.reason[0] ? res.reason : "declined");
     rc = capture_and_complete(store, order, &res, NULL);
     /* Cancelled with its payment given back (a declined capture, another amount
-     * approved, the hold ended while paying): finished, as much as paid is. */
-    if (rc == ECOM_EDECLINED || rc == ECOM_EEXPIRED || rc == ECOM_EENDED) {
+     * approved, the hold ended while paying, a cancel marked meanwhile and finished
+     * here): finished, as much as paid is. */
+    if (rc == ECOM_EDECLINED || rc == ECOM_EEXPIRED || rc == ECOM_EENDED ||
+        rc == ECOM_ESTATE) {
         ecom__clear(store);
         rc = ECOM_OK;
     }

@@ -298,6 +298,7 @@ void test_cancelled_with(ecom_store *s, const char *id, const char *kind)
         assert_int_equal(ecom_order_refunded(o), ecom_order_total(o));
     ecom_order_free(o);
     assert_int_equal(test_payments_of(s, id, kind), 1);
+    assert_int_equal(test_payments_of(s, id, strcmp(kind, "void") == 0 ? "refund" : "void"), 0);
 }
 
 void test_paid_once(ecom_store *s, const char *id)
