@@ -407,6 +407,54 @@ static void test_checkout_void__an_approval_read_before_the_mark_captures_nothin
     assert_clean(f->s);
 }
 
+typedef struct sweeper {
+    ecom_store *s;
+    uint64_t recovered;
+    int rc;
+} sweeper;
+
+static void *sweep_main(void *arg)
+{
+    sweeper *w = arg;
+    w->rc = ecom_checkout_recover(&w->recovered, w->s, 0);
+    return NULL;
+}
+
+/* A cancel marks the order (its void failing) while the sweep asks the provider about
+ * it: the sweep, reading the order again before it captures, finishes the cancel
+ * instead, captures nothing, and counts the order as recovered. */
+static void test_checkout_void__the_sweep_finishes_a_cancel_marked_meanwhile(void **state)
+{
+    fixture *f = *state;
+    ps.authorize_only = 1;
+    char id[80];
+    assert_int_equal(checkout(f->s, "tok", "k1", id, sizeof id), ECOM_ETIMEOUT);
+    pthread_mutex_lock(&ps.mu);
+    ps.hold_lookup = 1;
+    pthread_mutex_unlock(&ps.mu);
+    sweeper w = {f->s, 0, -1};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, sweep_main, &w), 0);
+    pthread_mutex_lock(&ps.mu); /* the sweep has read the order, and asks */
+    while (!ps.in_lookup)
+        pthread_cond_wait(&ps.cv, &ps.mu);
+    ps.fail_voids = 1; /* the cancel marks the order, and its void fails */
+    pthread_mutex_unlock(&ps.mu);
+    assert_int_equal(ecom_order_cancel(f->s, id, ECOM_VERSION_ANY, "cs", "asked"),
+                     ECOM_EPAYMENT);
+    pthread_mutex_lock(&ps.mu);
+    ps.in_lookup = 0;
+    pthread_cond_broadcast(&ps.cv);
+    pthread_mutex_unlock(&ps.mu);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(w.rc, ECOM_OK);
+    assert_int_equal(w.recovered, 1);
+    assert_int_equal(ps.captures, 0);
+    assert_int_equal(ps.voided, 1);
+    assert_int_equal(state_of(f->s, id), ECOM_ORDER_CANCELLED);
+    assert_clean(f->s);
+}
+
 /* A provider that declines the void (a captured charge) refunds it instead. */
 static void test_checkout_void__a_declined_void_is_refunded(void **state)
 {
@@ -630,6 +678,7 @@ int main(void)
         T(a_repeated_cancel_carries_it_on, setup_race),
         T(an_approval_read_before_the_mark_captures_nothing, setup_race),
         T(a_declined_void_is_refunded, setup_race),
+        T(the_sweep_finishes_a_cancel_marked_meanwhile, setup_race),
         T(a_declined_capture_cancels_the_order, setup_race),
         T(the_sweep_cancels_on_a_declined_capture, setup_race),
         T(a_partial_approval_cancels_the_order, setup_race),
