@@ -895,8 +895,9 @@ typedef struct ecom_payment_provider {
     const char *name;
     void *ctx;             /* handed to every call */
     /* Each returns ECOM_OK with the outcome in *out, ECOM_ETIMEOUT when the outcome
-     * is unknown, or ECOM_EPAYMENT for a provider error. A declined capture (approved
-     * 0) is taken as final: its order is cancelled and the authorization voided. */
+     * is unknown, or ECOM_EPAYMENT for a provider error (any other code is taken as
+     * one). A declined capture (approved 0) is taken as final: its order is cancelled
+     * and the authorization voided. */
     int (*authorize)(void *ctx, const ecom_payment_request *req, ecom_payment_result *out);
     int (*capture)(void *ctx, const char *charge_id, int64_t amount, const char *key,
                    ecom_payment_result *out);

@@ -289,9 +289,16 @@ int ecom__pay(ecom_store *store, ecom_order **order, const char *token,
     if (rc == ECOM_ETIMEOUT || rc == ECOM_EPAYMENT)
         return ecom__fail(store, rc, "order '%s': the payment provider %s; retry with the same "
                           "key", o->id, rc == ECOM_ETIMEOUT ? "did not answer" : "failed");
-    if (rc != ECOM_OK)
+    /* The built-in provider's own store may fail (memory, backend); any other code is
+     * outside the contract, and must not pass for the order's end (a decline): it is
+     * the provider's failure, retryable. */
+    if (rc == ECOM_ENOMEM || rc == ECOM_EBACKEND || rc == ECOM_EBUSY)
         return ecom_errcode(store) == rc ? rc : ecom__fail(store, rc, "order '%s': payment: %s",
                                                            o->id, ecom_strerror(rc));
+    if (rc != ECOM_OK)
+        return ecom__fail(store, ECOM_EPAYMENT, "order '%s': the payment provider answered "
+                          "'%s', which its contract does not allow (ECOM_OK, ECOM_ETIMEOUT or "
+                          "ECOM_EPAYMENT); retry with the same key", o->id, ecom_strerror(rc));
     if (!res.approved) {
         rc = cancel_pending(store, o, res.reason[0] ? res.reason : "declined");
         if (rc == ECOM_ECONFLICT) /* marked or moved meanwhile: a retry sees how */

@@ -25,6 +25,7 @@ typedef enum refund_mode { REFUND_APPROVE, REFUND_FAIL, REFUND_DECLINE } refund_
 
 typedef struct host_state {
     int empty_charge_id; /* authorizations come back approved without a charge id */
+    int authorize_code;  /* what authorize returns (ECOM_OK unless a test breaks it) */
     refund_mode refund;
     int refund_calls;
     int refunds_approved;
@@ -38,7 +39,7 @@ static int host_authorize(void *ctx, const ecom_payment_request *req, ecom_payme
     (void)ctx;
     *out = (ecom_payment_result){.approved = 1, .captured = 1, .amount = req->amount};
     snprintf(out->charge_id, sizeof out->charge_id, "%s", hs.empty_charge_id ? "" : "ch-host");
-    return ECOM_OK;
+    return hs.authorize_code;
 }
 
 static int host_settle(void *ctx, const char *charge, int64_t amount, const char *key,
@@ -841,6 +842,28 @@ static void test_checkout_errors__approval_without_charge_id(void **state)
     assert_clean(s);
 }
 
+/* A provider answering a code its contract does not allow (here ECOM_EDECLINED as a
+ * return code, not as a declined result) has failed: the order stays pending with its
+ * key open, not ended as if declined, and the retry pays it. */
+static void test_checkout_errors__provider_code_outside_its_contract(void **state)
+{
+    fixture *f = *state;
+    ecom_store *s = f->s;
+    hs.authorize_code = ECOM_EDECLINED;
+    must(s, ecom_cart_add(s, "user:ann", "mug", 2, "USD"), "add");
+    char id[80];
+    assert_int_equal(checkout(s, "user:ann", "ann", "tok_approve", "k-odd", id, sizeof id),
+                     ECOM_EPAYMENT);
+    assert_non_null(strstr(ecom_errmsg(s), "which its contract does not allow"));
+    assert_int_equal(state_of(s, id), ECOM_ORDER_PENDING_PAYMENT);
+    assert_int_equal(reserved(s, "mug"), 2);
+    hs.authorize_code = ECOM_OK;
+    must(s, checkout(s, "user:ann", "ann", "tok_approve", "k-odd", id, sizeof id), "retry");
+    assert_int_equal(state_of(s, id), ECOM_ORDER_PAID);
+    assert_int_equal(reserved(s, "mug"), 0);
+    assert_clean(s);
+}
+
 /* ---- notification and recovery ---- */
 
 static void test_checkout_errors__notify_and_recover(void **state)
@@ -963,6 +986,7 @@ int main(void)
         T(refund_declined, setup_host),
         T(refund_failed, setup_host),
         T(approval_without_charge_id, setup_host),
+        T(provider_code_outside_its_contract, setup_host),
         T(notify_and_recover, setup),
         T(sweep_after_the_hold_ended, setup),
         T(test_provider, setup),
