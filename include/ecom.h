@@ -989,7 +989,9 @@ typedef struct ecom_checkout_request {
  * the line was added: the message names the SKU and the limit; set the line within
  * it; from backend contract version 5; also more than 16 claims), ECOM_EINSUFFICIENT,
  * ECOM_EPRICE (the order's total would overflow), ECOM_EDECLINED (the order
- * is cancelled), ECOM_ETIMEOUT (the provider did not answer: retry with the same key,
+ * is cancelled), ECOM_EEXPIRED or ECOM_EENDED (the order's stock hold ended while it
+ * was being paid: the order is cancelled and what the payment took voided),
+ * ECOM_ETIMEOUT (the provider did not answer: retry with the same key,
  * or let ecom_checkout_recover finish it), ECOM_EPAYMENT, ECOM_EIDEMPOTENCY,
  * ECOM_EBUSY, ECOM_ETOOLONG (idempotency_key or payment_token over 128 bytes),
  * ECOM_EBADID (a byte of either that is not printable ASCII; a malformed cart, user or
@@ -1014,7 +1016,9 @@ ECOM_EXTERN int ecom_checkout(ecom_order **out, ecom_store *store,
  * (the order is past payment: the notification is stale), ECOM_EINVAL (approved
  * without charge_id), ECOM_ETOOLONG, ECOM_EUTF8, ECOM_EBADID (order_id),
  * ECOM_EPAYMENT, ECOM_ETIMEOUT, ECOM_EDECLINED (the provider declined the capture, or
- * approved another amount than the total: the order was cancelled, the payment voided).
+ * approved another amount than the total: the order was cancelled, the payment voided),
+ * ECOM_EEXPIRED or ECOM_EENDED (the stock hold ended while it was being paid: the
+ * order was cancelled, the payment voided).
  */
 ECOM_EXTERN int ecom_payment_notify(ecom_store *store, const char *order_id, int approved,
                                     const char *charge_id, const char *reason);
@@ -1103,9 +1107,11 @@ ECOM_EXTERN int ecom_order_cancel(ecom_store *store, const char *id, uint64_t ex
  * refunding what is left). The refund is
  * reserved on the order before the provider is asked, so refunds and cancels at once
  * never pay out more than was paid; after a timeout it stays pending until the same
- * call (same key) is made again (docs/orders.md).
+ * call (same key) is made again (docs/orders.md). refund_key: 1..128 bytes; keys
+ * starting "refund-cancel-" are the store's own (ecom_order_cancel's refund).
  * Errors: as transition, ECOM_EPRICE (amount <= 0 or above what is left),
- * ECOM_EPAYMENT, ECOM_ETIMEOUT. */
+ * ECOM_EIDEMPOTENCY (refund_key used on this order for another amount), ECOM_EINVAL
+ * (refund_key NULL, or the store's own), ECOM_EPAYMENT, ECOM_ETIMEOUT. */
 ECOM_EXTERN int ecom_order_refund(ecom_store *store, const char *id, uint64_t expected_version,
                                   int64_t amount, const char *refund_key, const char *who,
                                   const char *why);

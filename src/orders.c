@@ -13,6 +13,9 @@
 /* Writes with ECOM_VERSION_ANY retry a lost compare-and-set this many times. */
 #define ORDER_RETRIES 8
 #define REFUND_KEY_MAX 128
+/* The refund a cancel makes of what is left is kept on the order under this prefix and
+ * the order's id: a caller's refund key may not take it. */
+#define CANCEL_REFUND_PREFIX "refund-cancel-"
 
 static const char *state_name(ecom_order_state s)
 {
@@ -797,7 +800,7 @@ int ecom_order_cancel(ecom_store *store, const char *id, uint64_t expected_versi
         return rc;
     size_t cap = ECOM__ORDER_LINES_MAX + ECOM__ORDER_CLAIMS_MAX + 1;
     char key[ECOM_ID_MAX + 16];
-    snprintf(key, sizeof key, "refund-cancel-%s", id);
+    snprintf(key, sizeof key, CANCEL_REFUND_PREFIX "%s", id);
     refund_args a = {0, key};
     change c = {.apply = apply_cancel, .ctx = &a, .who = who_or_system(who), .why = why,
                 .inv_cap = cap};
@@ -850,6 +853,9 @@ int ecom_order_refund(ecom_store *store, const char *id, uint64_t expected_versi
     rc = ecom__check_text(refund_key, REFUND_KEY_MAX, false, true, "refund_key", msg, sizeof msg);
     if (rc != ECOM_OK)
         return ecom__fail(store, rc, "%s", msg);
+    if (strncmp(refund_key, CANCEL_REFUND_PREFIX, strlen(CANCEL_REFUND_PREFIX)) == 0)
+        return ecom__fail(store, ECOM_EINVAL, "refund_key '%s': keys starting '%s' are the "
+                          "store's own (a cancel's refund)", refund_key, CANCEL_REFUND_PREFIX);
     if (amount <= 0)
         return ecom__fail(store, ECOM_EPRICE, "amount: %lld; a refund is at least 1",
                           (long long)amount);
