@@ -15,11 +15,33 @@
  * live and due) are what the model says. A last phase ends every order and checks that
  * no unit was made or lost.
  *
- * A failure names the seed and the step, and prints the steps before it.
+ * A second run (random_host_provider) makes the same steps in a store whose payments go
+ * to a host provider written here (host_provider, in opts.payments). What it does with
+ * each idempotency key is drawn once by the seed's generator and kept in its own ledger,
+ * so that the same key always gets the same answer: an authorize approved with its
+ * capture or without, declined, approved for less (partial) or with no charge id, failing
+ * before charging (ECOM_EPAYMENT) or after (ECOM_ETIMEOUT, the charge kept), a while or
+ * for good; a capture approved, declined ("authorization_expired") or failing; a void or
+ * refund approved, declined or failing; a lookup that tells the ledger (ECOM_ENOTFOUND
+ * if never authorized). The model plays every call the store should make to it (sim_*,
+ * from docs/checkout.md "One completion path" and docs/orders.md: the mark, void and
+ * cancel of an order pending payment, a declined void refunded in full, refunds in three
+ * steps) on a ledger of its own. After every step, besides all the first run checks:
+ * the two ledgers agree call by call; each order's version moved by exactly the writes
+ * the model expects; its refunds (key, amount, pending) are the model's; the provider
+ * saw one authorization per order, under the order's own keys, and no authorize or
+ * capture of an order marked or cancelled; an order paid or further along has its total
+ * authorized and captured, not voided, and the provider's refunds of it lie between its
+ * confirmed refunds and those plus its pending ones; a cancelled order's captured money
+ * was voided or refunded in full, its uncaptured authorization voided.
+ *
+ * A failure names the run, the seed and the step, and prints the steps before it.
  * ECOM_MODEL_SEED=<seed> runs one seed (ECOM_MODEL_STEPS=<n> steps), ECOM_MODEL_TRACE=1
- * prints every step, ECOM_MODEL_STATS=1 what each seed reached. What the model found
- * (a cancel's refund key open to callers; codes the documentation did not give) is
- * kept below as small tests.
+ * prints every step, ECOM_MODEL_STATS=1 what each seed reached (and, with the host
+ * provider, what its calls came to); each applies to both runs. What the model found (a
+ * cancel's refund key open to callers; codes the documentation did not give; a retry
+ * that finishes its own checkout's refusal answering ECOM_ESTATE) is kept below as
+ * small tests.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -38,6 +60,8 @@
 
 #define SEEDS 8
 #define STEPS 300
+#define HOST_SEEDS 6 /* the run with a host provider */
+#define HOST_STEPS 250
 
 #define MINUTE_MS (INT64_C(60) * 1000)
 #define HOLD_MS (15 * MINUTE_MS)                  /* a checkout's hold (docs/checkout.md) */
@@ -103,6 +127,149 @@ static int64_t price_in(int sku, const char *currency)
     return strcmp(currency, "EUR") == 0 ? catalog[sku].eur : catalog[sku].usd;
 }
 
+/* ---- the host provider of the second run: its plans and its ledger ---- */
+
+/* The keys the store gives a provider for an order O (docs/checkout.md, docs/orders.md):
+ * "pay-O" (authorize, and lookup), "capture-O", "void-cancel-O", "refund-void-O" (a void
+ * declined), and "refund-O:<refund key>" for a refund: a cancel's ("refund-cancel-O") or
+ * a caller's (the model's r0..r3). */
+enum { HK_AUTH, HK_CAPTURE, HK_VOID, HK_RVOID, HK_RCANCEL, HK_R0, HK_KEYS = HK_R0 + 4 };
+static const char *const hk_names[HK_KEYS] = {"authorize", "capture", "void", "refund-void",
+                                              "cancel's refund", "refund r0", "refund r1",
+                                              "refund r2", "refund r3"};
+
+#define ALWAYS 1000 /* a key whose every call fails */
+
+/* What the provider does with one key, drawn once: the same key always gets the same
+ * answer (ecom.h). The first `fails` calls fail: ECOM_EPAYMENT before doing anything,
+ * or ECOM_ETIMEOUT after doing it (the answer lost); every later call gets the answer. */
+typedef struct h_plan {
+    int fails;
+    int fail_rc;
+    bool approved;
+    bool captured;    /* authorize: with automatic capture */
+    int64_t short_by; /* authorize: approves this much less than asked (partial) */
+    bool no_id;       /* authorize: the answer names no charge (lookup's does) */
+} h_plan;
+
+/* The provider's record of one order's payment. */
+typedef struct h_ledger {
+    int calls[HK_KEYS];
+    bool done[HK_KEYS];      /* done once (its answer recorded) */
+    bool ok[HK_KEYS];        /* approved */
+    int64_t amount[HK_KEYS]; /* authorize: approved; capture, refunds: asked */
+    bool captured, voided;   /* the authorization */
+    int64_t captured_amount;
+} h_ledger;
+
+static bool h_authorized(const h_ledger *l)
+{
+    return l->done[HK_AUTH] && l->ok[HK_AUTH];
+}
+
+/* Approved refunds, the refund-void's aside. */
+static int64_t h_refunds(const h_ledger *l)
+{
+    int64_t sum = 0;
+    for (int k = HK_RCANCEL; k < HK_KEYS; k++)
+        sum += l->done[k] && l->ok[k] ? l->amount[k] : 0;
+    return sum;
+}
+
+static int64_t h_refund_void(const h_ledger *l)
+{
+    return l->done[HK_RVOID] && l->ok[HK_RVOID] ? l->amount[HK_RVOID] : 0;
+}
+
+/* Doing key k for the first time, as a processor would: a capture of an authorization
+ * approved, not voided; a void (an authorization not captured is always voidable, a
+ * captured one as planned); a refund of money captured, not voided, within it. */
+static void h_do(h_ledger *l, const h_plan *p, int k, int64_t amount)
+{
+    switch (k) {
+    case HK_AUTH:
+        l->ok[k] = p->approved;
+        l->amount[k] = amount - (p->short_by < amount ? p->short_by : amount / 2);
+        if (p->approved && p->captured) {
+            l->captured = true;
+            l->captured_amount = l->amount[k];
+        }
+        break;
+    case HK_CAPTURE:
+        l->ok[k] = p->approved && h_authorized(l) && !l->voided && !l->captured;
+        l->amount[k] = amount;
+        if (l->ok[k]) {
+            l->captured = true;
+            l->captured_amount = amount;
+        }
+        break;
+    case HK_VOID:
+        l->ok[k] = h_authorized(l) && (!l->captured || p->approved);
+        l->voided = l->voided || l->ok[k];
+        break;
+    default:
+        l->ok[k] = p->approved && l->captured && !l->voided &&
+                   h_refunds(l) + h_refund_void(l) + amount <= l->captured_amount;
+        l->amount[k] = amount;
+        break;
+    }
+}
+
+static void h_charge_id(char *out, size_t size, const char *order_id)
+{
+    snprintf(out, size, "ch_%s", order_id);
+}
+
+/* One call of key k of an order: the store's through the provider, or the model's
+ * expectation of it (each on its own ledger, with the same plans). */
+static int h_call(h_ledger *l, const h_plan *plans, int k, int64_t amount, const char *order_id,
+                  ecom_payment_result *out)
+{
+    static const char *const declined[HK_KEYS] = {
+        "card_declined", "authorization_expired", "charge_already_captured",
+        "charge_disputed", "charge_disputed", "charge_disputed", "charge_disputed",
+        "charge_disputed", "charge_disputed"};
+    const h_plan *p = &plans[k];
+    int n = l->calls[k]++;
+    *out = (ecom_payment_result){0};
+    if (n < p->fails && p->fail_rc == ECOM_EPAYMENT)
+        return ECOM_EPAYMENT;
+    if (!l->done[k]) {
+        l->done[k] = true;
+        h_do(l, p, k, amount);
+    }
+    if (n < p->fails)
+        return ECOM_ETIMEOUT;
+    out->approved = l->ok[k];
+    if (!out->approved)
+        snprintf(out->reason, sizeof out->reason, "%s", declined[k]);
+    if (k != HK_AUTH || !p->no_id)
+        h_charge_id(out->charge_id, sizeof out->charge_id, order_id);
+    if (k == HK_AUTH) {
+        out->amount = l->amount[k];
+        out->captured = p->approved && p->captured;
+    } else if (k != HK_VOID) {
+        out->amount = l->amount[k];
+    }
+    return ECOM_OK;
+}
+
+/* What the provider knows of the order's authorize: ECOM_ENOTFOUND if never made; else
+ * the authorization as it stands (a void does not show, as with many processors). */
+static int h_lookup(const h_ledger *l, const char *order_id, ecom_payment_result *out)
+{
+    *out = (ecom_payment_result){0};
+    if (!l->done[HK_AUTH])
+        return ECOM_ENOTFOUND;
+    out->approved = l->ok[HK_AUTH];
+    if (!out->approved)
+        snprintf(out->reason, sizeof out->reason, "card_declined");
+    h_charge_id(out->charge_id, sizeof out->charge_id, order_id);
+    out->amount = l->amount[HK_AUTH];
+    out->captured = l->captured;
+    return ECOM_OK;
+}
+
 /* ---- the documented answers of each call (ecom.h; docs/checkout.md for ESTATE) ---- */
 
 #define END 1 /* no code is positive */
@@ -158,6 +325,9 @@ typedef struct m_cart {
     int64_t qty[NSKU];
 } m_cart;
 
+/* What marked an order pending payment as being cancelled. */
+enum { MARK_CANCEL, MARK_REFUSED, MARK_HOLD };
+
 typedef struct m_order {
     char id[80];
     int cart, user, token;
@@ -173,8 +343,16 @@ typedef struct m_order {
     int64_t refunded;       /* confirmed refunds on the order */
     int64_t ledger_refunds; /* approved refunds in the ledger */
     int refund_keys;
-    char rk[MAX_REFUND_KEYS][8];
+    char rk[MAX_REFUND_KEYS][48];
     int64_t rk_amount[MAX_REFUND_KEYS];
+    bool rk_pending[MAX_REFUND_KEYS]; /* reserved, not confirmed (the host run) */
+    /* The host run: */
+    bool marked;           /* marked as being cancelled (its reason set) */
+    int mark_why;          /* MARK_*: what marked it */
+    h_plan plans[HK_KEYS]; /* the provider's plans for its keys */
+    h_ledger hx;           /* the provider's ledger of it, as the model expects */
+    int writes;            /* its writes the model expects of the step */
+    uint64_t step_version; /* its version when the step began (1: made in it) */
     uint64_t version; /* as last read */
     size_t nhist;     /* its history as last read */
     ecom_order_state hist[MAX_HISTORY];
@@ -212,6 +390,7 @@ static int64_t clock_ms;
 static uint64_t cur_seed;
 static int cur_step;
 static bool trace, stats;
+static bool host; /* the second run: a host provider (opts.payments), host_provider */
 static char what[320];       /* the step being made */
 static char recent[8][320]; /* the steps before it, a ring */
 static unsigned nrecent;
@@ -245,6 +424,223 @@ static void on_violation(void *ctx, const char *message)
     print_message("violation: %s\n", message);
 }
 
+/* ---- the host provider: what the store calls (opts.payments) ---- */
+
+/* One order the provider was asked to authorize, with the plans drawn for its keys. */
+typedef struct h_entry {
+    char id[80];
+    int64_t asked; /* the amount its authorize asked */
+    h_plan plans[HK_KEYS];
+    h_ledger l;
+} h_entry;
+
+static h_entry hp[MAX_ORDERS];
+static int nhp;
+static h_plan h_next[HK_KEYS]; /* the plans of the next order to authorize */
+static bool h_next_ready;
+static char h_breach[320];     /* the first call that broke the contract, if any */
+
+static void breach(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void breach(const char *fmt, ...)
+{
+    if (h_breach[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(h_breach, sizeof h_breach, fmt, ap);
+    va_end(ap);
+}
+
+static h_entry *h_find(const char *id)
+{
+    for (int i = 0; i < nhp; i++)
+        if (strcmp(hp[i].id, id) == 0)
+            return &hp[i];
+    return NULL;
+}
+
+/* The order a key names after its prefix (followed by end or ':'), and what follows. */
+static h_entry *h_keyed(const char *key, const char *prefix, const char **rest)
+{
+    size_t n = strlen(prefix);
+    if (strncmp(key, prefix, n) != 0)
+        return NULL;
+    for (int i = 0; i < nhp; i++) {
+        size_t len = strlen(hp[i].id);
+        if (strncmp(key + n, hp[i].id, len) == 0 && (key[n + len] == '\0' ||
+                                                     key[n + len] == ':')) {
+            *rest = key + n + len;
+            return &hp[i];
+        }
+    }
+    return NULL;
+}
+
+/* The charge a call names is the order's. */
+static void h_charge_ok(const h_entry *e, const char *charge, const char *call)
+{
+    char want[96];
+    h_charge_id(want, sizeof want, e->id);
+    if (charge == NULL || strcmp(charge, want) != 0)
+        breach("%s of order %s names charge '%s'", call, e->id, charge ? charge : "(null)");
+}
+
+/* From the mark on, no path pays an order or starts a capture of it (docs/orders.md):
+ * the order, as stored when the provider is asked, is neither marked nor cancelled. */
+static void h_not_cancelling(const char *id, const char *call)
+{
+    ecom_order *o = NULL;
+    if (ecom_order_get(&o, store, id) == ECOM_OK) {
+        ecom_order_state st = ecom_order_get_state(o);
+        if (st == ECOM_ORDER_CANCELLED ||
+            (st == ECOM_ORDER_PENDING_PAYMENT && ecom_order_reason(o)[0]))
+            breach("%s of order %s, %s (reason '%s')", call, id,
+                   st == ECOM_ORDER_CANCELLED ? "cancelled" : "marked as being cancelled",
+                   ecom_order_reason(o));
+    } else {
+        breach("%s of order %s, which cannot be read", call, id);
+    }
+    ecom_order_free(o);
+}
+
+static int hp_authorize(void *ctx, const ecom_payment_request *req, ecom_payment_result *out)
+{
+    (void)ctx;
+    *out = (ecom_payment_result){0};
+    h_entry *e = h_find(req->order_id);
+    if (e == NULL) {
+        if (!h_next_ready || nhp == MAX_ORDERS) {
+            breach("authorize of order %s, not one the model made", req->order_id);
+            return ECOM_EPAYMENT;
+        }
+        e = &hp[nhp++];
+        *e = (h_entry){.asked = req->amount};
+        snprintf(e->id, sizeof e->id, "%s", req->order_id);
+        memcpy(e->plans, h_next, sizeof e->plans);
+        h_next_ready = false;
+    }
+    char key[96];
+    snprintf(key, sizeof key, "pay-%s", e->id);
+    if (strcmp(req->idempotency_key, key) != 0 || req->capture != 1 ||
+        req->amount != e->asked || req->amount <= 0)
+        breach("authorize of order %s: key '%s', capture %d, amount %" PRId64 " (first %"
+               PRId64 ")", e->id, req->idempotency_key, req->capture, req->amount, e->asked);
+    h_not_cancelling(e->id, "authorize");
+    return h_call(&e->l, e->plans, HK_AUTH, req->amount, e->id, out);
+}
+
+static int hp_capture(void *ctx, const char *charge, int64_t amount, const char *key,
+                      ecom_payment_result *out)
+{
+    (void)ctx;
+    *out = (ecom_payment_result){0};
+    const char *rest = NULL;
+    h_entry *e = h_keyed(key, "capture-", &rest);
+    if (e == NULL || *rest) {
+        breach("capture under key '%s'", key);
+        return ECOM_EPAYMENT;
+    }
+    h_charge_ok(e, charge, "capture");
+    if (amount != e->asked)
+        breach("capture of order %s for %" PRId64 ", its total %" PRId64, e->id, amount,
+               e->asked);
+    h_not_cancelling(e->id, "capture");
+    return h_call(&e->l, e->plans, HK_CAPTURE, amount, e->id, out);
+}
+
+static int hp_void(void *ctx, const char *charge, const char *key, ecom_payment_result *out)
+{
+    (void)ctx;
+    *out = (ecom_payment_result){0};
+    const char *rest = NULL;
+    h_entry *e = h_keyed(key, "void-cancel-", &rest);
+    if (e == NULL || *rest) {
+        breach("void under key '%s'", key);
+        return ECOM_EPAYMENT;
+    }
+    h_charge_ok(e, charge, "void");
+    return h_call(&e->l, e->plans, HK_VOID, 0, e->id, out);
+}
+
+static int hp_refund(void *ctx, const char *charge, int64_t amount, const char *key,
+                     ecom_payment_result *out)
+{
+    (void)ctx;
+    *out = (ecom_payment_result){0};
+    const char *rest = NULL;
+    int k = -1;
+    h_entry *e = h_keyed(key, "refund-void-", &rest);
+    if (e && *rest == '\0') {
+        k = HK_RVOID;
+    } else if ((e = h_keyed(key, "refund-", &rest)) != NULL && *rest == ':') {
+        char own[96];
+        snprintf(own, sizeof own, "refund-cancel-%s", e->id);
+        if (strcmp(rest + 1, own) == 0)
+            k = HK_RCANCEL;
+        else if (rest[1] == 'r' && rest[2] >= '0' && rest[2] <= '3' && rest[3] == '\0')
+            k = HK_R0 + (rest[2] - '0');
+    }
+    if (k < 0) {
+        breach("refund under key '%s'", key);
+        return ECOM_EPAYMENT;
+    }
+    h_charge_ok(e, charge, "refund");
+    const h_ledger *l = &e->l;
+    if (!l->done[k] && (!l->captured || l->voided || amount <= 0 ||
+                        h_refunds(l) + h_refund_void(l) + amount > l->captured_amount))
+        breach("%s of order %s: %" PRId64 ", with %" PRId64 " captured%s and %" PRId64
+               " refunded", hk_names[k], e->id, amount, l->captured_amount,
+               l->voided ? " (voided)" : "", h_refunds(l) + h_refund_void(l));
+    if (l->done[k] && l->ok[k] && amount != l->amount[k])
+        breach("%s of order %s again, for %" PRId64 " (made for %" PRId64 ")", hk_names[k],
+               e->id, amount, l->amount[k]);
+    return h_call(&e->l, e->plans, k, amount, e->id, out);
+}
+
+static int hp_lookup(void *ctx, const char *key, ecom_payment_result *out)
+{
+    (void)ctx;
+    *out = (ecom_payment_result){0};
+    const char *rest = NULL;
+    h_entry *e = h_keyed(key, "pay-", &rest);
+    if (e == NULL || *rest)
+        return ECOM_ENOTFOUND;
+    return h_lookup(&e->l, e->id, out);
+}
+
+static const ecom_payment_provider host_provider = {
+    ECOM_PAYMENT_PROVIDER_VERSION, "model", NULL, hp_authorize, hp_capture, hp_void,
+    hp_refund, hp_lookup};
+
+/* The plans of one order's keys, drawn by the run's generator. */
+static void h_draw(h_plan plans[HK_KEYS])
+{
+    for (int k = 0; k < HK_KEYS; k++) {
+        h_plan *p = &plans[k];
+        *p = (h_plan){.fail_rc = chance(50) ? ECOM_ETIMEOUT : ECOM_EPAYMENT};
+        int64_t r = below(100);
+        switch (k) {
+        case HK_AUTH: /* approved (captured or not, maybe partial or without an id),
+                       * declined, failing a while or always */
+            p->fails = r < 66 ? 0 : r < 80 ? 1 : r < 88 ? 2 : ALWAYS;
+            p->approved = chance(82);
+            p->captured = chance(55);
+            p->short_by = chance(8) ? 1 + below(100) : 0;
+            p->no_id = chance(6);
+            break;
+        case HK_CAPTURE:
+            p->fails = r < 78 ? 0 : r < 95 ? 1 : ALWAYS;
+            p->approved = chance(85);
+            break;
+        default: /* voids and refunds: approved, declined, failing a while */
+            p->fails = r < 72 ? 0 : r < 92 ? 1 : 2;
+            p->approved = chance(k == HK_VOID ? 60 : 85);
+            break;
+        }
+    }
+}
+
 /* Fails naming the seed, the step and what it did, and the steps before it. */
 #define FAIL(...)                                                                           \
     do {                                                                                    \
@@ -253,8 +649,9 @@ static void on_violation(void *ctx, const char *message)
         for (unsigned i_ = nrecent < 8 ? 0 : nrecent - 8; i_ < nrecent; i_++)               \
             print_message("  before: %s\n", recent[i_ % 8]);                                \
         if (cur_seed)                                                                       \
-            fail_msg("seed %" PRIu64 " step %d (%s): %s [errmsg: %s]", cur_seed, cur_step,  \
-                     what, why_, store ? ecom_errmsg(store) : "");                          \
+            fail_msg("%sseed %" PRIu64 " step %d (%s): %s [errmsg: %s]",                   \
+                     host ? "host provider, " : "", cur_seed, cur_step, what, why_,         \
+                     store ? ecom_errmsg(store) : "");                                      \
         fail_msg("%s: %s [errmsg: %s]", what, why_, store ? ecom_errmsg(store) : "");       \
     } while (0)
 
@@ -385,6 +782,15 @@ static int order_index(const char *id)
     return -1;
 }
 
+/* Refunds reserved on the order and not confirmed (the host run). */
+static int64_t rk_pending_sum(const m_order *o)
+{
+    int64_t sum = 0;
+    for (int i = 0; i < o->refund_keys; i++)
+        sum += o->rk_pending[i] ? o->rk_amount[i] : 0;
+    return sum;
+}
+
 /* ---- checking the store against the model ---- */
 
 static const unsigned legal_moves[] = {
@@ -453,6 +859,80 @@ static void read_ledger(const char *id, ledger *l)
     ecom_payments_free(p);
 }
 
+/* The order's refunds, in its JSON, are the model's: each key, amount and whether it is
+ * pending, in the order they were reserved. */
+static void verify_refunds(const m_order *mo, const ecom_order *o)
+{
+    char want[1024];
+    size_t len = (size_t)snprintf(want, sizeof want, "\"refunds\":[");
+    for (int i = 0; i < mo->refund_keys && len < sizeof want; i++)
+        len += (size_t)snprintf(want + len, sizeof want - len, "%s{\"key\":\"%s\",\"amount\":%"
+                                PRId64 "%s}", i ? "," : "", mo->rk[i], mo->rk_amount[i],
+                                mo->rk_pending[i] ? ",\"pending\":true" : "");
+    if (len < sizeof want)
+        snprintf(want + len, sizeof want - len, "]");
+    char *json = NULL;
+    CHECK(ecom_order_to_json(&json, o) == ECOM_OK, "order %s: to_json", mo->id);
+    const char *got = strstr(json, "\"refunds\":[");
+    char have[1024];
+    snprintf(have, sizeof have, "%.*s", got ? (int)(strcspn(got, "]") + 1) : 4, got ? got : "none");
+    free(json);
+    CHECK(strcmp(have, want) == 0, "order %s: refunds %s, the model %s", mo->id, have, want);
+}
+
+/* The host provider's ledger of an order: what the model expects, call by call; and,
+ * from the ledger and the order as stored, the money rules. */
+static void verify_host_money(const m_order *mo, ecom_order_state st, const char *charge_id)
+{
+    CHECK(h_breach[0] == '\0', "the provider was called against its contract: %s", h_breach);
+    const h_entry *e = h_find(mo->id);
+    CHECK(e != NULL, "order %s: the provider was never asked to authorize it", mo->id);
+    const h_ledger *a = &e->l, *x = &mo->hx;
+    for (int k = 0; k < HK_KEYS; k++)
+        CHECK(a->calls[k] == x->calls[k] && a->done[k] == x->done[k] && a->ok[k] == x->ok[k] &&
+                  a->amount[k] == x->amount[k],
+              "order %s: %s called %d time(s) (%s, %s, %" PRId64 "); the model: %d (%s, %s, %"
+              PRId64 ")", mo->id, hk_names[k], a->calls[k], a->done[k] ? "made" : "not made",
+              a->ok[k] ? "approved" : "not approved", a->amount[k], x->calls[k],
+              x->done[k] ? "made" : "not made", x->ok[k] ? "approved" : "not approved",
+              x->amount[k]);
+    CHECK(a->captured == x->captured && a->voided == x->voided &&
+              a->captured_amount == x->captured_amount, "order %s: captured %d (%" PRId64
+          "), voided %d; the model %d (%" PRId64 "), %d", mo->id, a->captured,
+          a->captured_amount, a->voided, x->captured, x->captured_amount, x->voided);
+    /* One authorization (its key is the order's own: any other was a breach), and: */
+    bool authorized = h_authorized(a);
+    int64_t refunds = h_refunds(a), rvoid = h_refund_void(a);
+    int64_t pending = rk_pending_sum(mo); /* the store's, as verify_refunds found */
+    if (st != ECOM_ORDER_PENDING_PAYMENT && st != ECOM_ORDER_CANCELLED)
+        /* paid or further along: its authorization, for its total, captured for its
+         * total, not voided */
+        CHECK(authorized && a->amount[HK_AUTH] == mo->total && a->captured &&
+                  a->captured_amount == mo->total && !a->voided && rvoid == 0,
+              "order %s is %s: authorized %d for %" PRId64 ", captured %d for %" PRId64
+              ", voided %d, refunded as a void %" PRId64 "; its total %" PRId64, mo->id,
+              sname(st), authorized, a->amount[HK_AUTH], a->captured, a->captured_amount,
+              a->voided, rvoid, mo->total);
+    if (st == ECOM_ORDER_CANCELLED && a->captured) /* the money taken given back */
+        CHECK(a->voided || refunds + rvoid == a->captured_amount, "order %s is cancelled, "
+              "its %" PRId64 " captured neither voided nor refunded in full (%" PRId64 ")",
+              mo->id, a->captured_amount, refunds + rvoid);
+    if (st == ECOM_ORDER_CANCELLED && authorized && !a->captured)
+        CHECK(a->voided, "order %s is cancelled, its authorization not voided", mo->id);
+    /* Refunds made: the confirmed ones, and at most the pending ones besides. */
+    CHECK(refunds >= mo->refunded && refunds <= mo->refunded + pending, "order %s: the "
+          "provider refunded %" PRId64 ", the order %" PRId64 " confirmed and %" PRId64
+          " pending", mo->id, refunds, mo->refunded, pending);
+    char want[96];
+    h_charge_id(want, sizeof want, mo->id);
+    if (mo->paid)
+        CHECK(strcmp(charge_id, want) == 0, "order %s: charge id '%s', the provider's '%s'",
+              mo->id, charge_id, want);
+    else
+        CHECK(charge_id[0] == '\0', "order %s never paid has charge id '%s'", mo->id,
+              charge_id);
+}
+
 static void verify_order(m_order *mo)
 {
     ecom_order *o = NULL;
@@ -487,6 +967,10 @@ static void verify_order(m_order *mo)
           sname(mo->hist[nh - 1]), sname(st));
     mo->nhist = nh;
     mo->version = version;
+    /* The host run: each write the model expects is one version, and no other. */
+    CHECK(!host || version - mo->step_version == (uint64_t)mo->writes, "order %s moved from "
+          "version %" PRIu64 " to %" PRIu64 " in this step, the model expects %d write(s)",
+          mo->id, mo->step_version, version, mo->writes);
     /* Lines, money. */
     CHECK(strcmp(ecom_order_user(o), users[mo->user]) == 0 &&
               ecom_order_created_at(o) == mo->created_at &&
@@ -499,8 +983,9 @@ static void verify_order(m_order *mo)
     const char *reason = ecom_order_reason(o);
     CHECK(st != ECOM_ORDER_CANCELLED || reason[0], "order %s is cancelled with no reason",
           mo->id);
-    CHECK(st != ECOM_ORDER_PENDING_PAYMENT || !reason[0], "order %s is pending with reason "
-          "'%s'", mo->id, reason);
+    CHECK(st != ECOM_ORDER_PENDING_PAYMENT || (reason[0] != '\0') == mo->marked,
+          "order %s is pending with reason '%s', the model says %s", mo->id, reason,
+          mo->marked ? "marked as being cancelled" : "not marked");
     char charge_id[80];
     snprintf(charge_id, sizeof charge_id, "%s", ecom_order_charge_id(o));
     CHECK(ecom_order_refunded(o) == mo->refunded,
@@ -523,11 +1008,20 @@ static void verify_order(m_order *mo)
               "order %s: %s %" PRId64 " (shipped %" PRId64 "), the model %" PRId64
               " (shipped %" PRId64 ")", mo->id, catalog[s].sku, qty[s], shipped[s], mo->qty[s],
               mo->shipped[s]);
+    if (host)
+        verify_refunds(mo, o);
     ecom_order_free(o);
 
-    /* The test provider's ledger of it. */
+    /* The test provider's ledger of it: empty with a host provider, whose own is
+     * compared instead. */
     ledger l;
     read_ledger(mo->id, &l);
+    if (host) {
+        CHECK(l.charges == 0 && l.voids == 0 && l.refunds == 0, "order %s: the built-in "
+              "provider's ledger has %d charge(s) with a host provider", mo->id, l.charges);
+        verify_host_money(mo, st, charge_id);
+        return;
+    }
     CHECK(l.charges <= 1, "order %s: %d approved charges", mo->id, l.charges);
     CHECK(l.voids <= 1, "order %s: %d approved voids", mo->id, l.voids);
     CHECK(l.charges == (int)mo->charged && l.voids == (int)mo->voided &&
@@ -736,6 +1230,9 @@ static void verify_all(void)
           violations);
     for (int i = 0; i < m.norders; i++)
         verify_order(&m.orders[i]);
+    /* Every order the host provider was asked about is one the model made. */
+    CHECK(!host || nhp == m.norders, "the provider saw %d orders, the model made %d", nhp,
+          m.norders);
     verify_lists();
     verify_events();
     for (int c = 0; c < NCART; c++)
@@ -916,6 +1413,326 @@ static int64_t total_of(const m_cart *c)
     return subtotal + SHIPPING + tax;
 }
 
+/* ---- what the store does with a host provider, call by call: the model of the second
+ * run (docs/checkout.md "One completion path"; docs/orders.md, cancelling an order
+ * pending payment, and refunds). Each returns the answer expected, plays the provider's
+ * calls on the order's expected ledger, and counts the order's writes in o->writes. ---- */
+
+static int sim_call(m_order *o, int k, int64_t amount, ecom_payment_result *res)
+{
+    return h_call(&o->hx, o->plans, k, amount, o->id, res);
+}
+
+/* What the payment took is given back: looked up by the payment key, voided under
+ * "void-cancel-O", or, the void declined, refunded in full under "refund-void-O". */
+static int sim_void_charge(m_order *o)
+{
+    ecom_payment_result res;
+    int rc = h_lookup(&o->hx, o->id, &res);
+    if (rc == ECOM_ENOTFOUND || !res.approved)
+        return ECOM_OK;
+    int64_t amount = res.amount > 0 ? res.amount : o->total;
+    rc = sim_call(o, HK_VOID, 0, &res);
+    if (rc == ECOM_OK && res.approved)
+        return ECOM_OK;
+    if (rc == ECOM_OK) {
+        rc = sim_call(o, HK_RVOID, amount, &res);
+        if (rc == ECOM_OK && res.approved)
+            return ECOM_OK;
+    }
+    return rc == ECOM_ETIMEOUT ? ECOM_ETIMEOUT : ECOM_EPAYMENT;
+}
+
+/* A cancel of an order pending payment: marked (unless it is), voided, cancelled. A
+ * void that fails leaves the mark. */
+static int sim_cancel_and_void(m_order *o, int why)
+{
+    if (!o->marked) {
+        o->marked = true;
+        o->mark_why = why;
+        o->writes++;
+    }
+    int rc = sim_void_charge(o);
+    if (rc != ECOM_OK)
+        return rc;
+    o->state = ECOM_ORDER_CANCELLED;
+    o->held = false;
+    o->writes++;
+    return ECOM_OK;
+}
+
+/* A pending order cancelled at once (a declined authorize; the sweep finding nothing
+ * approved): nothing to give back. */
+static void sim_cancel_unmarked(m_order *o)
+{
+    o->state = ECOM_ORDER_CANCELLED;
+    o->held = false;
+    o->writes++;
+}
+
+/* One who finishes a cancel it found marked answers ECOM_ESTATE, the cancel's reason in
+ * the message, whatever began it (docs/checkout.md, "One completion path"). */
+static int sim_finish_cancelling(m_order *o)
+{
+    int rc = sim_cancel_and_void(o, o->mark_why);
+    return rc == ECOM_OK ? ECOM_ESTATE : rc;
+}
+
+/* Found cancelled while its payment ran: what that payment took is voided (an order
+ * paid before its cancel was refunded by it). */
+static int sim_cancelled_meanwhile(m_order *o)
+{
+    int rc = o->paid ? ECOM_OK : sim_void_charge(o);
+    return rc == ECOM_OK ? ECOM_ESTATE : rc;
+}
+
+/* An approval that cannot pay the order (its capture declined, another amount): the
+ * order is cancelled like a declined payment, what it took voided; ECOM_EDECLINED. */
+static int sim_refuse(m_order *o)
+{
+    int rc = sim_cancel_and_void(o, MARK_REFUSED);
+    return rc == ECOM_OK ? ECOM_EDECLINED : rc;
+}
+
+static int sim_capture_and_complete(m_order *o, const ecom_payment_result *auth)
+{
+    if (o->state == ECOM_ORDER_PENDING_PAYMENT && o->marked)
+        return sim_finish_cancelling(o);
+    if (o->state != ECOM_ORDER_PENDING_PAYMENT)
+        return o->state == ECOM_ORDER_CANCELLED ? sim_cancelled_meanwhile(o) : ECOM_OK;
+    if (auth->charge_id[0] == '\0') /* breaks the contract: stays pending */
+        return ECOM_EPAYMENT;
+    if (auth->amount > 0 && auth->amount != o->total)
+        return sim_refuse(o);
+    if (!auth->captured) {
+        ecom_payment_result cap;
+        int rc = sim_call(o, HK_CAPTURE, o->total, &cap);
+        if (rc != ECOM_OK)
+            return rc == ECOM_ETIMEOUT ? rc : ECOM_EPAYMENT;
+        if (!cap.approved)
+            return sim_refuse(o);
+    }
+    if (hold_due(o)) { /* the hold ended while paying: cancelled, voided */
+        int rc = sim_cancel_and_void(o, MARK_HOLD);
+        return rc == ECOM_OK ? ECOM_EEXPIRED : rc;
+    }
+    model_pay(o);
+    o->writes++;
+    return ECOM_OK;
+}
+
+/* The checkout's payment: authorize (automatic capture asked), then capture if needed. */
+static int sim_pay(m_order *o)
+{
+    if (o->marked)
+        return sim_finish_cancelling(o);
+    ecom_payment_result res;
+    int rc = sim_call(o, HK_AUTH, o->total, &res);
+    if (rc != ECOM_OK)
+        return rc; /* ETIMEOUT or EPAYMENT: the key released, the order pending */
+    if (!res.approved) {
+        sim_cancel_unmarked(o);
+        return ECOM_EDECLINED;
+    }
+    return sim_capture_and_complete(o, &res);
+}
+
+/* A retry of a key released with its order. */
+static int sim_resume(m_order *o)
+{
+    switch (o->state) {
+    case ECOM_ORDER_PENDING_PAYMENT: return sim_pay(o);
+    case ECOM_ORDER_CANCELLED: return sim_cancelled_meanwhile(o);
+    default: return ECOM_OK;
+    }
+}
+
+static int sim_notify(m_order *o, bool approved)
+{
+    if (o->state == ECOM_ORDER_CANCELLED)
+        return sim_cancelled_meanwhile(o);
+    if (o->state != ECOM_ORDER_PENDING_PAYMENT)
+        return approved ? ECOM_OK : ECOM_ESTATE; /* stale */
+    if (!approved)
+        return sim_cancel_and_void(o, MARK_CANCEL);
+    if (o->marked)
+        return sim_finish_cancelling(o);
+    ecom_payment_result res;
+    int rc = h_lookup(&o->hx, o->id, &res);
+    if (rc == ECOM_ENOTFOUND || !res.approved) /* not borne out: stays pending */
+        return ECOM_EPAYMENT;
+    return sim_capture_and_complete(o, &res);
+}
+
+/* One order the recovery sweep meets: ECOM_OK if it finished it. */
+static int sim_recover_one(m_order *o)
+{
+    if (o->marked)
+        return sim_cancel_and_void(o, o->mark_why);
+    ecom_payment_result res;
+    int rc = h_lookup(&o->hx, o->id, &res);
+    if (rc == ECOM_ENOTFOUND || !res.approved) {
+        sim_cancel_unmarked(o);
+        return ECOM_OK;
+    }
+    rc = sim_capture_and_complete(o, &res);
+    return rc == ECOM_EDECLINED || rc == ECOM_EEXPIRED || rc == ECOM_ESTATE ? ECOM_OK : rc;
+}
+
+static int rk_find(const m_order *o, const char *key)
+{
+    for (int i = 0; i < o->refund_keys; i++)
+        if (strcmp(o->rk[i], key) == 0)
+            return i;
+    return -1;
+}
+
+/* A refund reserved, pending (step 1). */
+static int rk_reserve(m_order *o, const char *key, int64_t amount)
+{
+    CHECK(o->refund_keys < MAX_REFUND_KEYS, "model: refund keys");
+    int i = o->refund_keys++;
+    snprintf(o->rk[i], sizeof o->rk[i], "%s", key);
+    o->rk_amount[i] = amount;
+    o->rk_pending[i] = true;
+    o->writes++;
+    return i;
+}
+
+/* Refused by the provider: forgotten. */
+static void rk_drop(m_order *o, int i)
+{
+    for (int j = i; j + 1 < o->refund_keys; j++) {
+        memcpy(o->rk[j], o->rk[j + 1], sizeof o->rk[j]);
+        o->rk_amount[j] = o->rk_amount[j + 1];
+        o->rk_pending[j] = o->rk_pending[j + 1];
+    }
+    o->refund_keys--;
+    o->writes++;
+}
+
+/* Confirmed: counted in refunded; all of it back moves a shipped or delivered order to
+ * refunded, part of it a delivered one to partially_refunded (ecom.h); with_move false:
+ * the cancel's own write confirms it. */
+static void rk_confirm(m_order *o, int i, bool with_move)
+{
+    o->rk_pending[i] = false;
+    o->refunded += o->rk_amount[i];
+    if (!with_move)
+        return;
+    bool all = o->refunded == o->total;
+    if (all && (o->state == ECOM_ORDER_SHIPPED || o->state == ECOM_ORDER_DELIVERED ||
+                o->state == ECOM_ORDER_PARTIALLY_REFUNDED))
+        o->state = ECOM_ORDER_REFUNDED;
+    else if (!all && (o->state == ECOM_ORDER_DELIVERED ||
+                      o->state == ECOM_ORDER_PARTIALLY_REFUNDED))
+        o->state = ECOM_ORDER_PARTIALLY_REFUNDED;
+    o->writes++;
+}
+
+/* Steps 2 and 3 of refund i: asked of the provider (key k), then confirmed, or, the
+ * provider refusing it, forgotten (ECOM_EPAYMENT). A failure leaves it pending. */
+static int sim_settle(m_order *o, int i, int k)
+{
+    if (!o->rk_pending[i])
+        return ECOM_OK;
+    ecom_payment_result res;
+    int rc = sim_call(o, k, o->rk_amount[i], &res);
+    if (rc != ECOM_OK)
+        return rc == ECOM_ETIMEOUT ? rc : ECOM_EPAYMENT;
+    if (!res.approved) {
+        rk_drop(o, i);
+        return ECOM_EPAYMENT;
+    }
+    return ECOM_OK;
+}
+
+static int sim_refund(m_order *o, const char *key, int64_t amount, bool stale)
+{
+    if (amount <= 0)
+        return ECOM_EPRICE;
+    int i = rk_find(o, key);
+    if (i >= 0 && o->rk_amount[i] != amount)
+        return ECOM_EIDEMPOTENCY;
+    if (i < 0) {
+        if (stale)
+            return ECOM_ECONFLICT;
+        if (o->state == ECOM_ORDER_PENDING_PAYMENT || o->state == ECOM_ORDER_CANCELLED ||
+            o->state == ECOM_ORDER_REFUNDED)
+            return ECOM_ESTATE;
+        if (amount > o->total - o->refunded - rk_pending_sum(o))
+            return ECOM_EPRICE;
+        i = rk_reserve(o, key, amount);
+    }
+    bool pending = o->rk_pending[i];
+    int rc = sim_settle(o, i, HK_R0 + (key[1] - '0'));
+    if (rc == ECOM_OK && pending)
+        rk_confirm(o, i, true);
+    return rc;
+}
+
+static bool cancellable_paid(const m_order *o)
+{
+    if (o->state != ECOM_ORDER_PAID && o->state != ECOM_ORDER_FULFILLING)
+        return false;
+    for (int s = 0; s < NSKU; s++)
+        if (o->shipped[s])
+            return false;
+    return true;
+}
+
+static int sim_cancel(m_order *o, bool stale)
+{
+    if (o->state == ECOM_ORDER_PENDING_PAYMENT) { /* marked, voided, cancelled */
+        if (stale && !o->marked) /* one marked is finished whatever the version */
+            return ECOM_ECONFLICT;
+        return sim_cancel_and_void(o, MARK_CANCEL);
+    }
+    char key[96];
+    snprintf(key, sizeof key, "refund-cancel-%s", o->id);
+    int i = rk_find(o, key);
+    if (i < 0 && !(cancellable_paid(o) && o->total > o->refunded)) {
+        /* Nothing to refund: one move, or why not; a cancelled order never paid has
+         * what a late charge took voided. */
+        if (stale)
+            return ECOM_ECONFLICT;
+        if (!cancellable_paid(o)) {
+            int rc = o->state == ECOM_ORDER_CANCELLED && !o->paid ? sim_void_charge(o)
+                                                                   : ECOM_OK;
+            return rc == ECOM_OK ? ECOM_ESTATE : rc;
+        }
+        CHECK(rk_pending_sum(o) == 0, "model: refunded in full with refunds pending");
+    } else {
+        /* What is left is refunded first (under the cancel's key, reserved once: a
+         * cancel retried carries it on whatever the version), then confirmed by the
+         * cancel's own write. */
+        if (i < 0) {
+            if (stale)
+                return ECOM_ECONFLICT;
+            if (rk_pending_sum(o) > 0) /* waits for the other refunds */
+                return ECOM_ECONFLICT;
+            i = rk_reserve(o, key, o->total - o->refunded);
+        }
+        int rc = sim_settle(o, i, HK_RCANCEL);
+        if (rc != ECOM_OK)
+            return rc;
+        if (!cancellable_paid(o)) { /* moved on meanwhile: the refund is confirmed alone */
+            if (o->rk_pending[i])
+                rk_confirm(o, i, true);
+            return ECOM_ESTATE;
+        }
+        if (o->rk_pending[i])
+            rk_confirm(o, i, false);
+        CHECK(o->refunded == o->total && rk_pending_sum(o) == 0, "model: a cancel with "
+              "money left");
+    }
+    o->state = ECOM_ORDER_CANCELLED; /* the units come back */
+    for (int s = 0; s < NSKU; s++)
+        m.on_hand[s] += o->qty[s];
+    o->writes++;
+    return ECOM_OK;
+}
+
 /* What a retry of a key released with its order does: pays a pending order again
  * through the provider, under the order's own payment key. Returns the code expected,
  * and in *hold_end ECOM_EEXPIRED if the hold ended while paying (one already swept
@@ -998,6 +1815,7 @@ static bool op_checkout(bool retry)
     int expected = ECOM_OK, hold_end = END;
     int existing = -1; /* the order the key answers with */
     bool creates = false;
+    m_order fresh; /* the host run: the order a new key makes, as the model expects it */
     m_cart *mc = &m.carts[cart];
     int64_t live[NSKU], due[NSKU];
     held_units(live, due);
@@ -1005,7 +1823,10 @@ static bool op_checkout(bool retry)
         expected = ECOM_EIDEMPOTENCY;
     } else if (k) {
         existing = k->order;
-        expected = k->done ? k->result : model_resume(&m.orders[existing], &hold_end);
+        m_order *eo = &m.orders[existing];
+        expected = k->done ? k->result
+                   : host  ? sim_resume(eo)
+                           : model_resume(eo, &hold_end);
         if (k->done && k->result == ECOM_EEXPIRED)
             hold_end = ECOM_EEXPIRED; /* the key answers it again */
     } else if (cart_empty(mc)) {
@@ -1022,7 +1843,20 @@ static bool op_checkout(bool retry)
                 expected = ECOM_ELIMIT;
         creates = expected == ECOM_OK;
     }
-    if (creates) {
+    if (creates && host) {
+        if (!h_next_ready) { /* the plans the provider gives the next order it sees */
+            h_draw(h_next);
+            h_next_ready = true;
+        }
+        fresh = (m_order){.cart = cart, .user = user, .token = token,
+                          .state = ECOM_ORDER_PENDING_PAYMENT, .created_at = clock_ms,
+                          .held = true, .total = total_of(mc), .step_version = 1};
+        memcpy(fresh.cur, mc->cur, sizeof fresh.cur);
+        for (int s = 0; s < NSKU; s++)
+            fresh.qty[s] = mc->qty[s];
+        memcpy(fresh.plans, h_next, sizeof fresh.plans);
+        expected = sim_pay(&fresh);
+    } else if (creates) {
         static const int first[TOKENS] = {ECOM_OK, ECOM_EDECLINED, ECOM_ETIMEOUT, ECOM_EPAYMENT};
         expected = first[token];
     }
@@ -1035,7 +1869,9 @@ static bool op_checkout(bool retry)
     int rc = ecom_checkout(&o, store, &r, key);
     count(retry ? C_RETRY : C_CHECKOUT, rc);
     documented("ecom_checkout", checkout_codes, rc);
-    if (hold_end == ECOM_EEXPIRED && rc == ECOM_EENDED)
+    int answered = rc; /* what the key keeps */
+    if ((hold_end == ECOM_EEXPIRED || (host && expected == ECOM_EEXPIRED)) &&
+        rc == ECOM_EENDED)
         rc = ECOM_EEXPIRED; /* the same end, swept or not (test_checkout_void agrees) */
     expect_rc("ecom_checkout", rc, expected);
     const char *got = o ? ecom_order_id(o) : NULL;
@@ -1046,7 +1882,7 @@ static bool op_checkout(bool retry)
               "checkout answered %s", m.orders[existing].id, got ? got : "none");
         if (!k->done && key_result_final(rc)) {
             k->done = true;
-            k->result = rc;
+            k->result = host ? answered : rc;
         }
     } else if (!creates) {
         CHECK(got == NULL || order_index(got) >= 0, "checkout answered %s with a new order %s",
@@ -1058,6 +1894,18 @@ static bool op_checkout(bool retry)
         CHECK(order_index(got) < 0, "checkout answered an old order %s for a new key", got);
         CHECK(m.norders < MAX_ORDERS && m.nkeys < MAX_KEYS, "model full");
         m_order *mo = &m.orders[m.norders++];
+        m_key *nk = &m.keys[m.nkeys++];
+        *nk = (m_key){.cart = cart, .user = user, .token = token, .order = m.norders - 1,
+                      .created_at = clock_ms};
+        snprintf(nk->key, sizeof nk->key, "%s", key);
+        nk->done = key_result_final(rc);
+        nk->result = rc;
+        if (host) { /* paid, declined, ... as sim_pay played it */
+            *mo = fresh;
+            snprintf(mo->id, sizeof mo->id, "%s", got);
+            ecom_order_free(o);
+            return true;
+        }
         *mo = (m_order){.cart = cart, .user = user, .token = token,
                         .state = ECOM_ORDER_PENDING_PAYMENT, .created_at = clock_ms,
                         .held = true};
@@ -1066,10 +1914,6 @@ static bool op_checkout(bool retry)
         for (int s = 0; s < NSKU; s++)
             mo->qty[s] = mc->qty[s];
         mo->total = total_of(mc);
-        m_key *nk = &m.keys[m.nkeys++];
-        *nk = (m_key){.cart = cart, .user = user, .token = token, .order = m.norders - 1,
-                      .created_at = clock_ms};
-        snprintf(nk->key, sizeof nk->key, "%s", key);
         switch (token) {
         case TOK_APPROVE:
             mo->charged = true;
@@ -1084,8 +1928,6 @@ static bool op_checkout(bool retry)
         default:
             break; /* tok_error: nothing charged */
         }
-        nk->done = key_result_final(rc);
-        nk->result = rc;
     }
     ecom_order_free(o);
     return true;
@@ -1125,6 +1967,7 @@ static bool op_transition(void)
         return true;
     }
     o->state = to;
+    o->writes++;
     return true;
 }
 
@@ -1194,6 +2037,7 @@ static bool op_ship(void)
         done = done && o->shipped[s] == o->qty[s];
     }
     o->state = done ? ECOM_ORDER_SHIPPED : ECOM_ORDER_PARTIALLY_SHIPPED;
+    o->writes++;
     return true;
 }
 
@@ -1207,6 +2051,19 @@ static void model_cancel_paid(m_order *o)
         m.on_hand[s] += o->qty[s];
 }
 
+/* A cancel in the host run: the answer sim_cancel expects. */
+static int h_cancel(m_order *o, vmode v)
+{
+    uint64_t version = version_for(o, v);
+    int expected = sim_cancel(o, v == V_STALE);
+    int rc = ecom_order_cancel(store, o->id, version, "model", "changed mind");
+    count(C_CANCEL, rc);
+    documented("ecom_order_cancel", cancel_codes, rc);
+    expect_rc("cancel", rc, expected);
+    verify_order(o);
+    return rc;
+}
+
 static bool op_cancel(void)
 {
     m_order *o = pick_order(ST(PENDING_PAYMENT) | ST(PAID) | ST(FULFILLING), 80);
@@ -1215,6 +2072,10 @@ static bool op_cancel(void)
     vmode v = pick_vmode();
     step_begin("cancel %s (%s, refunded %" PRId64 " of %" PRId64 ", version %s)", o->id,
                sname(o->state), o->refunded, o->total, vname(v));
+    if (host) {
+        h_cancel(o, v);
+        return true;
+    }
     uint64_t before = o->version;
     int rc = ecom_order_cancel(store, o->id, version_for(o, v), "model", "changed mind");
     count(C_CANCEL, rc);
@@ -1237,12 +2098,17 @@ static bool op_cancel(void)
     return true;
 }
 
-static int find_refund_key(const m_order *o, const char *key)
+/* A refund in the host run: the answer sim_refund expects. */
+static int h_refund(m_order *o, const char *key, int64_t amount, vmode v)
 {
-    for (int i = 0; i < o->refund_keys; i++)
-        if (strcmp(o->rk[i], key) == 0)
-            return i;
-    return -1;
+    uint64_t version = version_for(o, v);
+    int expected = sim_refund(o, key, amount, v == V_STALE);
+    int rc = ecom_order_refund(store, o->id, version, amount, key, "model", "dent");
+    count(C_REFUND, rc);
+    documented("ecom_order_refund", refund_codes, rc);
+    expect_rc("refund", rc, expected);
+    verify_order(o);
+    return rc;
 }
 
 static bool op_refund(void)
@@ -1254,7 +2120,7 @@ static bool op_refund(void)
         return false;
     char key[8];
     snprintf(key, sizeof key, "r%d", (int)below(4));
-    int known = find_refund_key(o, key);
+    int known = rk_find(o, key);
     int64_t left = o->total - o->refunded, amount;
     if (known >= 0 && chance(60)) {
         amount = o->rk_amount[known];
@@ -1273,6 +2139,10 @@ static bool op_refund(void)
     step_begin("refund %s %" PRId64 " key %s%s (%s, refunded %" PRId64 " of %" PRId64
                ", version %s)", o->id, amount, key, known >= 0 ? " (used)" : "", sname(o->state),
                o->refunded, o->total, vname(v));
+    if (host) {
+        h_refund(o, key, amount, v);
+        return true;
+    }
     uint64_t before = o->version;
     bool reused = known >= 0 && amount > 0 && amount != o->rk_amount[known];
     int rc = ecom_order_refund(store, o->id, version_for(o, v), amount, key, "model", "dent");
@@ -1329,6 +2199,18 @@ static bool op_notify(void)
                sname(o->state), tokens[o->token], hold_due(o) ? ", hold due" : "");
     char charge[80];
     snprintf(charge, sizeof charge, "ch_pay-%.60s", o->id);
+    if (host) {
+        int expected = sim_notify(o, approved);
+        int rc = ecom_payment_notify(store, o->id, approved ? 1 : 0, approved ? charge : NULL,
+                                     approved ? NULL : "card_declined");
+        count(C_NOTIFY, rc);
+        documented("ecom_payment_notify", notify_codes, rc);
+        if (expected == ECOM_EEXPIRED && rc == ECOM_EENDED)
+            rc = ECOM_EEXPIRED;
+        expect_rc("notify", rc, expected);
+        verify_order(o);
+        return true;
+    }
     uint64_t before = o->version;
     int expected, hold_end = END;
     bool changes = false;
@@ -1383,6 +2265,10 @@ static bool op_recover(int64_t older)
         m_order *o = &m.orders[i];
         if (o->state != ECOM_ORDER_PENDING_PAYMENT || o->created_at > clock_ms - older)
             continue;
+        if (host) { /* as far as the provider lets it */
+            expected += sim_recover_one(o) == ECOM_OK;
+            continue;
+        }
         expected++;
         if (o->token == TOK_TIMEOUT && !hold_due(o))
             model_pay(o); /* the provider's record: approved, captured */
@@ -1508,6 +2394,7 @@ static void open_model_store(const char *prefix)
     opts.clock = test_clock;
     opts.shipping_fee = SHIPPING;
     opts.tax_rate_bp = TAX_BP;
+    opts.payments = host ? &host_provider : NULL;
     store = NULL;
     int rc = ecom_store_open(&store, uri, &opts);
     CHECK(rc == ECOM_OK, "open: %s", ecom_strerror(rc));
@@ -1544,6 +2431,7 @@ static void close_model_store(void)
 static int teardown(void **state)
 {
     (void)state;
+    host = false;
     if (store)
         close_model_store();
     return 0;
@@ -1552,6 +2440,8 @@ static int teardown(void **state)
 /* Ends every order: the holds swept, the pending ones recovered, those paid and not
  * shipped cancelled, the others shipped and delivered. Then no unit is held, and every
  * unit received is on hand or went out in an order not cancelled: none made or lost. */
+static void verify_conservation(void);
+
 static void wind_down(void)
 {
     cur_step++;
@@ -1592,8 +2482,13 @@ static void wind_down(void)
               "order %s still %s", o->id, sname(o->state));
     }
     verify_all();
-    /* Conservation, from the store's own figures: what is on hand and what left in
-     * orders not cancelled is what came in. */
+    verify_conservation();
+}
+
+/* Conservation, from the store's own figures: what is on hand and what left in orders
+ * not cancelled is what came in. */
+static void verify_conservation(void)
+{
     for (int s = 0; s < NSKU; s++) {
         ecom_stock *st = NULL;
         CHECK(ecom_stock_get(&st, store, catalog[s].sku, NULL) == ECOM_OK, "stock");
@@ -1607,6 +2502,107 @@ static void wind_down(void)
         CHECK(on_hand + out == catalog[s].stock, "%s: %" PRId64 " on hand and %" PRId64
               " shipped, %" PRId64 " received", catalog[s].sku, on_hand, out, catalog[s].stock);
     }
+}
+
+/* The host run: a step begins; no write of any order is expected yet. */
+static void h_step_start(void)
+{
+    for (int i = 0; i < m.norders; i++) {
+        m.orders[i].writes = 0;
+        m.orders[i].step_version = m.orders[i].version;
+    }
+}
+
+/* A pending refund of o (a caller's, or with cancel its cancel's), or -1. */
+static int h_pending_refund(const m_order *o, bool cancel)
+{
+    for (int i = 0; i < o->refund_keys; i++)
+        if (o->rk_pending[i] && (o->rk[i][0] == 'r' && o->rk[i][2] == '\0') != cancel)
+            return i;
+    return -1;
+}
+
+/* The host run's end: every hold ended; the sweep run until the provider has no more
+ * failures to give; refunds left pending asked again with their keys; every order that
+ * can be cancelled cancelled (a pending one, a paid one, or one whose cancel's refund is
+ * pending); the paid ones whose cancel's refund the provider declined, and the others,
+ * shipped and delivered. One stays pending only if the provider declined both its void
+ * and the refund of it all (nothing can give its money back). Then, as in the first
+ * run, no unit is held, none made or lost. */
+static void h_wind_down(void)
+{
+    cur_step++;
+    h_step_start();
+    clock_ms += HOLD_MS + MINUTE_MS;
+    op_sweep();
+    verify_all();
+    for (int round = 0; round < 3; round++) {
+        cur_step++;
+        h_step_start();
+        op_recover(0);
+        verify_all();
+    }
+    for (int i = 0; i < m.norders; i++) {
+        m_order *o = &m.orders[i];
+        for (int tries = 0; tries < 8; tries++) {
+            int p = h_pending_refund(o, false);
+            bool cancel = o->state == ECOM_ORDER_PENDING_PAYMENT || cancellable_paid(o) ||
+                          h_pending_refund(o, true) >= 0;
+            if (p < 0 && !cancel)
+                break;
+            cur_step++;
+            h_step_start();
+            if (p >= 0) {
+                char key[8];
+                snprintf(key, sizeof key, "%s", o->rk[p]);
+                step_begin("wind down: refund %s %" PRId64 " key %s again", o->id,
+                           o->rk_amount[p], key);
+                h_refund(o, key, o->rk_amount[p], V_ANY);
+            } else {
+                step_begin("wind down: cancel %s (%s)", o->id, sname(o->state));
+                h_cancel(o, V_ANY);
+            }
+        }
+        cur_step++;
+        h_step_start();
+        step_begin("wind down %s (%s)", o->id, sname(o->state));
+        int rc;
+        if (o->state == ECOM_ORDER_PAID) { /* its cancel's refund declined */
+            rc = ecom_order_transition(store, o->id, ECOM_VERSION_ANY, ECOM_ORDER_FULFILLING,
+                                       "model", NULL);
+            documented("ecom_order_transition", transition_codes, rc);
+            expect_rc("fulfil", rc, ECOM_OK);
+            o->state = ECOM_ORDER_FULFILLING;
+            o->writes++;
+        }
+        if (o->state == ECOM_ORDER_FULFILLING || o->state == ECOM_ORDER_PARTIALLY_SHIPPED) {
+            rc = ecom_order_ship(store, o->id, ECOM_VERSION_ANY, NULL, NULL, 0, "model");
+            documented("ecom_order_ship", ship_codes, rc);
+            expect_rc("ship", rc, ECOM_OK);
+            for (int s = 0; s < NSKU; s++)
+                o->shipped[s] = o->qty[s];
+            o->state = ECOM_ORDER_SHIPPED;
+            o->writes++;
+        }
+        if (o->state == ECOM_ORDER_SHIPPED) {
+            rc = ecom_order_transition(store, o->id, ECOM_VERSION_ANY, ECOM_ORDER_DELIVERED,
+                                       "model", NULL);
+            documented("ecom_order_transition", transition_codes, rc);
+            expect_rc("deliver", rc, ECOM_OK);
+            o->state = ECOM_ORDER_DELIVERED;
+            o->writes++;
+        }
+        verify_order(o);
+        const h_ledger *x = &o->hx;
+        bool stuck = o->state == ECOM_ORDER_PENDING_PAYMENT && o->marked && x->done[HK_VOID] &&
+                     !x->ok[HK_VOID] && x->done[HK_RVOID] && !x->ok[HK_RVOID];
+        CHECK(o->state == ECOM_ORDER_CANCELLED || o->state == ECOM_ORDER_DELIVERED ||
+                  o->state == ECOM_ORDER_REFUNDED || o->state == ECOM_ORDER_PARTIALLY_REFUNDED ||
+                  stuck,
+              "order %s still %s", o->id, sname(o->state));
+    }
+    verify_all();
+    verify_conservation();
 }
 
 static const char *code_name(int rc)
@@ -1638,6 +2634,38 @@ static void print_stats(void)
     print_message("%s\n", line);
 }
 
+/* The host run: what the provider's calls came to, over the seed's orders. */
+static void print_provider(void)
+{
+    unsigned long calls_k[HK_KEYS] = {0}, ok[HK_KEYS] = {0}, no[HK_KEYS] = {0};
+    unsigned long partial = 0, no_id = 0, auto_capture = 0, stuck = 0, lost = 0;
+    for (int i = 0; i < nhp; i++) {
+        const h_entry *e = &hp[i];
+        for (int k = 0; k < HK_KEYS; k++) {
+            calls_k[k] += (unsigned long)e->l.calls[k];
+            ok[k] += e->l.done[k] && e->l.ok[k];
+            no[k] += e->l.done[k] && !e->l.ok[k];
+            lost += (unsigned long)(e->l.calls[k] < e->plans[k].fails ? e->l.calls[k]
+                                                                       : e->plans[k].fails);
+        }
+        bool approved = h_authorized(&e->l);
+        partial += approved && e->l.amount[HK_AUTH] != e->asked;
+        no_id += approved && e->plans[HK_AUTH].no_id;
+        auto_capture += approved && e->plans[HK_AUTH].captured;
+        const h_ledger *l = &e->l;
+        stuck += l->done[HK_VOID] && !l->ok[HK_VOID] && l->done[HK_RVOID] && !l->ok[HK_RVOID];
+    }
+    char line[1024];
+    size_t len = (size_t)snprintf(line, sizeof line, "seed %" PRIu64 " provider: %d orders, "
+                                  "%lu partial, %lu without charge id, %lu captured at once, "
+                                  "%lu calls failed, %lu never given back;", cur_seed, nhp,
+                                  partial, no_id, auto_capture, lost, stuck);
+    for (int k = 0; k < HK_KEYS && len < sizeof line; k++)
+        len += (size_t)snprintf(line + len, sizeof line - len, " %s %lu (%lu ok, %lu no)",
+                                hk_names[k], calls_k[k], ok[k], no[k]);
+    print_message("%s\n", line);
+}
+
 static void print_reached(void)
 {
     unsigned long reached[ECOM_ORDER_PARTIALLY_REFUNDED + 1] = {0};
@@ -1666,57 +2694,92 @@ static void run_seed(uint64_t seed, int steps)
     memset(answers, 0, sizeof answers);
     day_jumps = 0;
     cur_step = 0;
+    nhp = 0;
+    h_next_ready = false;
+    h_breach[0] = '\0';
     snprintf(what, sizeof what, "open");
-    open_model_store("orders_model");
+    open_model_store(host ? "orders_model_host" : "orders_model");
     for (int s = 0; s < NSKU; s++) {
         m.on_hand[s] = catalog[s].stock;
         m.limit[s] = catalog[s].limit;
     }
     verify_all();
     for (cur_step = 1; cur_step <= steps; cur_step++) {
+        h_step_start();
         run_step();
         verify_all();
     }
     if (stats)
         print_reached();
-    wind_down();
+    if (host)
+        h_wind_down();
+    else
+        wind_down();
     if (stats)
         print_stats();
+    if (stats && host)
+        print_provider();
     close_model_store();
+}
+
+/* Seeds 1..seeds of steps each, or what the environment asks (the same knobs for both
+ * runs: ECOM_MODEL_SEED, ECOM_MODEL_STEPS, ECOM_MODEL_TRACE, ECOM_MODEL_STATS). */
+static void run_seeds(bool with_host, uint64_t seeds, int steps)
+{
+    host = with_host;
+    trace = getenv("ECOM_MODEL_TRACE") != NULL;
+    stats = trace || getenv("ECOM_MODEL_STATS") != NULL;
+    const char *one = getenv("ECOM_MODEL_SEED");
+    const char *n = getenv("ECOM_MODEL_STEPS");
+    if (n)
+        steps = atoi(n);
+    if (one) {
+        run_seed(strtoull(one, NULL, 10), steps);
+    } else {
+        for (uint64_t seed = 1; seed <= seeds; seed++)
+            run_seed(seed, steps);
+    }
+    host = false;
 }
 
 static void test_orders_model__random(void **state)
 {
     (void)state;
-    trace = getenv("ECOM_MODEL_TRACE") != NULL;
-    stats = trace || getenv("ECOM_MODEL_STATS") != NULL;
-    const char *one = getenv("ECOM_MODEL_SEED");
-    const char *steps = getenv("ECOM_MODEL_STEPS");
-    int n = steps ? atoi(steps) : STEPS;
-    if (one) {
-        run_seed(strtoull(one, NULL, 10), n);
-        return;
-    }
-    for (uint64_t seed = 1; seed <= SEEDS; seed++)
-        run_seed(seed, n);
+    run_seeds(false, SEEDS, STEPS);
+}
+
+/* The same, with a host provider whose every answer is drawn per key (host_provider):
+ * the model plays each of the store's calls to it (sim_*), and its ledger of every order
+ * is compared with the provider's, and the money rules checked on it, after every step. */
+static void test_orders_model__random_host_provider(void **state)
+{
+    (void)state;
+    run_seeds(true, HOST_SEEDS, HOST_STEPS);
 }
 
 /* ---- cases the model found, each kept as a small test ---- */
+
+/* A checkout of user:ann's cart under key: its answer, and its order's id. */
+static int checkout_ann(const char *token, const char *key, char *id, size_t size)
+{
+    ecom_checkout_request r = ECOM_CHECKOUT_REQUEST_INIT;
+    r.cart = "user:ann";
+    r.user = "ann";
+    r.payment_token = token;
+    ecom_order *o = NULL;
+    int rc = ecom_checkout(&o, store, &r, key);
+    CHECK(o != NULL, "checkout: %s", ecom_strerror(rc));
+    snprintf(id, size, "%s", ecom_order_id(o));
+    ecom_order_free(o);
+    return rc;
+}
 
 /* A store with the model's catalog, and a paid order of 2 mugs (total 3206). */
 static void paid_order(const char *token, const char *key, char *id, size_t size)
 {
     int rc = ecom_cart_add(store, "user:ann", "mug", 2, "USD");
     CHECK(rc == ECOM_OK, "add: %s", ecom_strerror(rc));
-    ecom_checkout_request r = ECOM_CHECKOUT_REQUEST_INIT;
-    r.cart = "user:ann";
-    r.user = "ann";
-    r.payment_token = token;
-    ecom_order *o = NULL;
-    rc = ecom_checkout(&o, store, &r, key);
-    CHECK(o != NULL, "checkout: %s", ecom_strerror(rc));
-    snprintf(id, size, "%s", ecom_order_id(o));
-    ecom_order_free(o);
+    checkout_ann(token, key, id, size);
 }
 
 static ecom_order_state state_now(const char *id)
@@ -1810,15 +2873,60 @@ static void test_orders_model__refund_key_reused(void **state)
     close_model_store();
 }
 
+/* A store with the host provider, whose plans for the next order approve every call at
+ * once (the authorization captured with it); a case changes what it needs. */
+static void host_case_begin(const char *name)
+{
+    host = true;
+    nhp = 0;
+    h_breach[0] = '\0';
+    for (int k = 0; k < HK_KEYS; k++)
+        h_next[k] = (h_plan){.fail_rc = ECOM_EPAYMENT, .approved = true};
+    h_next[HK_AUTH].captured = true;
+    h_next_ready = true;
+    case_begin(name);
+}
+
+/* A retry that finishes the cancel its own checkout began (a partial authorization
+ * whose void failed once: ECOM_EPAYMENT, the order marked, the key released) voids and
+ * cancels the order and answers ECOM_ESTATE with the cancel's reason, as a retry
+ * finishing any half-made cancel does (docs/checkout.md); the key keeps that answer. */
+static void test_orders_model__a_retry_finishes_its_own_refusal(void **state)
+{
+    (void)state;
+    host_case_begin("a retry finishing its own refusal");
+    h_next[HK_AUTH].short_by = 1;                                    /* 3205 of 3206 */
+    h_next[HK_VOID] = (h_plan){.fails = 1, .fail_rc = ECOM_EPAYMENT, .approved = true};
+    int rc = ecom_cart_add(store, "user:ann", "mug", 2, "USD");
+    CHECK(rc == ECOM_OK, "add: %s", ecom_strerror(rc));
+    char id[80], again[80];
+    rc = checkout_ann("tok", "k1", id, sizeof id);
+    expect_rc("checkout, the partial authorization's void failing", rc, ECOM_EPAYMENT);
+    CHECK(state_now(id) == ECOM_ORDER_PENDING_PAYMENT, "not pending");
+    rc = checkout_ann("tok", "k1", again, sizeof again);
+    expect_rc("the retry", rc, ECOM_ESTATE);
+    CHECK(strstr(ecom_errmsg(store), "approved 3205, not the total 3206") != NULL, "%s",
+          ecom_errmsg(store));
+    CHECK(strcmp(again, id) == 0, "another order");
+    rc = checkout_ann("tok", "k1", again, sizeof again); /* the key keeps the answer */
+    expect_rc("the next retry", rc, ECOM_ESTATE);
+    CHECK(strcmp(again, id) == 0, "another order");
+    CHECK(state_now(id) == ECOM_ORDER_CANCELLED, "not cancelled");
+    CHECK(hp[0].l.voided && hp[0].l.calls[HK_CAPTURE] == 0, "not voided, or captured");
+    close_model_store();
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_teardown(test_orders_model__##name, teardown)
     const struct CMUnitTest tests[] = {
         T(random),
+        T(random_host_provider),
         T(a_cancels_refund_key_is_the_stores),
         T(retry_after_the_hold_ended),
         T(notify_after_the_hold_ended),
         T(refund_key_reused),
+        T(a_retry_finishes_its_own_refusal),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
