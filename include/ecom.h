@@ -163,7 +163,8 @@ typedef struct ecom_options {
  * [in]  opts  options, or NULL for the defaults.
  * Errors: ECOM_EURI (malformed), ECOM_EUNSUPPORTED (unknown scheme or backend not
  * compiled in), ECOM_EVERSION, ECOM_EINVAL (an option out of its range: a negative
- * time to keep, a shipping fee or tax rate outside its bounds), ECOM_EBACKEND,
+ * time to keep, a shipping fee or tax rate outside its bounds), ECOM_ENOTFOUND (no
+ * store there, opened read-only or without create), ECOM_ECORRUPT, ECOM_EBACKEND,
  * ECOM_ENOMEM.
  */
 ECOM_EXTERN int ecom_store_open(ecom_store **out, const char *uri, const ecom_options *opts);
@@ -990,8 +991,9 @@ typedef struct ecom_checkout_request {
  * it; from backend contract version 5; also more than 16 claims), ECOM_EINSUFFICIENT,
  * ECOM_EPRICE (the order's total would overflow), ECOM_EDECLINED (the order
  * is cancelled), ECOM_EEXPIRED or ECOM_EENDED (the order's stock hold ended while it
- * was being paid: the order is cancelled and what the payment took voided),
- * ECOM_ETIMEOUT (the provider did not answer: retry with the same key,
+ * was being paid: the order is cancelled and what the payment took voided), ECOM_ESTATE
+ * (the order was cancelled by a cancel or the sweep, or a half-made cancel was finished:
+ * the message gives its reason), ECOM_EVERSION (request->version), ECOM_ETIMEOUT (the provider did not answer: retry with the same key,
  * or let ecom_checkout_recover finish it), ECOM_EPAYMENT, ECOM_EIDEMPOTENCY,
  * ECOM_EBUSY, ECOM_ETOOLONG (idempotency_key or payment_token over 128 bytes),
  * ECOM_EBADID (a byte of either that is not printable ASCII; a malformed cart, user or
@@ -1018,7 +1020,9 @@ ECOM_EXTERN int ecom_checkout(ecom_order **out, ecom_store *store,
  * ECOM_EPAYMENT, ECOM_ETIMEOUT, ECOM_EDECLINED (the provider declined the capture, or
  * approved another amount than the total: the order was cancelled, the payment voided),
  * ECOM_EEXPIRED or ECOM_EENDED (the stock hold ended while it was being paid: the
- * order was cancelled, the payment voided).
+ * order was cancelled, the payment voided), ECOM_EBUSY (another path is completing or
+ * cancelling the order: retry), ECOM_ECONFLICT (a decline that lost a race with
+ * another move: read the order again).
  */
 ECOM_EXTERN int ecom_payment_notify(ecom_store *store, const char *order_id, int approved,
                                     const char *charge_id, const char *reason);
@@ -1111,7 +1115,8 @@ ECOM_EXTERN int ecom_order_cancel(ecom_store *store, const char *id, uint64_t ex
  * starting "refund-cancel-" are the store's own (ecom_order_cancel's refund).
  * Errors: as transition, ECOM_EPRICE (amount <= 0 or above what is left),
  * ECOM_EIDEMPOTENCY (refund_key used on this order for another amount), ECOM_EINVAL
- * (refund_key NULL, or the store's own), ECOM_EPAYMENT, ECOM_ETIMEOUT. */
+ * (refund_key NULL, or the store's own), ECOM_EFIELD (refund_key empty), ECOM_ETOOLONG,
+ * ECOM_EUTF8, ECOM_EPAYMENT, ECOM_ETIMEOUT. */
 ECOM_EXTERN int ecom_order_refund(ecom_store *store, const char *id, uint64_t expected_version,
                                   int64_t amount, const char *refund_key, const char *who,
                                   const char *why);

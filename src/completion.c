@@ -289,10 +289,11 @@ int ecom__pay(ecom_store *store, ecom_order **order, const char *token,
     if (rc == ECOM_ETIMEOUT || rc == ECOM_EPAYMENT)
         return ecom__fail(store, rc, "order '%s': the payment provider %s; retry with the same "
                           "key", o->id, rc == ECOM_ETIMEOUT ? "did not answer" : "failed");
-    /* The built-in provider's own store may fail (memory, backend); any other code is
-     * outside the contract, and must not pass for the order's end (a decline): it is
-     * the provider's failure, retryable. */
-    if (rc == ECOM_ENOMEM || rc == ECOM_EBACKEND || rc == ECOM_EBUSY)
+    /* The built-in provider's own store may fail (memory, backend, a damaged or missing
+     * ledger): said as it is. Any other code is outside the contract, and must not pass
+     * for the order's end (a decline): it is the provider's failure, retryable. */
+    if (rc == ECOM_ENOMEM || rc == ECOM_EBACKEND || rc == ECOM_EBUSY || rc == ECOM_ECORRUPT ||
+        rc == ECOM_EUNSUPPORTED)
         return ecom_errcode(store) == rc ? rc : ecom__fail(store, rc, "order '%s': payment: %s",
                                                            o->id, ecom_strerror(rc));
     if (rc != ECOM_OK)
