@@ -308,3 +308,52 @@ void test_paid_once(ecom_store *s, const char *id)
     ecom_order_free(o);
     assert_int_equal(test_payments_of(s, id, "charge"), 1);
 }
+
+test_reports *test_reports_of(ecom_check_sink *sink)
+{
+    return (test_reports *)((char *)sink - offsetof(test_reports, sink));
+}
+
+void test_report(ecom_check_sink *sink, const char *message)
+{
+    test_reports *r = test_reports_of(sink);
+    r->count++;
+    size_t used = strlen(r->all);
+    snprintf(r->all + used, sizeof r->all - used, "%s\n", message);
+}
+
+test_reports *test_run_check(ecom_backend *be, test_order_hook order)
+{
+    static test_reports r;
+    memset(&r, 0, sizeof r);
+    r.sink.report = test_report;
+    r.sink.order = order;
+    assert_int_equal(be->check(be, &r.sink), ECOM_OK);
+    return &r;
+}
+
+void test_assert_no_reports(const test_reports *r)
+{
+    if (r->count)
+        fail_msg("check found %d violations:\n%s", r->count, r->all);
+}
+
+void test_expect_report(const test_reports *r, const char *text)
+{
+    if (strstr(r->all, text) == NULL)
+        fail_msg("check did not report \"%s\"; it said:\n%s", text, r->all);
+}
+
+void test_create_product(ecom_store *s, const char *json)
+{
+    ecom_product *p = NULL;
+    assert_int_equal(ecom_product_from_json(&p, json, strlen(json), NULL, 0), ECOM_OK);
+    assert_int_equal(ecom_catalog_create(s, p), ECOM_OK);
+    ecom_product_free(p);
+}
+
+void test_receive(ecom_store *s, const char *sku, int64_t units)
+{
+    assert_int_equal(ecom_stock_adjust(s, sku, NULL, ECOM_ADJUST_RECEIVE, units, "in", ""),
+                     ECOM_OK);
+}

@@ -32,6 +32,27 @@ void test_remove_store_dir(const char *dir);
  * built-in test provider holds for the order (asserts the listing works). */
 size_t test_payments_of(ecom_store *s, const char *order_id, const char *kind);
 
+/* Creates the product the JSON describes; receives units of sku at the default
+ * location. Both assert success. */
+void test_create_product(ecom_store *s, const char *json);
+void test_receive(ecom_store *s, const char *sku, int64_t units);
+
+/* A backend's check run straight into a collector: every violation counted and kept. */
+typedef struct test_reports {
+    int count, orders; /* violations; orders seen (for an order hook that counts them) */
+    char all[16384];   /* the messages, one a line */
+    ecom_check_sink sink;
+} test_reports;
+typedef void (*test_order_hook)(ecom_check_sink *sink, const struct ecom_order_rec *rec,
+                                uint64_t version);
+/* Runs be->check with order as the sink's order hook (may be NULL); one static
+ * collector, reset each run. */
+test_reports *test_run_check(ecom_backend *be, test_order_hook order);
+test_reports *test_reports_of(ecom_check_sink *sink);
+void test_report(ecom_check_sink *sink, const char *message);
+void test_assert_no_reports(const test_reports *r);
+void test_expect_report(const test_reports *r, const char *text);
+
 /*
  * An order's steps and what must hold after them, for harnesses that fail a step
  * (an allocation, a backend call) and retry it: each step returns its code; each

@@ -112,14 +112,9 @@ static int setup(void **state)
     const char *json = "{\"id\":\"p1\",\"title\":\"Mug\",\"status\":\"active\",\"variants\":["
                        "{\"sku\":\"mug\",\"prices\":{\"USD\":100}},"
                        "{\"sku\":\"cup\",\"prices\":{\"USD\":50}}]}";
-    ecom_product *p = NULL;
-    assert_int_equal(ecom_product_from_json(&p, json, strlen(json), NULL, 0), ECOM_OK);
-    assert_int_equal(ecom_catalog_create(f.s, p), ECOM_OK);
-    ecom_product_free(p);
-    assert_int_equal(ecom_stock_adjust(f.s, "mug", NULL, ECOM_ADJUST_RECEIVE, 1000, "in", ""),
-                     ECOM_OK);
-    assert_int_equal(ecom_stock_adjust(f.s, "cup", NULL, ECOM_ADJUST_RECEIVE, 1000, "in", ""),
-                     ECOM_OK);
+    test_create_product(f.s, json);
+    test_receive(f.s, "mug", 1000);
+    test_receive(f.s, "cup", 1000);
     *state = &f;
     return 0;
 }

@@ -45,10 +45,7 @@ static int setup(void **state)
     assert_int_equal(ecom_store_open(&f.s, uri, &opts), ECOM_OK);
     const char *json = "{\"id\":\"p1\",\"title\":\"Mug\",\"status\":\"active\",\"variants\":["
                        "{\"sku\":\"mug\",\"prices\":{\"USD\":1000}}]}";
-    ecom_product *p = NULL;
-    assert_int_equal(ecom_product_from_json(&p, json, strlen(json), NULL, 0), ECOM_OK);
-    assert_int_equal(ecom_catalog_create(f.s, p), ECOM_OK);
-    ecom_product_free(p);
+    test_create_product(f.s, json);
     *state = &f;
     return 0;
 }

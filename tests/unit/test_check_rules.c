@@ -75,42 +75,18 @@ static int teardown(void **state)
 
 /* ---- the check, with the core's check of each order ---- */
 
-typedef struct reports {
-    int count;
-    char all[16384];
-    ecom_check_sink sink;
-} reports;
-
-static void report_fn(ecom_check_sink *sink, const char *message)
-{
-    reports *r = (reports *)((char *)sink - offsetof(reports, sink));
-    r->count++;
-    size_t used = strlen(r->all);
-    snprintf(r->all + used, sizeof r->all - used, "%s\n", message);
-}
+typedef test_reports reports;
 
 static reports *run_check(ecom_backend *be)
 {
-    static reports r;
-    memset(&r, 0, sizeof r);
-    r.sink.report = report_fn;
-    r.sink.order = ecom__order_check; /* what ecom_check hands the backend */
-    assert_int_equal(be->check(be, &r.sink), ECOM_OK);
-    return &r;
+    return test_run_check(be, ecom__order_check); /* what ecom_check hands the backend */
 }
 
 static void assert_clean(ecom_backend *be)
 {
-    reports *r = run_check(be);
-    if (r->count)
-        fail_msg("check found %d violations:\n%s", r->count, r->all);
+    test_assert_no_reports(run_check(be));
 }
 
-static void expect(const reports *r, const char *text)
-{
-    if (strstr(r->all, text) == NULL)
-        fail_msg("check did not report \"%s\"; it said:\n%s", text, r->all);
-}
 
 static void expect_absent(const reports *r, const char *text)
 {
@@ -305,17 +281,17 @@ static void test_check_rules__carts_and_limits(void **state)
     raw_commit(f, txn);
 
     reports *r = run_check(f->be);
-    expect(r, "cart 'over' has 101 lines, over 100");
-    expect(r, "cart 'unsorted': line 'sku-a' is out of SKU order or repeated");
-    expect(r, "cart 'repeated': line 'sku-a' is out of SKU order or repeated");
-    expect(r, "cart 'negative': line 'sku-a' has a negative price");
-    expect(r, "cart 'torn' is malformed");
-    expect(r, "cart 'nonul' is malformed");
-    expect(r, "cart 'emptyusd': currency 'USD' with 0 lines (set iff it has lines)");
-    expect(r, "cart 'nocurrency': currency '' with 1 lines (set iff it has lines)");
-    expect(r, "purchase limit of 'sku-c' is malformed");
-    expect(r, "purchase limit of 'sku-x' is malformed");
-    expect(r, "purchase limit of 'sku-y' is malformed");
+    test_expect_report(r, "cart 'over' has 101 lines, over 100");
+    test_expect_report(r, "cart 'unsorted': line 'sku-a' is out of SKU order or repeated");
+    test_expect_report(r, "cart 'repeated': line 'sku-a' is out of SKU order or repeated");
+    test_expect_report(r, "cart 'negative': line 'sku-a' has a negative price");
+    test_expect_report(r, "cart 'torn' is malformed");
+    test_expect_report(r, "cart 'nonul' is malformed");
+    test_expect_report(r, "cart 'emptyusd': currency 'USD' with 0 lines (set iff it has lines)");
+    test_expect_report(r, "cart 'nocurrency': currency '' with 1 lines (set iff it has lines)");
+    test_expect_report(r, "purchase limit of 'sku-c' is malformed");
+    test_expect_report(r, "purchase limit of 'sku-x' is malformed");
+    test_expect_report(r, "purchase limit of 'sku-y' is malformed");
     expect_count(r, 11);
 }
 
@@ -445,9 +421,9 @@ static void test_check_rules__idempotency_keys(void **state)
     raw_commit(f, txn);
 
     reports *r = run_check(f->be);
-    expect(r, "idempotency key 'k-ghost' names a missing order 'ghost'");
-    expect(r, "idempotency key 'k-state' is malformed");
-    expect(r, "idempotency key 'k-torn' is malformed");
+    test_expect_report(r, "idempotency key 'k-ghost' names a missing order 'ghost'");
+    test_expect_report(r, "idempotency key 'k-state' is malformed");
+    test_expect_report(r, "idempotency key 'k-torn' is malformed");
     expect_count(r, 3);
 }
 
@@ -475,10 +451,10 @@ static void test_check_rules__order_records(void **state)
     raw_commit(f, txn);
 
     reports *r = run_check(f->be);
-    expect(r, "order 'o1' has version 0"); /* the backend's rule */
-    expect(r, "order 'o1': version 0"); /* and the core's */
-    expect(r, "order 'o-torn' is malformed"); /* not handed to the core */
-    expect(r, "order 'o-nonul' is malformed");
+    test_expect_report(r, "order 'o1' has version 0"); /* the backend's rule */
+    test_expect_report(r, "order 'o1': version 0"); /* and the core's */
+    test_expect_report(r, "order 'o-torn' is malformed"); /* not handed to the core */
+    test_expect_report(r, "order 'o-nonul' is malformed");
     expect_count(r, 4);
 }
 
@@ -513,14 +489,20 @@ static void test_check_rules__order_indexes(void **state)
     raw_commit(f, txn);
 
     reports *r = run_check(f->be);
-    expect(r, "ord_user: malformed key 'nonul'");
-    expect(r, "ord_state: malformed key '\\x05'");
-    expect(r, "ord_time: malformed key 'short'");
-    expect(r, "ord_time: entry names a missing order 'ghost'");
-    expect(r, "ord_user: entry names a missing order 'ghost'");
-    expect(r, "ord_state: entry of order 'o1' does not match its user, state or creation time");
-    expect(r, "ord_user: entry of order 'o2' does not match its user, state or creation time");
-    expect(r, "ord_time: entry of order 'o2' does not match its user, state or creation time");
+    test_expect_report(r, "ord_user: malformed key 'nonul'");
+    test_expect_report(r, "ord_state: malformed key '\\x05'");
+    test_expect_report(r, "ord_time: malformed key 'short'");
+    test_expect_report(r, "ord_time: entry names a missing order 'ghost'");
+    test_expect_report(r, "ord_user: entry names a missing order 'ghost'");
+    test_expect_report(r,
+                       "ord_state: entry of order 'o1' does not match its user, state or creation "
+                       "time");
+    test_expect_report(r,
+                       "ord_user: entry of order 'o2' does not match its user, state or creation "
+                       "time");
+    test_expect_report(r,
+                       "ord_time: entry of order 'o2' does not match its user, state or creation "
+                       "time");
     expect_count(r, 8);
 }
 
@@ -580,12 +562,14 @@ static void test_check_rules__payments(void **state)
     raw_commit(f, txn);
 
     reports *r = run_check(f->be);
-    expect(r, "payment 'o1:torn' is malformed");
-    expect(r, "payment 'o1:capture' is missing from pay_order");
-    expect(r, "pay_order: malformed key 'garbage'");
-    expect(r, "pay_order: malformed key 'o1\\x00short'");
-    expect(r, "pay_order: entry names a missing payment 'o1:ghost'");
-    expect(r, "pay_order: entry of payment 'o1:capture2' does not match its order, time or seq");
+    test_expect_report(r, "payment 'o1:torn' is malformed");
+    test_expect_report(r, "payment 'o1:capture' is missing from pay_order");
+    test_expect_report(r, "pay_order: malformed key 'garbage'");
+    test_expect_report(r, "pay_order: malformed key 'o1\\x00short'");
+    test_expect_report(r, "pay_order: entry names a missing payment 'o1:ghost'");
+    test_expect_report(r,
+                       "pay_order: entry of payment 'o1:capture2' does not match its order, time "
+                       "or seq");
     expect_count(r, 6);
 }
 
@@ -619,8 +603,8 @@ static void test_check_rules__consumers(void **state)
     raw_commit(f, txn);
 
     reports *r = run_check(f->be);
-    expect(r, "consumer 'ahead' acknowledged seq 4, past the last event 3");
-    expect(r, "consumer 'torn' is malformed");
+    test_expect_report(r, "consumer 'ahead' acknowledged seq 4, past the last event 3");
+    test_expect_report(r, "consumer 'torn' is malformed");
     expect_count(r, 2);
 }
 
@@ -659,10 +643,10 @@ static void test_check_rules__order_lines(void **state)
     store_order(f->be, o, NULL);
 
     reports *r = run_check(f->be);
-    expect(r, "order 'o-nolines': no lines");
-    expect(r, "order 'o-many': 101 lines, more than 100");
-    expect(r, "order 'o-zero': lines[1] (SKU 'sku-b') quantity 0 is out of range");
-    expect(r, "order 'o-overflow': its lines' total overflows");
+    test_expect_report(r, "order 'o-nolines': no lines");
+    test_expect_report(r, "order 'o-many': 101 lines, more than 100");
+    test_expect_report(r, "order 'o-zero': lines[1] (SKU 'sku-b') quantity 0 is out of range");
+    test_expect_report(r, "order 'o-overflow': its lines' total overflows");
     expect_count(r, 4);
 }
 
@@ -706,13 +690,15 @@ static void test_check_rules__order_money(void **state)
     store_order(f->be, o, NULL);
 
     reports *r = run_check(f->be);
-    expect(r, "order 'o-sum': subtotal + shipping + tax overflows");
+    test_expect_report(r, "order 'o-sum': subtotal + shipping + tax overflows");
     /* More refunded than the total is also more than the total with the pending. */
-    expect(r, "order 'o-over': refunded 1400 is not in 0..1350 (the total)");
-    expect(r, "order 'o-over': 1400 refunded and 0 pending, more than the total 1350");
-    expect(r, "order 'o-twice': refund key 'rf-1' recorded twice");
-    expect(r, "order 'o-nothing': a refund's amount is not positive, or they overflow");
-    expect(r, "order 'o-pending': 1000 refunded and 351 pending, more than the total 1350");
+    test_expect_report(r, "order 'o-over': refunded 1400 is not in 0..1350 (the total)");
+    test_expect_report(r, "order 'o-over': 1400 refunded and 0 pending, more than the total 1350");
+    test_expect_report(r, "order 'o-twice': refund key 'rf-1' recorded twice");
+    test_expect_report(r, "order 'o-nothing': a refund's amount is not positive, or they overflow");
+    test_expect_report(r,
+                       "order 'o-pending': 1000 refunded and 351 pending, more than the total "
+                       "1350");
     expect_count(r, 6);
 }
 
@@ -749,11 +735,11 @@ static void test_check_rules__order_states(void **state)
     store_order(f->be, o, NULL);
 
     reports *r = run_check(f->be);
-    expect(r, "order 'o-start': history starts at paid, not pending_payment");
-    expect(r, "order 'o-partship' is partially_shipped but 0 of 3 units shipped");
-    expect(r, "order 'o-partall' is partially_shipped but 3 of 3 units shipped");
-    expect(r, "order 'o-partrefund' is partially_refunded but 0 of 1350 refunded");
-    expect(r, "order 'o-cancel' is cancelled but 100 of 1350 refunded (none or all)");
+    test_expect_report(r, "order 'o-start': history starts at paid, not pending_payment");
+    test_expect_report(r, "order 'o-partship' is partially_shipped but 0 of 3 units shipped");
+    test_expect_report(r, "order 'o-partall' is partially_shipped but 3 of 3 units shipped");
+    test_expect_report(r, "order 'o-partrefund' is partially_refunded but 0 of 1350 refunded");
+    test_expect_report(r, "order 'o-cancel' is cancelled but 100 of 1350 refunded (none or all)");
     expect_count(r, 5);
 }
 
@@ -789,9 +775,9 @@ static void test_check_rules__order_holds(void **state)
     store_order(f->be, o, NULL);
 
     reports *r = run_check(f->be);
-    expect(r, "order 'o-currency': currency 'ZZZ' is not ISO 4217");
-    expect(r, "order 'o-claims': 17 claims, more than 16");
-    expect(r, "order 'o-unheld': neither a reservation nor a claim holds its stock");
+    test_expect_report(r, "order 'o-currency': currency 'ZZZ' is not ISO 4217");
+    test_expect_report(r, "order 'o-claims': 17 claims, more than 16");
+    test_expect_report(r, "order 'o-unheld': neither a reservation nor a claim holds its stock");
     expect_count(r, 3);
 }
 
@@ -826,10 +812,10 @@ static void test_check_rules__order_rules_the_codec_shadows(void **state)
     store_order(f->be, o, NULL);
 
     reports *r = run_check(f->be);
-    expect(r, "order 'o-price': record does not decode");
-    expect(r, "order 'o-dear': record does not decode");
-    expect(r, "order 'o-shipping': record does not decode");
-    expect(r, "order 'o-tax': record does not decode");
+    test_expect_report(r, "order 'o-price': record does not decode");
+    test_expect_report(r, "order 'o-dear': record does not decode");
+    test_expect_report(r, "order 'o-shipping': record does not decode");
+    test_expect_report(r, "order 'o-tax': record does not decode");
     expect_absent(r, "unit price");
     expect_absent(r, "is negative");
     expect_count(r, 4);

@@ -40,10 +40,7 @@ static int setup(void **state)
         snprintf(json, sizeof json, "{\"id\":\"p%03d\",\"title\":\"Item %d\",\"status\":"
                  "\"active\",\"variants\":[{\"sku\":\"s%03d\",\"prices\":{\"USD\":100}}]}",
                  i, i, i);
-        ecom_product *p = NULL;
-        assert_int_equal(ecom_product_from_json(&p, json, strlen(json), NULL, 0), ECOM_OK);
-        assert_int_equal(ecom_catalog_create(f.s, p), ECOM_OK);
-        ecom_product_free(p);
+        test_create_product(f.s, json);
         snprintf(sku, sizeof sku, "s%03d", i);
         assert_int_equal(ecom_stock_adjust(f.s, sku, NULL, ECOM_ADJUST_RECEIVE, 100, "in", ""),
                          ECOM_OK);

@@ -112,20 +112,6 @@ static int64_t test_clock(void *ctx)
     return clock_ms;
 }
 
-static void create(ecom_store *s, const char *json)
-{
-    ecom_product *p = NULL;
-    assert_int_equal(ecom_product_from_json(&p, json, strlen(json), NULL, 0), ECOM_OK);
-    assert_int_equal(ecom_catalog_create(s, p), ECOM_OK);
-    ecom_product_free(p);
-}
-
-static void receive(ecom_store *s, const char *sku, int64_t units)
-{
-    assert_int_equal(ecom_stock_adjust(s, sku, NULL, ECOM_ADJUST_RECEIVE, units, "in", ""),
-                     ECOM_OK);
-}
-
 static int open_store(void **state, const ecom_payment_provider *payments, int64_t shipping_fee,
                       int32_t tax_rate_bp)
 {
@@ -142,10 +128,11 @@ static int open_store(void **state, const ecom_payment_provider *payments, int64
     opts.tax_rate_bp = tax_rate_bp;
     f.s = NULL;
     assert_int_equal(ecom_store_open(&f.s, uri, &opts), ECOM_OK);
-    create(f.s, "{\"id\":\"p-mug\",\"title\":\"Mug\",\"status\":\"active\",\"variants\":["
-                "{\"sku\":\"mug\",\"prices\":{\"USD\":100,\"EUR\":90}}]}");
-    create(f.s, "{\"id\":\"p-tv\",\"title\":\"TV\",\"status\":\"active\",\"variants\":["
-                "{\"sku\":\"tv\",\"prices\":{\"USD\":500}}]}");
+    test_create_product(f.s, "{\"id\":\"p-mug\",\"title\":\"Mug\",\"status\":\"active\","
+                             "\"variants\":[{\"sku\":\"mug\","
+                             "\"prices\":{\"USD\":100,\"EUR\":90}}]}");
+    test_create_product(f.s, "{\"id\":\"p-tv\",\"title\":\"TV\",\"status\":\"active\","
+                             "\"variants\":[{\"sku\":\"tv\",\"prices\":{\"USD\":500}}]}");
     char json[2048];
     size_t len = (size_t)snprintf(json, sizeof json,
                                   "{\"id\":\"p-gold\",\"title\":\"Gold\","
@@ -155,10 +142,10 @@ static int open_store(void **state, const ecom_payment_provider *payments, int64
                                 "%s{\"sku\":\"gold%d\",\"prices\":{\"USD\":%lld}}", i ? "," : "", i,
                                 (long long)ECOM_PRICE_MAX);
     snprintf(json + len, sizeof json - len, "]}");
-    create(f.s, json);
-    receive(f.s, "mug", 50);
-    receive(f.s, "tv", 20);
-    receive(f.s, "gold0", 999);
+    test_create_product(f.s, json);
+    test_receive(f.s, "mug", 50);
+    test_receive(f.s, "tv", 20);
+    test_receive(f.s, "gold0", 999);
     *state = &f;
     return 0;
 }

@@ -182,12 +182,8 @@ static int open_store(fixture *f, ecom_payment_provider *payments)
     assert_int_equal(ecom_store_open(&f->s, uri, &opts), ECOM_OK);
     const char *json = "{\"id\":\"p1\",\"title\":\"Mug\",\"status\":\"active\",\"variants\":["
                        "{\"sku\":\"mug\",\"prices\":{\"USD\":100}}]}";
-    ecom_product *p = NULL;
-    assert_int_equal(ecom_product_from_json(&p, json, strlen(json), NULL, 0), ECOM_OK);
-    assert_int_equal(ecom_catalog_create(f->s, p), ECOM_OK);
-    ecom_product_free(p);
-    assert_int_equal(ecom_stock_adjust(f->s, "mug", NULL, ECOM_ADJUST_RECEIVE, 10, "in", ""),
-                     ECOM_OK);
+    test_create_product(f->s, json);
+    test_receive(f->s, "mug", 10);
     assert_int_equal(ecom_cart_add(f->s, "user:u1", "mug", 2, "USD"), ECOM_OK);
     return 0;
 }
@@ -625,14 +621,9 @@ static void test_checkout_void__a_cancel_releases_the_holds_still_live(void **st
     const char *json = "{\"id\":\"p1\",\"title\":\"TV\",\"status\":\"active\",\"variants\":["
                        "{\"sku\":\"tv\",\"prices\":{\"USD\":500}},"
                        "{\"sku\":\"mug\",\"prices\":{\"USD\":100}}]}";
-    ecom_product *p = NULL;
-    assert_int_equal(ecom_product_from_json(&p, json, strlen(json), NULL, 0), ECOM_OK);
-    assert_int_equal(ecom_catalog_create(f.s, p), ECOM_OK);
-    ecom_product_free(p);
-    assert_int_equal(ecom_stock_adjust(f.s, "tv", NULL, ECOM_ADJUST_RECEIVE, 5, "in", ""),
-                     ECOM_OK);
-    assert_int_equal(ecom_stock_adjust(f.s, "mug", NULL, ECOM_ADJUST_RECEIVE, 5, "in", ""),
-                     ECOM_OK);
+    test_create_product(f.s, json);
+    test_receive(f.s, "tv", 5);
+    test_receive(f.s, "mug", 5);
     ecom_flash_options fo = ECOM_FLASH_OPTIONS_INIT;
     fo.sku = "tv";
     fo.units = 2;

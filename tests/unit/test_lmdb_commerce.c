@@ -81,55 +81,25 @@ static int teardown(void **state)
 
 /* ---- check ---- */
 
-typedef struct reports {
-    int count, orders;
-    char all[16384];
-    ecom_check_sink sink;
-} reports;
-
-static reports *of_sink(ecom_check_sink *sink)
-{
-    return (reports *)((char *)sink - offsetof(reports, sink));
-}
-
-static void report_fn(ecom_check_sink *sink, const char *message)
-{
-    reports *r = of_sink(sink);
-    r->count++;
-    size_t used = strlen(r->all);
-    snprintf(r->all + used, sizeof r->all - used, "%s\n", message);
-}
+typedef test_reports reports;
 
 static void order_fn(ecom_check_sink *sink, const struct ecom_order_rec *rec, uint64_t version)
 {
-    reports *r = of_sink(sink);
-    r->orders++;
+    test_reports_of(sink)->orders++;
     if (version == 0 || rec->data_len != 4 || memcmp(rec->data, "data", 4) != 0)
-        report_fn(sink, "the core's check of an order failed");
+        test_report(sink, "the core's check of an order failed");
 }
 
 static reports *run_check(ecom_backend *be)
 {
-    static reports r;
-    memset(&r, 0, sizeof r);
-    r.sink.report = report_fn;
-    r.sink.order = order_fn;
-    assert_int_equal(be->check(be, &r.sink), ECOM_OK);
-    return &r;
+    return test_run_check(be, order_fn);
 }
 
 static void assert_clean(ecom_backend *be)
 {
-    reports *r = run_check(be);
-    if (r->count)
-        fail_msg("check found %d violations:\n%s", r->count, r->all);
+    test_assert_no_reports(run_check(be));
 }
 
-static void expect(const reports *r, const char *text)
-{
-    if (strstr(r->all, text) == NULL)
-        fail_msg("check did not report \"%s\"; it said:\n%s", text, r->all);
-}
 
 /* ---- carts ---- */
 
@@ -1169,7 +1139,7 @@ static void test_lmdb_commerce__payments(void **state)
     /* o9 has no order: check says so */
     reports *r = run_check(be);
     assert_int_equal(r->count, 1);
-    expect(r, "payment 'o9:charge' names a missing order 'o9'");
+    test_expect_report(r, "payment 'o9:charge' names a missing order 'o9'");
 }
 
 /* ---- consumers ---- */
@@ -1267,9 +1237,9 @@ static void test_lmdb_commerce__check_finds_corruption(void **state)
     raw_edit(f, bump_cart_line);
     pay(f->be, pay_op("o1:c3", "o1", "charge", "ch_5", 5, 1, T0));
     r = run_check(f->be);
-    expect(r, "order 'o2' is missing from ord_state");
-    expect(r, "cart 'user:1': line 'sku-a' holds 1000 units, outside 1..999");
-    expect(r, "order 'o1' has 2 approved charges that were not voided");
+    test_expect_report(r, "order 'o2' is missing from ord_state");
+    test_expect_report(r, "cart 'user:1': line 'sku-a' holds 1000 units, outside 1..999");
+    test_expect_report(r, "order 'o1' has 2 approved charges that were not voided");
     assert_int_equal(r->count, 3);
 }
 

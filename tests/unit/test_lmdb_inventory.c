@@ -195,34 +195,16 @@ static resv_seen resv(ecom_backend *be, const char *id)
     return r;
 }
 
-typedef struct reports {
-    int count;
-    char all[16384];
-    ecom_check_sink sink;
-} reports;
-
-static void report_fn(ecom_check_sink *sink, const char *message)
-{
-    reports *r = (reports *)((char *)sink - offsetof(reports, sink));
-    r->count++;
-    size_t used = strlen(r->all);
-    snprintf(r->all + used, sizeof r->all - used, "%s\n", message);
-}
+typedef test_reports reports;
 
 static reports *run_check(ecom_backend *be)
 {
-    static reports r;
-    memset(&r, 0, sizeof r);
-    r.sink.report = report_fn;
-    assert_int_equal(be->check(be, &r.sink), ECOM_OK);
-    return &r;
+    return test_run_check(be, NULL);
 }
 
 static void assert_clean(ecom_backend *be)
 {
-    reports *r = run_check(be);
-    if (r->count)
-        fail_msg("check found %d violations:\n%s", r->count, r->all);
+    test_assert_no_reports(run_check(be));
 }
 
 typedef struct evs {
@@ -905,11 +887,6 @@ static void add_false_sale_end(MDB_txn *txn)
     assert_int_equal(mdb_put(txn, open_dbi(txn, "expiry"), &k, &v, 0), 0);
 }
 
-static void expect(const reports *r, const char *text)
-{
-    if (strstr(r->all, text) == NULL)
-        fail_msg("check did not report \"%s\"; it said:\n%s", text, r->all);
-}
 
 static void test_lmdb_inventory__check_finds_corruption(void **state)
 {
@@ -925,33 +902,39 @@ static void test_lmdb_inventory__check_finds_corruption(void **state)
     raw_edit(f, bump_stock);
     reports *r = run_check(f->be);
     assert_int_equal(r->count, 1);
-    expect(r, "stock 'sku-a'@'default': on_hand 11, reserved 4 but the ledger sums to 10, 4");
+    test_expect_report(r,
+                       "stock 'sku-a'@'default': on_hand 11, reserved 4 but the ledger sums to "
+                       "10, 4");
     stock_delta = -8;
     raw_edit(f, bump_stock);
     r = run_check(f->be);
-    expect(r, "stock 'sku-a'@'default' oversold: reserved 4, on_hand 3");
+    test_expect_report(r, "stock 'sku-a'@'default' oversold: reserved 4, on_hand 3");
     stock_delta = 7;
     raw_edit(f, bump_stock);
     assert_clean(f->be);
 
     raw_edit(f, drop_ledger_entry);
     r = run_check(f->be);
-    expect(r, "ledger: seq 3 where 2 was expected");
-    expect(r, "stock 'sku-b'@'default': on_hand 10, reserved 2 but the ledger sums to 0, 2");
+    test_expect_report(r, "ledger: seq 3 where 2 was expected");
+    test_expect_report(r,
+                       "stock 'sku-b'@'default': on_hand 10, reserved 2 but the ledger sums to 0, "
+                       "2");
 
     raw_edit(f, break_sale);
     r = run_check(f->be);
-    expect(r, "sale 's1': units 4 != remaining 3 + held 1 + sold 1 + returned 0");
-    expect(r, "sale 's1': sold 1 but its committed claims took 0");
+    test_expect_report(r, "sale 's1': units 4 != remaining 3 + held 1 + sold 1 + returned 0");
+    test_expect_report(r, "sale 's1': sold 1 but its committed claims took 0");
 
     raw_edit(f, drop_expiry);
     r = run_check(f->be);
-    expect(r, "is held but is not in the expiry index");
+    test_expect_report(r, "is held but is not in the expiry index");
 
     /* an entry for the end of a sale that does not end then */
     raw_edit(f, add_false_sale_end);
     r = run_check(f->be);
-    expect(r, "expiry index names the end of sale 's1' at 123, which is not open until then");
+    test_expect_report(r,
+                       "expiry index names the end of sale 's1' at 123, which is not open until "
+                       "then");
 }
 
 /* A sale with an end time closes by itself then: its pool goes back to stock at the
@@ -1258,16 +1241,17 @@ static void test_lmdb_inventory__check_finds_broken_claims(void **state)
 
     raw_edit(f, copy_claims);
     reports *r = run_check(f->be);
-    expect(r, "claim 's1':3 repeats user 'u1' key 'k1' of claim 1");
-    expect(r, "sale 's1' user 'u1': claims hold or bought 6 units, over the limit of 3");
-    expect(r, "sale 's1': 2 claim changes but 4 claims, 0 of them ended");
+    test_expect_report(r, "claim 's1':3 repeats user 'u1' key 'k1' of claim 1");
+    test_expect_report(r,
+                       "sale 's1' user 'u1': claims hold or bought 6 units, over the limit of 3");
+    test_expect_report(r, "sale 's1': 2 claim changes but 4 claims, 0 of them ended");
     /* the index will not build over a repeated key */
     ecom_inventory_op op = claim_op("s1", "u3", "k1", 1);
     assert_int_equal(f->be->inventory_apply(f->be, &op, 1, T0), ECOM_ECORRUPT);
 
     raw_edit(f, drop_log_entry);
     r = run_check(f->be);
-    expect(r, "sale 's1': 2 claim changes but 1 claim log entries (last 1)");
+    test_expect_report(r, "sale 's1': 2 claim changes but 1 claim log entries (last 1)");
 }
 
 /* ---- threads and processes: never oversell ---- */

@@ -42,10 +42,7 @@ static ecom_store *open_seeded(const char *uri)
                  "\"attributes\":{\"color\":[\"red\"]},\"variants\":[{\"sku\":\"p%d-1\","
                  "\"options\":{\"size\":\"L\"},\"prices\":{\"USD\":500,\"EUR\":450}}]}",
                  i, i, i);
-        ecom_product *p = NULL;
-        assert_int_equal(ecom_product_from_json(&p, json, strlen(json), NULL, 0), ECOM_OK);
-        assert_int_equal(ecom_catalog_create(s, p), ECOM_OK);
-        ecom_product_free(p);
+        test_create_product(s, json);
     }
     assert_int_equal(ecom_stock_adjust(s, "p0-1", NULL, ECOM_ADJUST_RECEIVE, 100, "in", "po"),
                      ECOM_OK);
