@@ -131,8 +131,7 @@ static int idem(ecom_store *store, ecom_idem_op *op)
  * on from the order (EBUSY is a result the contract releases on). */
 static int key_result(int result, const char *order_id)
 {
-    bool ended = result == ECOM_OK || result == ECOM_EDECLINED || result == ECOM_ESTATE ||
-                 result == ECOM_EEXPIRED || result == ECOM_EENDED;
+    bool ended = result == ECOM_OK || ecom__ended_cancelled(result);
     return order_id[0] == '\0' || ended ? result : ECOM_EBUSY;
 }
 

@@ -53,6 +53,12 @@ static int cancel_pending(ecom_store *store, ecom_order *o, const char *why)
     return cancel_pending_by(store, o, "checkout", why);
 }
 
+bool ecom__ended_cancelled(int rc)
+{
+    return rc == ECOM_EDECLINED || rc == ECOM_EEXPIRED || rc == ECOM_EENDED ||
+           rc == ECOM_ESTATE;
+}
+
 bool ecom__order_cancelling(const ecom_order *o)
 {
     return o->state == ECOM_ORDER_PENDING_PAYMENT && o->reason[0] != '\0';
@@ -392,11 +398,7 @@ static int recover_one(ecom_store *store, ecom_order **order)
     if (!res.approved)
         return cancel_pending(store, *order, res.reason[0] ? res.reason : "declined");
     rc = capture_and_complete(store, order, &res, NULL);
-    /* Cancelled with its payment given back (a declined capture, another amount
-     * approved, the hold ended while paying, a cancel marked meanwhile and finished
-     * here): finished, as much as paid is. */
-    if (rc == ECOM_EDECLINED || rc == ECOM_EEXPIRED || rc == ECOM_EENDED ||
-        rc == ECOM_ESTATE) {
+    if (ecom__ended_cancelled(rc)) { /* finished, as much as paid is */
         ecom__clear(store);
         rc = ECOM_OK;
     }

@@ -135,6 +135,12 @@ int ecom__pay(ecom_store *store, ecom_order **order, const char *token,
  * took, and answers ECOM_ESTATE with o's reason (or the void's retryable error). */
 int ecom__cancelled_meanwhile(ecom_store *store, const ecom_order *o);
 
+/* completion.c: whether a completion's answer says the order ended cancelled, its
+ * payment given back or never taken: declined (ECOM_EDECLINED: also a declined capture
+ * or another amount approved), its hold ended while paying (ECOM_EEXPIRED,
+ * ECOM_EENDED), or a cancel met and finished (ECOM_ESTATE). */
+bool ecom__ended_cancelled(int rc);
+
 /* completion.c: is o pending payment and marked as being cancelled (a reason set)? */
 bool ecom__order_cancelling(const ecom_order *o);
 
