@@ -165,7 +165,8 @@ int cli_parse_i64(const char *s, const char *what, int64_t *v);
 int cli_parse_u64(const char *s, const char *what, uint64_t *v);
 /* Converts seconds given with option opt to ms; CLI_USAGE if it overflows. */
 int cli_seconds_to_ms(int64_t seconds, const char *opt, int64_t *ms);
-/* --expect-version's value, or ECOM_VERSION_ANY without it. */
+/* --expect-version's value, or ECOM_VERSION_ANY without it (given, it is never
+   ECOM_VERSION_ANY: the parser refuses that value). */
 uint64_t cli_expected_version(const cli_args *args);
 
 /* SKU:QTY words split into parallel arrays, as ecom_reserve and ecom_order_ship take. */

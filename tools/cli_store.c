@@ -289,7 +289,9 @@ static int follow(cli *c, uint64_t after, uint64_t max)
     uint64_t printed;
     int rc = print_events(c, &after, max, NULL, &printed);
     while (rc == CLI_OK && !stop_requested) {
-        fflush(stdout);
+        /* Nobody reads what follows a failed write: stop, and run() exits 1. */
+        if (fflush(stdout) != 0 || ferror(stdout))
+            break;
         struct timespec pause = {0, FOLLOW_POLL_NS};
         nanosleep(&pause, NULL);
         if (!stop_requested)

@@ -825,10 +825,14 @@ static void print_command_help(FILE *f, const cli_command *cmd)
 
 static int parse_u64(const char *s, uint64_t *v)
 {
+    /* Digits only: strtoull alone would skip leading white space and take a sign
+       after it (" -1" wrapping to 2^64 - 1). */
+    if (!(s[0] >= '0' && s[0] <= '9'))
+        return -1;
     char *end;
     errno = 0;
     unsigned long long x = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || s[0] == '+')
+    if (errno || *end)
         return -1;
     *v = x;
     return 0;
@@ -929,18 +933,25 @@ static int append_list_option(const char *value, char *field)
     return 0;
 }
 
+/* The largest value a KIND_U64 or KIND_I64 option takes. --expect-version stops
+   short of ECOM_VERSION_ANY, which would turn its compare-and-set off. */
+static uint64_t option_max(const cli_option *opt)
+{
+    if (opt->bit == OPT_EXPECT)
+        return ECOM_VERSION_ANY - 1;
+    return opt->kind == KIND_U64 ? UINT64_MAX : (uint64_t)INT64_MAX;
+}
+
 /* Stores a KIND_U64 or KIND_I64 option's value at field. Returns 0 or -1. */
 static int parse_number_option(const cli_option *opt, const char *value, char *field)
 {
     uint64_t v;
-    if (parse_u64(value, &v) != 0)
+    if (parse_u64(value, &v) != 0 || v > option_max(opt))
         return -1;
     if (opt->kind == KIND_U64) {
         memcpy(field, &v, sizeof v);
         return 0;
     }
-    if (v > INT64_MAX)
-        return -1;
     int64_t i = (int64_t)v;
     memcpy(field, &i, sizeof i);
     return 0;
@@ -994,7 +1005,7 @@ static int parse_option(parsed *p, int argc, char **argv, int *i)
                                                                  : "a non-negative integer");
     else
         snprintf(msg, sizeof msg, "%s needs a non-negative integer up to %" PRIu64 ", not '%.60s'",
-                 opt->name, opt->kind == KIND_U64 ? UINT64_MAX : (uint64_t)INT64_MAX, value);
+                 opt->name, option_max(opt), value);
     return cli_usage_error(msg);
 }
 
@@ -1051,7 +1062,8 @@ static int check_usage(const parsed *p, const cli_command *cmd, size_t npos)
     cli_opts extra = p->args.given & ~(cmd->opts | GLOBAL_OPTS);
     for (size_t i = 0; extra && i < ARRAY_LEN(options); i++) {
         if (extra & options[i].bit) {
-            snprintf(msg, sizeof msg, "%s does not take %s", cmd->name, options[i].name);
+            snprintf(msg, sizeof msg, "%s%s%s does not take %s", cmd->group ? cmd->group : "",
+                     cmd->group ? " " : "", cmd->name, options[i].name);
             return cli_usage_error(msg);
         }
     }
@@ -1090,6 +1102,20 @@ static int open_store(cli *c, enum store_mode mode)
     return CLI_OK;
 }
 
+/* Flushes standard output and turns any failed write on it, now or earlier (a
+   puts of a long line fails at once and leaves only the stream's error flag), into
+   exit 1 unless rc already tells of another failure. */
+static int finish_output(int rc)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return rc;
+    if (rc != CLI_OK) {
+        fputs("ecom: writing standard output failed\n", stderr);
+        return rc;
+    }
+    return cli_fail_msg(ECOM_EIO, "writing standard output failed");
+}
+
 static int run(const parsed *p, const cli_command *cmd, size_t used)
 {
     cli c = {.args = p->args, .store = NULL};
@@ -1102,9 +1128,7 @@ static int run(const parsed *p, const cli_command *cmd, size_t used)
         return rc;
     rc = cmd->run(&c);
     ecom_store_close(c.store);
-    if (fflush(stdout) != 0 && rc == CLI_OK)
-        rc = cli_fail_msg(ECOM_EIO, "writing standard output failed");
-    return rc;
+    return finish_output(rc);
 }
 
 /* `ecom help X Y` is `ecom X Y --help`. */
@@ -1127,13 +1151,13 @@ int main(int argc, char **argv)
     int help = (p.args.given & OPT_HELP) != 0;
     if (p.nwords == 0) {
         print_tool_help(help ? stdout : stderr);
-        return help ? CLI_OK : CLI_USAGE;
+        return help ? finish_output(CLI_OK) : CLI_USAGE;
     }
     size_t used = 0;
     const cli_command *cmd = find_command(&p, &used);
     if (cmd == NULL && is_group(p.words[0]) && (help || p.nwords == 1)) {
         print_group_help(help ? stdout : stderr, p.words[0]);
-        return help ? CLI_OK : CLI_USAGE;
+        return help ? finish_output(CLI_OK) : CLI_USAGE;
     }
     if (cmd == NULL) {
         char msg[160];
@@ -1143,7 +1167,7 @@ int main(int argc, char **argv)
     }
     if (help) {
         print_command_help(stdout, cmd);
-        return CLI_OK;
+        return finish_output(CLI_OK);
     }
     return run(&p, cmd, used);
 }

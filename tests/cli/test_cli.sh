@@ -86,6 +86,18 @@ json_is() {
 stdout_has() { grep -q -- "$1" "$TMP/out" || fail "stdout lacks '$1': $(head -c 300 "$TMP/out")"; }
 stderr_has() { grep -q -- "$1" "$TMP/err" || fail "stderr lacks '$1'"; }
 
+# to_full ARGS...: the CLI on the test store with its stdout on /dev/full (every
+# write fails) must exit 1 and say so. Skipped where there is no /dev/full.
+to_full() {
+    [ -w /dev/full ] || return 0
+    set +e
+    "$ECOM" --store "$STORE" "$@" >/dev/full 2>"$TMP/err"
+    RC=$?
+    set -e
+    [ "$RC" -eq 1 ] || fail "ecom $* >/dev/full: expected exit 1, got $RC"
+    stderr_has "^ecom: writing standard output failed"
+}
+
 rm -rf "$TMP"
 mkdir -p "$TMP"
 
@@ -149,6 +161,9 @@ ok product put "$TMP/t1.json"
 stdout_has "created t1 (version 1)"
 expect 4 product put "$TMP/t1.json"
 sed 's/Test Kettle/Test Kettle v2/' "$TMP/t1.json" >"$TMP/t1v2.json"
+# UINT64_MAX is ECOM_VERSION_ANY: taken as a version it would turn the check off.
+expect 2 product put "$TMP/t1v2.json" --expect-version 18446744073709551615
+stderr_has "expect-version needs a non-negative integer up to 18446744073709551614"
 ok product put "$TMP/t1v2.json" --expect-version 1
 stdout_has "updated t1 (version 2)"
 expect 4 product put "$TMP/t1v2.json" --expect-version 1
@@ -269,6 +284,8 @@ ok events tail --after 0 --max 3 --json
     fail "events after 0: $(cat "$TMP/out")"
 ok events tail --after 0 --max 100000 --json
 [ "$(py '[e["seq"] for e in j["events"]] == list(range(1, 4006))')" = True ] || fail "event seqs have gaps"
+# One line of JSON far longer than stdio's buffer: its write fails in puts, not at exit.
+to_full events tail --after 0 --max 100000 --json
 ok events tail
 [ "$(wc -l <"$TMP/out")" -eq 10 ] || fail "events tail shows $(wc -l <"$TMP/out") lines, want 10"
 stdout_has "product.deleted"
@@ -296,6 +313,24 @@ set -e
 grep -q '"key":"t5"' "$TMP/follow" || fail "follow did not print t5's event: $(cat "$TMP/follow")"
 python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$TMP/follow" ||
     fail "follow --json output is not JSON lines"
+if [ -w /dev/full ]; then
+    # A follower whose output fails stops by itself, exit 1, rather than run on unread.
+    "$ECOM" --store "$STORE" events tail --follow --json >/dev/full 2>"$TMP/err" &
+    FOLLOW=$!
+    i=0
+    while kill -0 $FOLLOW 2>/dev/null && [ $i -lt 100 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    kill -INT $FOLLOW 2>/dev/null || true
+    set +e
+    wait $FOLLOW
+    RC=$?
+    set -e
+    [ $i -lt 100 ] || fail "events tail --follow >/dev/full still running after 10 s"
+    [ "$RC" -eq 1 ] || fail "events tail --follow >/dev/full exited $RC, want 1"
+    stderr_has "^ecom: writing standard output failed"
+fi
 
 step "check"
 ok check
@@ -354,7 +389,17 @@ expect 2 product get a b
 expect 2 product get p0000001 --bogus
 expect 2 product list --limit
 expect 2 export --strict
+stderr_has "^ecom: export does not take --strict"
+expect 2 product get p0000001 --limit 5
+stderr_has "^ecom: product get does not take --limit"
 expect 2 events tail --max -1
+# strtoull would skip the blank and take the sign after it, " -1" wrapping to 2^64 - 1.
+expect 2 events tail --max " -1"
+stderr_has "max needs a non-negative integer"
+expect 2 events tail --max " 5"
+expect 2 product list "--limit= 5"
+expect 2 product list --limit " +5"
+expect 2 --shipping-fee " 5" product get p0000001
 set +e
 "$ECOM" product get p0000001 >"$TMP/out" 2>"$TMP/err"
 RC=$?
@@ -388,6 +433,10 @@ for cmd in import export "product get" "product put" "product delete" "product a
     ok $cmd --help
     stdout_has "usage: ecom"
 done
+
+to_full --help
+to_full help product put
+to_full order --help
 
 step "version"
 ok version
@@ -729,6 +778,12 @@ step "order fulfil, ship, deliver, refund; illegal moves exit 4"
 expect 4 order deliver "$ORDER"
 stderr_has "paid"
 expect 4 order fulfil "$ORDER" --expect-version 1
+# UINT64_MAX (or " -1", which strtoull wraps to it) is ECOM_VERSION_ANY: no version.
+expect 2 order fulfil "$ORDER" --expect-version 18446744073709551615
+stderr_has "expect-version needs a non-negative integer up to 18446744073709551614"
+expect 2 order cancel "$ORDER" --expect-version " -1"
+ok order get "$ORDER" --json
+json_is 'j["state"], j["version"]' "('paid', 2)"
 ok order fulfil "$ORDER" --expect-version 2 --who wh1 --why picking --json
 json_is 'j["state"], j["version"], j["history"][-1]["who"], j["history"][-1]["why"]' \
     "('fulfilling', 3, 'wh1', 'picking')"
@@ -783,6 +838,8 @@ ok order list
 stdout_has "$ORDER"
 expect 2 order list --state bogus
 expect 2 order list --limit 0
+expect 2 order get "$ORDER" --limit 5
+stderr_has "^ecom: order get does not take --limit"
 
 step "notify: a provider's late answer completes a pending order once"
 ok cart add user:buyer4 c2-1 1
@@ -823,6 +880,7 @@ json_is 'j["consumer"], j["events"][0]["seq"], all(e["seq"] > '"$start"' for e i
 json_is "sorted(set(e['type'] for e in j['events'] if e['key'] == '$ORDER'))" \
     "['order.created', 'order.delivered', 'order.fulfilling', 'order.paid', 'order.partially_refunded', 'order.partially_shipped', 'order.refund_pending', 'order.refunded', 'order.shipped']"
 last=$(py 'j["last_seq"]')
+to_full consumer read shop --max 1000 --json
 ok consumer read shop --max 2 --json
 json_is '[e["seq"] for e in j["events"]]' "[$((start + 1)), $((start + 2))]"
 ok consumer read shop --max 2
@@ -843,6 +901,12 @@ expect 5 consumer read "bad name!"
 expect 5 consumer read shop --max 0
 expect 2 consumer ack shop x
 expect 2 consumer ack shop -1
+expect 2 consumer ack shop " -1"
+stderr_has "SEQ must be a whole number"
+expect 2 consumer ack shop " 1"
+expect 2 consumer ack shop "$(printf '\t1')"
+expect 2 consumer ack shop 1 --max 5
+stderr_has "^ecom: consumer ack does not take --max"
 
 step "--help for every commerce command, and the new exit codes"
 for cmd in "cart add" "cart set" "cart remove" "cart get" "cart clear" "cart merge" \
