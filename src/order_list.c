@@ -5,9 +5,9 @@
 
 #define ORDER_LIST_DEFAULT 100
 #define ORDER_LIST_MAX 1000
-#define USER_MAX 256
-/* A cursor is a kind letter and the hex of a backend key: bounded by user + id + time. */
-#define CURSOR_KEY_MAX (USER_MAX + ECOM_ID_MAX + 32)
+/* A cursor is a kind letter and the hex of a backend key, bounded by user + id + time
+ * (the user being an id, as checkout takes it), led for kind 'c' by a state byte. */
+#define CURSOR_KEY_MAX (1 + ECOM_ID_MAX + ECOM_ID_MAX + 32)
 
 struct ecom_order_page {
     ecom_order **orders;
@@ -24,11 +24,24 @@ typedef struct list_state {
     bool more;
 } list_state;
 
-/* The scan each filter makes walks its own index, so its keys resume only it. */
+/*
+ * The scan each filter makes walks its own index, so its keys resume only it: the
+ * kind letter says which, and the backend refuses a key outside the user's or the
+ * state's part of its index. A scan by user and state walks the user's index and
+ * filters on the state, so its keys do not name the state: the cursor carries it
+ * itself, as a byte before the key ('c'), and a listing with another state (or none)
+ * refuses it rather than resume at a position in orders it never filtered.
+ *
+ * Kind 'c' was 'b' before the cursor carried the state. Cursors are short-lived paging
+ * tokens, and a 'b' one cannot say which state it was made for (taking it on trust is
+ * the very skip the state byte closes), so 'b' cursors are refused as of another
+ * listing (ECOM_EINVAL): a client holding one across the upgrade starts again from the
+ * first page. The letter 'b' is not used again, so the refusal stays certain.
+ */
 static char cursor_kind(const ecom_order_list_options *opts)
 {
     bool by_user = opts->user != NULL, by_state = opts->state >= 0;
-    return by_user ? (by_state ? 'b' : 'u') : (by_state ? 's' : 'a');
+    return by_user ? (by_state ? 'c' : 'u') : (by_state ? 's' : 'a');
 }
 
 static int list_fn(void *ctx, const ecom_order_rec *rec, uint64_t version, const void *key,
@@ -63,8 +76,10 @@ static int check_options(ecom_store *store, const ecom_order_list_options *opts)
                           ORDER_LIST_MAX);
     if (opts->state != -1 && ecom_order_state_name((ecom_order_state)opts->state) == NULL)
         return ecom__fail(store, ECOM_ESTATE, "state: %d is not an order state", opts->state);
+    /* Orders' users are ids (checkout checks them so): one that is not can have no
+     * orders, and is refused as checkout would refuse it. */
     if (opts->user) {
-        int rc = ecom__check_text(opts->user, USER_MAX, false, true, "user", msg, sizeof msg);
+        int rc = ecom__check_id(opts->user, "user", msg, sizeof msg);
         if (rc != ECOM_OK)
             return ecom__fail(store, rc, "%s", msg);
     }
@@ -94,14 +109,18 @@ int ecom_order_list(ecom_order_page **out, ecom_store *store, const ecom_order_l
     ecom_order_scan scan = {.user = opts->user, .state = opts->state};
     if (opts->cursor) {
         rc = ecom__cursor_decode(&after, opts->cursor, kind, CURSOR_KEY_MAX);
+        size_t skip = kind == 'c' ? 1 : 0; /* the state byte, checked here */
+        if (rc == ECOM_OK && skip &&
+            (after.len <= skip || (unsigned char)after.data[0] != (unsigned char)opts->state))
+            rc = ECOM_EINVAL;
         if (rc != ECOM_OK) {
             rc = rc == ECOM_ENOMEM ? ecom__fail(store, rc, "out of memory")
                                    : ecom__fail(store, rc, "cursor: not a cursor of an order "
                                                 "listing with these filters");
             goto cleanup;
         }
-        scan.after = after.data;
-        scan.after_len = after.len;
+        scan.after = after.data + skip;
+        scan.after_len = after.len - skip;
     }
     st.page = ecom__calloc(1, sizeof *st.page);
     if (st.page)
@@ -112,9 +131,17 @@ int ecom_order_list(ecom_order_page **out, ecom_store *store, const ecom_order_l
     }
     rc = store->be->order_scan(store->be, &scan, list_fn, &st);
     if (rc == ECOM_OK && st.more) {
-        st.page->next_cursor = ecom__cursor_encode(kind, &st.last_key);
-        if (st.page->next_cursor == NULL)
+        ecom__buf tagged = {0};
+        const ecom__buf *key = &st.last_key;
+        if (kind == 'c') {
+            rc = ecom__buf_putc(&tagged, (char)(unsigned char)opts->state);
+            if (rc == ECOM_OK)
+                rc = ecom__buf_put(&tagged, st.last_key.data, st.last_key.len);
+            key = &tagged;
+        }
+        if (rc == ECOM_OK && (st.page->next_cursor = ecom__cursor_encode(kind, key)) == NULL)
             rc = ECOM_ENOMEM;
+        ecom__buf_free(&tagged);
     }
     if (rc != ECOM_OK && ecom_errcode(store) != rc)
         ecom__fail(store, rc, "listing orders: %s", ecom_strerror(rc));

@@ -4,7 +4,10 @@
  * A scan's resume key is the full key of the index it walks (binary: it holds
  * the inverted creation time), handed to the callback as it is stored; a later
  * scan of the same kind restarts strictly after it, so no order is seen twice or
- * skipped even when orders were created in between. */
+ * skipped even when orders were created in between. A key is checked to lie in the
+ * scan's part of its index (the user's, the state's); a scan by user and state walks
+ * the user's index, whose keys do not name the state, so whoever resumes one keeps
+ * the state with the key (the core's cursors carry it, src/order_list.c). */
 #include <string.h>
 
 #include "lmdb_commerce.h"

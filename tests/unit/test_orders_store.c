@@ -60,19 +60,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static void violation(void *ctx, const char *message)
-{
-    (void)ctx;
-    print_message("violation: %s\n", message);
-}
-
-static void assert_clean(ecom_store *s)
-{
-    uint64_t n = 99;
-    assert_int_equal(ecom_check(&n, s, violation, NULL), ECOM_OK);
-    assert_int_equal(n, 0);
-}
-
 /* Buys 2 mugs and 3 cups as user; returns the order (paid with tok_approve). */
 static ecom_order *buy(ecom_store *s, const char *user, const char *token, const char *key,
                        int expect)
@@ -218,7 +205,7 @@ static void test_orders_store__lifecycle(void **state)
     assert_int_equal(refunds, 2);
     assert_null(ecom_payments_kind(p, 99));
     ecom_payments_free(p);
-    assert_clean(s);
+    test_assert_clean(s);
 }
 
 static void test_orders_store__cancel(void **state)
@@ -278,7 +265,7 @@ static void test_orders_store__cancel(void **state)
     assert_int_equal(ecom_order_get(&o, s, "no-such-order"), ECOM_ENOTFOUND);
     assert_non_null(strstr(ecom_errmsg(s), "no-such-order"));
     assert_int_equal(ecom_order_get(&o, s, "bad id!"), ECOM_EBADID);
-    assert_clean(s);
+    test_assert_clean(s);
 }
 
 /* A refund before shipment records the money and keeps the order's place: it still
@@ -308,7 +295,7 @@ static void test_orders_store__refund_before_shipping(void **state)
     assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_FULFILLING);
     assert_int_equal(ecom_order_refunded(o), 500);
     ecom_order_free(o);
-    assert_clean(s);
+    test_assert_clean(s);
     /* The cancel returns the stock and refunds what is left: all of it, in three parts. */
     assert_int_equal(ecom_order_cancel(s, id, ECOM_VERSION_ANY, "cs", NULL), ECOM_OK);
     assert_int_equal(on_hand(s, "mug"), mugs);
@@ -355,7 +342,7 @@ static void test_orders_store__refund_before_shipping(void **state)
     assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_REFUNDED);
     ecom_order_free(o);
     assert_int_equal(ledger_refunded(s, id), total);
-    assert_clean(s);
+    test_assert_clean(s);
 }
 
 static void test_orders_store__list(void **state)
@@ -406,6 +393,185 @@ static void test_orders_store__list(void **state)
     assert_int_equal(ecom_order_list(&page, s, &lo), ECOM_EINVAL);
     assert_null(ecom_order_page_order(NULL, 0));
     assert_int_equal(ecom_order_page_count(NULL), 0);
+}
+
+/* Lists one page with lo; copies its order ids into ids (at most cap) and its next
+ * cursor into cursor ("" on the last page). */
+static size_t list_page(ecom_store *s, const ecom_order_list_options *lo,
+                        char ids[][ECOM_ID_MAX + 1], size_t cap, char *cursor,
+                        size_t cursor_size)
+{
+    ecom_order_page *page = NULL;
+    int rc = ecom_order_list(&page, s, lo);
+    if (rc != ECOM_OK)
+        fail_msg("list: %s (%s)", ecom_strerror(rc), ecom_errmsg(s));
+    size_t n = ecom_order_page_count(page);
+    assert_true(n <= cap);
+    for (size_t i = 0; i < n; i++)
+        snprintf(ids[i], ECOM_ID_MAX + 1, "%s", ecom_order_id(ecom_order_page_order(page, i)));
+    const char *next = ecom_order_page_next_cursor(page);
+    snprintf(cursor, cursor_size, "%s", next ? next : "");
+    ecom_order_page_free(page);
+    return n;
+}
+
+/* ecom_order_list with lo is refused with ECOM_EINVAL and no page. */
+static void assert_list_refused(ecom_store *s, const ecom_order_list_options *lo,
+                                const char *what)
+{
+    ecom_order_page *page = (ecom_order_page *)&page; /* not NULL: the call must clear it */
+    int rc = ecom_order_list(&page, s, lo);
+    size_t n = rc == ECOM_OK ? ecom_order_page_count(page) : 0;
+    if (rc == ECOM_OK)
+        ecom_order_page_free(page);
+    if (rc != ECOM_EINVAL)
+        fail_msg("%s: %s with %zu orders, not ECOM_EINVAL", what, ecom_strerror(rc), n);
+    assert_null(page);
+}
+
+/* A cursor of a listing by user and state resumes only that listing: with another
+ * state, or no state, it is ECOM_EINVAL (as a state-only cursor with another state
+ * is), never a page that silently starts at its position in the user's orders; a
+ * cursor of the user without a state is refused with a state. The right listing pages
+ * on with it, also while orders leave the state between pages. */
+static void test_orders_store__list_user_state_cursor(void **state)
+{
+    fixture *f = *state;
+    ecom_store *s = f->s;
+    enum { N = 4 };
+    char ids[N][ECOM_ID_MAX + 1]; /* oldest first */
+    for (int i = 0; i < N; i++) {
+        char key[24];
+        snprintf(key, sizeof key, "k-pat-%d", i);
+        ecom_order *o = buy(s, "pat", "tok_approve", key, ECOM_OK);
+        snprintf(ids[i], sizeof ids[i], "%s", ecom_order_id(o));
+        ecom_order_free(o);
+    }
+    /* The newest fulfilling; 2, 1, 0 paid. */
+    assert_int_equal(ecom_order_transition(s, ids[3], ECOM_VERSION_ANY, ECOM_ORDER_FULFILLING,
+                                           "ops", NULL), ECOM_OK);
+    ecom_order_list_options lo = ECOM_ORDER_LIST_OPTIONS_INIT;
+    lo.user = "pat";
+    lo.state = ECOM_ORDER_PAID;
+    lo.limit = 1;
+    char cursor[512], got[2][ECOM_ID_MAX + 1];
+    assert_int_equal(list_page(s, &lo, got, 1, cursor, sizeof cursor), 1);
+    assert_string_equal(got[0], ids[2]);
+    assert_true(cursor[0] != '\0');
+
+    /* (pat, paid)'s cursor with another state would skip the fulfilling order 3. */
+    lo.cursor = cursor;
+    lo.state = ECOM_ORDER_FULFILLING;
+    assert_list_refused(s, &lo, "a (user, paid) cursor used for (user, fulfilling)");
+    lo.state = ECOM_ORDER_SHIPPED;
+    assert_list_refused(s, &lo, "a (user, paid) cursor used for (user, shipped)");
+    lo.state = -1;
+    assert_list_refused(s, &lo, "a (user, paid) cursor used for (user, any state)");
+    lo.state = ECOM_ORDER_PAID;
+    lo.user = "fay"; /* another user, same state */
+    assert_list_refused(s, &lo, "a (pat, paid) cursor used for (fay, paid)");
+    lo.user = NULL; /* the state alone */
+    assert_list_refused(s, &lo, "a (user, paid) cursor used for (paid)");
+
+    /* The same position in the form handed out before cursors carried their state (the
+     * key alone, under the letter 'b') is refused too, not trusted to be of this state
+     * (src/order_list.c). */
+    char old[512];
+    assert_true(strlen(cursor) > 3);
+    snprintf(old, sizeof old, "b%s", cursor + 3);
+    lo.user = "pat";
+    lo.cursor = old;
+    assert_list_refused(s, &lo, "a (user, state) cursor without its state");
+
+    /* (pat, any state)'s cursor with a state. */
+    lo.state = -1;
+    lo.cursor = NULL;
+    char any_cursor[512];
+    assert_int_equal(list_page(s, &lo, got, 1, any_cursor, sizeof any_cursor), 1);
+    assert_string_equal(got[0], ids[3]);
+    lo.cursor = any_cursor;
+    lo.state = ECOM_ORDER_PAID;
+    assert_list_refused(s, &lo, "a (user) cursor used for (user, paid)");
+
+    /* The listing it came from pages on: order 1 left paid between the pages, 0 did
+     * not. */
+    assert_int_equal(ecom_order_transition(s, ids[1], ECOM_VERSION_ANY, ECOM_ORDER_FULFILLING,
+                                           "ops", NULL), ECOM_OK);
+    lo.cursor = cursor;
+    lo.limit = 2;
+    char next[512];
+    assert_int_equal(list_page(s, &lo, got, 2, next, sizeof next), 1);
+    assert_string_equal(got[0], ids[0]);
+    assert_string_equal(next, "");
+    /* And (pat, fulfilling) from its own first page: 3 then 1. */
+    lo.state = ECOM_ORDER_FULFILLING;
+    lo.cursor = NULL;
+    lo.limit = 1;
+    assert_int_equal(list_page(s, &lo, got, 1, cursor, sizeof cursor), 1);
+    assert_string_equal(got[0], ids[3]);
+    lo.cursor = cursor;
+    lo.limit = 2;
+    assert_int_equal(list_page(s, &lo, got, 2, next, sizeof next), 1);
+    assert_string_equal(got[0], ids[1]);
+    assert_string_equal(next, "");
+    test_assert_clean(s);
+}
+
+/* The user filter is an id, as checkout takes it: 1..64 bytes of [A-Za-z0-9._-],
+ * starting with a letter or digit. Longer or malformed users are refused with the id
+ * errors, the same on either side of the storage layer's 255 bytes, not listed as
+ * nothing (255) or refused by the storage layer (256). */
+static void test_orders_store__list_user_is_an_id(void **state)
+{
+    fixture *f = *state;
+    ecom_store *s = f->s;
+    static char user[300];
+    ecom_order_list_options lo = ECOM_ORDER_LIST_OPTIONS_INIT;
+    lo.user = user;
+    ecom_order_page *page = NULL;
+    /* 64 bytes: an id no order has, an empty page. */
+    memset(user, 'u', 64);
+    user[64] = '\0';
+    assert_int_equal(ecom_order_list(&page, s, &lo), ECOM_OK);
+    assert_int_equal(ecom_order_page_count(page), 0);
+    assert_null(ecom_order_page_next_cursor(page));
+    ecom_order_page_free(page);
+    const size_t lens[] = {65, 254, 255, 256, 257, 299};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        memset(user, 'u', lens[i]);
+        user[lens[i]] = '\0';
+        page = NULL;
+        int rc = ecom_order_list(&page, s, &lo);
+        if (rc == ECOM_OK)
+            ecom_order_page_free(page);
+        if (rc != ECOM_ETOOLONG)
+            fail_msg("user of %zu bytes: %s (%s), not ECOM_ETOOLONG", lens[i],
+                     ecom_strerror(rc), ecom_errmsg(s));
+        assert_null(page);
+        assert_non_null(strstr(ecom_errmsg(s), "user"));
+    }
+    const struct {
+        const char *user;
+        int rc;
+    } cases[] = {{"", ECOM_EFIELD},        {"a b", ECOM_EBADID}, {"_pat", ECOM_EBADID},
+                 {".pat", ECOM_EBADID},    {"pat/x", ECOM_EBADID}, {"p\xc3\xa1t", ECOM_EBADID},
+                 {"pat.x_y-z", ECOM_OK}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        lo.user = cases[i].user;
+        page = NULL;
+        int rc = ecom_order_list(&page, s, &lo);
+        ecom_order_page_free(page);
+        if (rc != cases[i].rc)
+            fail_msg("user \"%s\": %s (%s), not %s", cases[i].user, ecom_strerror(rc),
+                     ecom_errmsg(s), ecom_strerror(cases[i].rc));
+        if (rc != ECOM_OK)
+            assert_non_null(strstr(ecom_errmsg(s), "user"));
+    }
+    /* With a state and a cursor too: the user is checked all the same. */
+    lo.user = "a b";
+    lo.state = ECOM_ORDER_PAID;
+    lo.cursor = "c00";
+    assert_int_equal(ecom_order_list(&page, s, &lo), ECOM_EBADID);
 }
 
 static void test_orders_store__consumers(void **state)
@@ -551,7 +717,7 @@ static void test_orders_store__refund_race(void **state)
         assert_int_equal(ledger_refunded(s, id), ecom_order_refunded(o));
         ecom_order_free(o);
     }
-    assert_clean(s);
+    test_assert_clean(s);
 
     /* One refund key on two orders: two refunds at the provider, not one answered twice. */
     char ids[2][ECOM_ID_MAX + 1];
@@ -565,7 +731,7 @@ static void test_orders_store__refund_race(void **state)
                          ECOM_OK);
         assert_int_equal(ledger_refunded(s, ids[i]), 500);
     }
-    assert_clean(s);
+    test_assert_clean(s);
 }
 
 /* ---- ecom_check: the test provider's ledger against the orders ---- */
@@ -615,7 +781,7 @@ static void test_orders_store__check_ledger_refunds(void **state)
     buy_paid(s, "hal", "k-check-refunds", id, charge);
     assert_int_equal(ecom_order_refund(s, id, ECOM_VERSION_ANY, 300, "r1", "cs", NULL),
                      ECOM_OK);
-    assert_clean(s);
+    test_assert_clean(s);
 
     snprintf(key, sizeof key, "refund-%s:unknown", id);
     ecom_payment_op op = {.rec = {key, id, charge, "refund", 200, 1, "", 0}};
@@ -628,7 +794,7 @@ static void test_orders_store__check_ledger_refunds(void **state)
     assert_int_equal(ecom_order_refund(s, id, ECOM_VERSION_ANY, 200, "unknown", "cs", NULL),
                      ECOM_OK);
     assert_int_equal(ledger_refunded(s, id), 500); /* the same refund, not a second */
-    assert_clean(s);
+    test_assert_clean(s);
 }
 
 /* An order cancelled with its charge neither voided nor refunded is reported; voided,
@@ -639,7 +805,7 @@ static void test_orders_store__check_cancelled_charge(void **state)
     ecom_store *s = f->s;
     char id[ECOM_ID_MAX + 1], charge[72], want[256];
     int64_t total = buy_paid(s, "ida", "k-check-cancelled", id, charge);
-    assert_clean(s);
+    test_assert_clean(s);
 
     ecom_order *o = NULL;
     assert_int_equal(ecom__order_read(&o, s, id), ECOM_OK);
@@ -654,7 +820,7 @@ static void test_orders_store__check_cancelled_charge(void **state)
     const ecom_payment_provider *pp = ecom__payments(s);
     ecom_payment_result r;
     assert_int_equal(pp->void_charge(pp->ctx, charge, "void-check-test", &r), ECOM_OK);
-    assert_clean(s);
+    test_assert_clean(s);
 }
 
 /* A paid order whose charge the provider voided: shipped for no money. */
@@ -664,7 +830,7 @@ static void test_orders_store__check_voided_paid_order(void **state)
     ecom_store *s = f->s;
     char id[ECOM_ID_MAX + 1], charge[72], want[256];
     buy_paid(s, "jon", "k-check-voided", id, charge);
-    assert_clean(s);
+    test_assert_clean(s);
     const ecom_payment_provider *pp = ecom__payments(s);
     ecom_payment_result r;
     assert_int_equal(pp->void_charge(pp->ctx, charge, "void-paid-test", &r), ECOM_OK);
@@ -678,7 +844,7 @@ static void test_orders_store__check_voided_paid_order(void **state)
                                       "voided"), ECOM_OK);
     assert_int_equal(ecom__order_write(s, o, ECOM_ORDER_UPDATE, NULL, 0, NULL), ECOM_OK);
     ecom_order_free(o);
-    assert_clean(s);
+    test_assert_clean(s);
 }
 
 /* An order paid without a charge id (a provider's fault an older library let through)
@@ -719,6 +885,8 @@ int main(void)
         cmocka_unit_test(test_orders_store__refund_race),
         cmocka_unit_test(test_orders_store__refund_before_shipping),
         cmocka_unit_test(test_orders_store__list),
+        cmocka_unit_test(test_orders_store__list_user_state_cursor),
+        cmocka_unit_test(test_orders_store__list_user_is_an_id),
         cmocka_unit_test(test_orders_store__consumers),
         cmocka_unit_test(test_orders_store__check_ledger_refunds),
         cmocka_unit_test(test_orders_store__check_cancelled_charge),
