@@ -147,8 +147,9 @@ typedef struct ecom_options {
     int32_t tax_rate_bp;        /* tax in basis points: 825 = 8.25% (0);
                                    0..ECOM_TAX_RATE_BP_MAX */
     int64_t idempotency_ttl_ms; /* how long checkout keys are kept; 0 = 24 h */
-    int64_t user_cart_ttl_ms;   /* idle time before a user's cart expires; 0 = 90 days */
-    int64_t guest_cart_ttl_ms;  /* idle time before a guest's cart expires; 0 = 30 days */
+    /* Idle time before a cart expires, applied to each cart when it is written. */
+    int64_t user_cart_ttl_ms;   /* a user's cart; 0 = 90 days */
+    int64_t guest_cart_ttl_ms;  /* a guest's cart; 0 = 30 days */
 } ecom_options;
 #define ECOM_TAX_RATE_BP_MAX 10000 /* 100% */
 #define ECOM_OPTIONS_VERSION 2
@@ -472,8 +473,13 @@ ECOM_EXTERN int ecom_catalog_export(uint64_t *count, ecom_store *store, ecom_wri
 
 /*
  * Every change appends an event with a sequence number (1, 2, 3, ... with no gaps)
- * in the same atomic unit as the change. Types so far: "product.created",
- * "product.updated", "product.deleted".
+ * in the same atomic unit as the change. Types: "product.created", "product.updated",
+ * "product.deleted" (key: the product id); "stock.changed" (key "sku@location");
+ * "location.created"; "reservation.created", ".committed", ".released", ".expired",
+ * ".extended" (key: the reservation id); "flash.opened", "flash.closed" (key: the
+ * sale); "order.created" and "order.<state>" for each move, and "order.cancelling",
+ * "order.refund_pending", "order.refund_confirmed", "order.refund_refused" (key: the
+ * order id; docs/orders.md).
  */
 typedef struct ecom_events ecom_events;
 
@@ -484,7 +490,7 @@ ECOM_EXTERN size_t ecom_events_count(const ecom_events *e);
 ECOM_EXTERN uint64_t ecom_events_seq(const ecom_events *e, size_t i);
 ECOM_EXTERN int64_t ecom_events_time(const ecom_events *e, size_t i);
 ECOM_EXTERN const char *ecom_events_type(const ecom_events *e, size_t i);
-/* The id of what changed (a product id). */
+/* The id of what changed (its type says of what). */
 ECOM_EXTERN const char *ecom_events_key(const ecom_events *e, size_t i);
 /* The version the entity reached (0 for a deletion). */
 ECOM_EXTERN uint64_t ecom_events_version(const ecom_events *e, size_t i);
@@ -514,7 +520,8 @@ ECOM_EXTERN int ecom_events_last_seq(uint64_t *seq, ecom_store *store);
 #define ECOM_LOCATION_DEFAULT "default"
 #define ECOM_QUANTITY_MAX INT64_C(1000000000) /* 10^9 units per line or adjustment */
 
-/* Adds a location. code is 1..64 bytes of [A-Za-z0-9._-]; name is UTF-8, up to 128 bytes.
+/* Adds a location. code is an id (1..64 bytes of [A-Za-z0-9._-],
+ * starting with a letter or digit); name is UTF-8, up to 128 bytes.
  * Errors: ECOM_EEXISTS, ECOM_EBADID, ECOM_ETOOLONG, ECOM_EUTF8. */
 ECOM_EXTERN int ecom_location_add(ecom_store *store, const char *code, const char *name);
 
@@ -587,7 +594,8 @@ typedef enum ecom_reservation_state {
  * before checking (a bundle cannot oversell). Idempotent on id: a retry with the same
  * lines returns ECOM_OK and the same reservation; the same id with other lines is
  * ECOM_ECONFLICT. Expired holds never block: they are ended before stock is judged.
- * [in] id        1..64 bytes of [A-Za-z0-9._-], chosen by the caller
+ * [in] id        1..64 bytes of [A-Za-z0-9._-] starting with a letter or digit,
+ *                 chosen by the caller
  * [in] skus, quantities  n lines (1 <= n <= 256)
  * [in] location  NULL = default
  * [in] ttl_ms    time to live, 1 ms .. 30 days
@@ -711,7 +719,7 @@ typedef struct ecom_claim_result {
  * retry of a claim that got units returns that claim as it stands now; a claim that
  * got nothing (sold out, limit, ...) is judged afresh when retried, which can never
  * hand out units twice. The outcome is in *out; the return code is for errors.
- * [in] user  1..64 bytes of [A-Za-z0-9._-]   [in] key  1..64 bytes, same charset
+ * [in] user, key  1..64 bytes of [A-Za-z0-9._-] each, starting with a letter or digit
  * Errors: ECOM_ENOTFOUND (no such sale), ECOM_EQUANTITY, ECOM_EBADID, ECOM_EVERSION.
  */
 ECOM_EXTERN int ecom_flash_claim(ecom_claim_result *out, ecom_store *store, const char *sale,
@@ -799,26 +807,35 @@ ECOM_EXTERN int ecom_flash_status_get(ecom_flash_status *out, ecom_store *store,
 
 /*
  * A cart belongs to a user ("user:<id>") or to a guest ("guest:<token>"); the id or
- * token is 1..64 bytes of [A-Za-z0-9._-]. A cart has one currency, set by its first
- * line. Each line keeps the unit price seen when it was last added or set; checkout
- * reports a changed price or a product no longer active instead of applying it.
- * Carts expire after an idle time (options: 90 days for users, 30 for guests); an
- * expired cart reads as empty.
+ * token is 1..64 bytes of [A-Za-z0-9._-] starting with a letter or digit (a host making
+ * random tokens should draw them from letters and digits, or prefix them). A cart has
+ * one currency, set by its first line. Each line keeps the unit price seen when it was
+ * last added or set; checkout reports a changed price or a product no longer active
+ * instead of applying it. Carts expire after an idle time (options: 90 days for users,
+ * 30 for guests); an expired cart reads as empty. A cart's expiry is set each time it
+ * is written, from the idle time in force then: reopening the store with other options
+ * changes when carts written from then on expire, not the carts already stored.
+ *
+ * Errors of every cart call: ECOM_EINVAL (a NULL argument), ECOM_EBADID (the cart is
+ * neither user:<id> nor guest:<token>, or a byte outside the charset), ECOM_EFIELD (an
+ * empty id or token), ECOM_ETOOLONG (over 64 bytes), ECOM_EREADONLY (a write to a
+ * store opened read-only).
  */
 #define ECOM_CART_LINES_MAX 100
 #define ECOM_CART_QUANTITY_MAX 999 /* per line */
 
 /* Adds qty units of sku (creating the line). The price is read from the catalog in
- * currency. Errors: ECOM_EBADID (cart or SKU), ECOM_ESKU, ECOM_EQUANTITY, ECOM_ECURRENCY
- * (currency is not an ISO 4217 code, or the SKU has no price in it),
+ * currency. Errors: ECOM_ESKU, ECOM_EQUANTITY (qty not in 1..ECOM_CART_QUANTITY_MAX),
+ * ECOM_ECURRENCY (currency is not an ISO 4217 code, or the SKU has no price in it),
  * ECOM_EMIXEDCURRENCY (the cart is in another currency), ECOM_EUNAVAILABLE (the product
- * is not active), ECOM_ELIMIT (the SKU's purchase limit, ECOM_CART_QUANTITY_MAX units
- * in the line or ECOM_CART_LINES_MAX lines would be exceeded; ecom_errmsg says which,
- * with the limit's value). */
+ * is not active), ECOM_ELIMIT (with the units already in the line, the SKU's purchase
+ * limit or ECOM_CART_QUANTITY_MAX would be exceeded, or the line would be line
+ * ECOM_CART_LINES_MAX + 1; ecom_errmsg says which, with the limit's value). */
 ECOM_EXTERN int ecom_cart_add(ecom_store *store, const char *cart, const char *sku, int64_t qty,
                               const char *currency);
 
-/* Sets a line's quantity (0 removes it) and refreshes its price. Errors: as add. */
+/* Sets a line's quantity (0 removes it) and refreshes its price. Errors: as add, with
+ * qty in 0..ECOM_CART_QUANTITY_MAX. */
 ECOM_EXTERN int ecom_cart_set(ecom_store *store, const char *cart, const char *sku, int64_t qty,
                               const char *currency);
 
@@ -831,11 +848,14 @@ ECOM_EXTERN int ecom_cart_clear(ecom_store *store, const char *cart);
 /*
  * Merges a guest cart into a user's cart at login, in one atomic step: quantities of
  * the same SKU are summed (capped at the purchase limit and the per-line bound), the
- * guest cart deleted. Safe against concurrent merges and edits: no line is lost; when
+ * guest cart emptied. Safe against concurrent merges and edits: no line is lost; when
  * the lines together would be more than ECOM_CART_LINES_MAX, nothing is merged
  * (ECOM_ELIMIT) and both carts stay as they were. Merging an empty or missing guest
- * cart is a no-op. Errors: ECOM_EBADID, ECOM_EMIXEDCURRENCY (the two carts are in
- * different currencies), ECOM_ELIMIT.
+ * cart is a no-op. The emptied guest cart remembers where its lines went until it
+ * expires or is written again: an order checked out from it and paid after the merge
+ * (a slow payment, a retry) takes what it bought from the user's cart.
+ * Errors: ECOM_EINVAL (guest_cart is not a guest: cart or user_cart not a user: cart),
+ * ECOM_EMIXEDCURRENCY (the two carts are in different currencies), ECOM_ELIMIT.
  */
 ECOM_EXTERN int ecom_cart_merge(ecom_store *store, const char *guest_cart, const char *user_cart);
 
@@ -1087,7 +1107,9 @@ ECOM_EXTERN int ecom_order_transition(ecom_store *store, const char *id,
                                       const char *who, const char *why);
 
 /* Ships n lines (sku, qty) of an order, or everything left when n is 0: to
- * partially_shipped or shipped. Errors: as transition, ECOM_EQUANTITY (more than left). */
+ * partially_shipped or shipped. Errors: as transition, ECOM_EQUANTITY (more than left),
+ * ECOM_EBUSY (a cancel of the order is paying its refund: retry once the cancel has
+ * ended; if it succeeded, the order is cancelled and the retry is ECOM_ESTATE). */
 ECOM_EXTERN int ecom_order_ship(ecom_store *store, const char *id, uint64_t expected_version,
                                 const char *const *skus, const int64_t *quantities, size_t n,
                                 const char *who);
@@ -1108,7 +1130,8 @@ ECOM_EXTERN int ecom_order_cancel(ecom_store *store, const char *id, uint64_t ex
  * partially_refunded. Any other refund keeps the order's state: one not shipped yet is
  * still fulfilled, one in transit still delivered (the money is counted in
  * ecom_order_refunded; ecom_order_cancel is what stops an order and returns its stock,
- * refunding what is left). The refund is
+ * refunding what is left), so one refunded in full before it shipped in full ends
+ * shipped or delivered with ecom_order_refunded equal to its total. The refund is
  * reserved on the order before the provider is asked, so refunds and cancels at once
  * never pay out more than was paid; after a timeout it stays pending until the same
  * call (same key) is made again (docs/orders.md). refund_key: 1..128 bytes; keys
@@ -1131,7 +1154,19 @@ typedef struct ecom_order_list_options {
 #define ECOM_ORDER_LIST_OPTIONS_VERSION 1
 #define ECOM_ORDER_LIST_OPTIONS_INIT { ECOM_ORDER_LIST_OPTIONS_VERSION, NULL, -1, NULL, 0 }
 
-/* Lists orders, newest first, a page at a time (cursors as ecom_catalog_list). */
+/*
+ * Lists orders, newest first, a page at a time: all, one user's (user: an id, as
+ * checkout takes it), one state's, or one user's in one state. Cursors as
+ * ecom_catalog_list: opaque, stable while orders change, and taken only by the listing
+ * that made them (same user, same state, or the same lack of either); a cursor of
+ * another listing is refused, never a page that skips orders. Caller owns *out
+ * (ecom_order_page_free).
+ * Errors: ECOM_EINVAL (out NULL, limit above 1000, a malformed cursor or one of another
+ * listing), ECOM_EVERSION (opts->version), ECOM_ESTATE (state not an ecom_order_state),
+ * ECOM_EFIELD (user empty), ECOM_ETOOLONG (user over 64 bytes), ECOM_EBADID (user not
+ * of [A-Za-z0-9._-] starting with a letter or digit), ECOM_EUNSUPPORTED (a backend
+ * without orders), ECOM_ENOMEM, and the store's read errors.
+ */
 typedef struct ecom_order_page ecom_order_page;
 ECOM_EXTERN int ecom_order_list(ecom_order_page **out, ecom_store *store,
                                 const ecom_order_list_options *opts);
@@ -1147,7 +1182,8 @@ ECOM_EXTERN void ecom_order_page_free(ecom_order_page *page);
 /*
  * A named consumer reads the event log from its own durable cursor, at least once:
  * what it has not acknowledged it reads again (after a crash, or from another process
- * under the same name). Names are 1..64 bytes of [A-Za-z0-9._-].
+ * under the same name). Names are 1..64 bytes of [A-Za-z0-9._-], starting
+ * with a letter or digit.
  */
 ECOM_EXTERN int ecom_consumer_read(ecom_events **out, ecom_store *store, const char *consumer,
                                    size_t max);

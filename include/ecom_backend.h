@@ -219,12 +219,16 @@ typedef enum ecom_cart_op_kind {
     ECOM_CART_SET = 1,    /* cart, sku, quantity (0 removes), unit_price, currency */
     ECOM_CART_REMOVE = 2, /* cart, sku */
     ECOM_CART_CLEAR = 3,  /* cart */
-    ECOM_CART_MERGE = 4,  /* cart = the guest cart, into = the user cart */
+    ECOM_CART_MERGE = 4,  /* cart = the guest cart, into = the user cart; the guest
+                             cart, its lines moved, then reads as empty but remembers
+                             into until it expires or is written again */
     ECOM_CART_PURGE = 5,  /* deletes carts idle past their TTL (expires_at <= now) */
     ECOM_CART_TAKE = 6    /* cart, line_count lines (skus, quantities): what an order
                              bought leaves the cart, each line losing up to its
                              quantity (at 0 it goes); a SKU without a line, or a
-                             missing cart, is no error. Version 5. */
+                             missing cart, is no error. A cart merged away is taken
+                             from in the cart it remembers, whose idle time stays as
+                             it was. Version 5. */
 } ecom_cart_op_kind;
 
 /*

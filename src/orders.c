@@ -344,6 +344,21 @@ typedef struct ship_args {
     size_t n;
 } ship_args;
 
+/* The key of the refund a cancel of order id makes. */
+static void cancel_refund_key(char *out, size_t size, const char *id)
+{
+    snprintf(out, size, CANCEL_REFUND_PREFIX "%s", id);
+}
+
+/* Whether a cancel has reserved its refund of the order and not yet ended. */
+static bool cancel_refund_pending(const ecom_order *o)
+{
+    char key[ECOM_ID_MAX + 16];
+    cancel_refund_key(key, sizeof key, o->id);
+    const ecom__order_refund *r = ecom__order_find_refund(o, key);
+    return r != NULL && r->pending;
+}
+
 static int apply_ship(ecom_store *store, ecom_order *o, change *c)
 {
     const ship_args *a = c->ctx;
@@ -353,6 +368,11 @@ static int apply_ship(ecom_store *store, ecom_order *o, change *c)
         return ecom__fail(store, ECOM_ESTATE, "order '%s' is %s: only a fulfilling or "
                           "partially shipped order ships (move a paid order to fulfilling "
                           "first)", o->id, state_name(o->state));
+    /* A cancel's refund is being paid out: shipping now would leave the buyer both the
+     * goods and the money. Once the cancel ends (done, or its refund declined), retry. */
+    if (cancel_refund_pending(o))
+        return ecom__fail(store, ECOM_EBUSY, "order '%s' is being cancelled (its refund is "
+                          "pending); retry when the cancel has ended", o->id);
     int64_t units = 0, left = 0;
     if (a->n == 0) {
         for (size_t j = 0; j < o->line_count; j++) {
@@ -800,7 +820,7 @@ int ecom_order_cancel(ecom_store *store, const char *id, uint64_t expected_versi
         return rc;
     size_t cap = ECOM__ORDER_LINES_MAX + ECOM__ORDER_CLAIMS_MAX + 1;
     char key[ECOM_ID_MAX + 16];
-    snprintf(key, sizeof key, CANCEL_REFUND_PREFIX "%s", id);
+    cancel_refund_key(key, sizeof key, id);
     refund_args a = {0, key};
     change c = {.apply = apply_cancel, .ctx = &a, .who = who_or_system(who), .why = why,
                 .inv_cap = cap};

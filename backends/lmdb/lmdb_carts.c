@@ -1,8 +1,12 @@
-/* The LMDB backend's carts: cart_apply (add, set, remove, clear, merge, purge,
+/* The LMDB backend's carts: cart_apply (add, set, remove, clear, merge, take, purge,
  * each judged alone in one write txn), cart_get, and purchase_limits_get (the
  * limits cart writes apply, for checkout to apply again). A cart that becomes
- * empty is deleted, so a stored cart always has lines and a currency; an expired
- * cart is treated as empty by every operation (the next write replaces it). */
+ * empty is deleted, so a stored cart has lines and a currency, except a guest cart
+ * merged into a user's: it stays as a forward (no lines, the user's cart's name) until
+ * it expires or is written again, so that an order checked out from it and paid after
+ * the merge takes what it bought from where its lines went. An expired cart is treated
+ * as empty by every operation (the next write replaces it). */
+#include <stdio.h>
 #include <string.h>
 
 #include "lmdb_commerce.h"
@@ -19,7 +23,7 @@ static int cart_load(ecom__lmdb *be, MDB_txn *txn, const char *id, int64_t now, 
 {
     MDB_val k = {strlen(id) + 1, (void *)id}, v;
     c->n = 0;
-    c->currency[0] = '\0';
+    c->currency[0] = c->into[0] = '\0';
     c->updated_at = c->expires_at = 0;
     int rc = mdb_get(txn, be->carts, &k, &v);
     if (rc == MDB_NOTFOUND)
@@ -31,8 +35,27 @@ static int cart_load(ecom__lmdb *be, MDB_txn *txn, const char *id, int64_t now, 
         return ecom__lmdb_fail(be, ECOM_ECORRUPT, "lmdb: cart '%.80s' is malformed", id);
     if (c->expires_at <= now) {
         c->n = 0;
-        c->currency[0] = '\0';
+        c->currency[0] = c->into[0] = '\0';
     }
+    return ECOM_OK;
+}
+
+/* Writes cart id as it is (times included), deleting it when it has neither lines nor
+ * a forward. */
+static int cart_put(ecom__lmdb *be, MDB_txn *txn, const char *id, cm_cart *c)
+{
+    MDB_val k = {strlen(id) + 1, (void *)id};
+    int rc;
+    if (c->n > 0)
+        c->into[0] = '\0'; /* lines written to a forward end it */
+    else if (c->into[0] == '\0') {
+        rc = mdb_del(txn, be->carts, &k, NULL);
+        return rc && rc != MDB_NOTFOUND ? ecom__lmdb_mdb(be, "mdb_del (carts)", rc) : ECOM_OK;
+    }
+    MDB_val v = {ecom__cm_cart_size(c), NULL};
+    if ((rc = mdb_put(txn, be->carts, &k, &v, MDB_RESERVE)) != 0)
+        return ecom__lmdb_mdb(be, "mdb_put (carts)", rc);
+    ecom__cm_cart_encode(v.mv_data, c);
     return ECOM_OK;
 }
 
@@ -40,19 +63,9 @@ static int cart_load(ecom__lmdb *be, MDB_txn *txn, const char *id, int64_t now, 
 static int cart_store(ecom__lmdb *be, MDB_txn *txn, const char *id, cm_cart *c, int64_t now,
                       int64_t ttl_ms)
 {
-    MDB_val k = {strlen(id) + 1, (void *)id};
-    int rc;
-    if (c->n == 0) {
-        rc = mdb_del(txn, be->carts, &k, NULL);
-        return rc && rc != MDB_NOTFOUND ? ecom__lmdb_mdb(be, "mdb_del (carts)", rc) : ECOM_OK;
-    }
     c->updated_at = now;
     c->expires_at = ecom__cm_add_sat(now, ttl_ms);
-    MDB_val v = {ecom__cm_cart_size(c), NULL};
-    if ((rc = mdb_put(txn, be->carts, &k, &v, MDB_RESERVE)) != 0)
-        return ecom__lmdb_mdb(be, "mdb_put (carts)", rc);
-    ecom__cm_cart_encode(v.mv_data, c);
-    return ECOM_OK;
+    return cart_put(be, txn, id, c);
 }
 
 /* Binary search by SKU: 1 and its index if found, else 0 and where it goes. */
@@ -187,6 +200,18 @@ static void take(ecom__lmdb *be, ecom_cart_op *op, cm_cart *c)
     }
 }
 
+/* A TAKE of a cart merged away takes from the cart its lines went to (b, the work
+ * space), leaving that cart's idle time as it was: the buyer did not touch it. */
+static int take_forwarded(ecom__lmdb *be, MDB_txn *txn, cart_apply_ctx *a, ecom_cart_op *op,
+                          const char *into)
+{
+    int rc = cart_load(be, txn, into, a->now, &a->b);
+    if (rc != ECOM_OK || a->b.n == 0)
+        return rc; /* nothing left there, or expired: nothing to take */
+    take(be, op, &a->b);
+    return op->result == ECOM_OK ? cart_put(be, txn, into, &a->b) : ECOM_OK;
+}
+
 /* ---- MERGE ---- */
 
 /* Appends line to out capped at its bounds. */
@@ -266,8 +291,12 @@ static int merge(ecom__lmdb *be, MDB_txn *txn, cart_apply_ctx *a, ecom_cart_op *
         return rc;
     if ((rc = cart_store(be, txn, op->into, &a->out, a->now, op->ttl_ms)) != ECOM_OK)
         return rc;
-    a->b.n = 0; /* deletes the guest cart */
-    return cart_store(be, txn, op->cart, &a->b, a->now, 0);
+    /* The guest cart becomes a forward to the user's, expiring when it would have. */
+    a->b.n = 0;
+    a->b.currency[0] = '\0';
+    snprintf(a->b.into, sizeof a->b.into, "%s", op->into);
+    a->b.updated_at = a->now;
+    return cart_put(be, txn, op->cart, &a->b);
 }
 
 /* ---- PURGE ---- */
@@ -304,6 +333,9 @@ static int one_cart(ecom__lmdb *be, MDB_txn *txn, cart_apply_ctx *a, ecom_cart_o
     if (rc != ECOM_OK)
         return rc;
     size_t at;
+    if (op->kind == ECOM_CART_TAKE && c->n == 0 && c->into[0])
+        return take_forwarded(be, txn, a, op, c->into);
+    c->into[0] = '\0'; /* any other write to a forward ends it */
     switch (op->kind) {
     case ECOM_CART_ADD:
     case ECOM_CART_SET: rc = add_or_set(be, txn, op, c); break;
@@ -391,7 +423,7 @@ static int cart_visit(ecom__lmdb *be, MDB_txn *txn, const char *id, int64_t now,
     if (rc == 0) {
         if (ecom__cm_cart_decode(&view, &v) != ECOM_OK)
             return ecom__lmdb_fail(be, ECOM_ECORRUPT, "lmdb: cart '%.80s' is malformed", id);
-        if (view.expires_at > now) {
+        if (view.expires_at > now && view.n > 0) { /* a forward reads as missing */
             rec.currency = view.currency;
             rec.updated_at = view.updated_at;
             rec.expires_at = view.expires_at;

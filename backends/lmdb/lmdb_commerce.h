@@ -54,12 +54,15 @@ typedef struct cm_line {
     char sku[ECOM_ID_MAX + 1];
 } cm_line;
 
-/* A cart copied out of the store, to be changed and written back. */
+/* A cart copied out of the store, to be changed and written back. A guest cart merged
+ * into a user's cart is stored as a forward: no lines, and `into` naming the user's
+ * cart (a TAKE follows it); every other cart has into "". */
 typedef struct cm_cart {
     int64_t updated_at, expires_at;
     char currency[CM_CURRENCY_MAX + 1];
     size_t n;
     cm_line lines[ECOM_CART_LINES_MAX];
+    char into[CM_NAME_MAX + 1];
 } cm_cart;
 
 /* A cart decoded in place: strings point into the value. */
@@ -68,12 +71,13 @@ typedef struct cm_cart_view {
     const char *currency;
     size_t n;
     ecom_cart_line_rec lines[ECOM_CART_LINES_MAX];
+    const char *into; /* "" unless a forward */
 } cm_cart_view;
 
 size_t ecom__cm_cart_size(const cm_cart *c);
 void ecom__cm_cart_encode(unsigned char *out, const cm_cart *c);
-/* ECOM_ECORRUPT if malformed; ECOM_ELIMIT (view->n says how many) if the value
- * holds more than ECOM_CART_LINES_MAX lines. */
+/* ECOM_ECORRUPT if malformed (a forward with lines among it); ECOM_ELIMIT (view->n
+ * says how many) if the value holds more than ECOM_CART_LINES_MAX lines. */
 int ecom__cm_cart_decode(cm_cart_view *view, const MDB_val *v);
 /* Copies a view; ECOM_ECORRUPT if a string is longer than the copy holds. */
 int ecom__cm_cart_copy(cm_cart *c, const cm_cart_view *view);

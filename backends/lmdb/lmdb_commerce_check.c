@@ -130,6 +130,13 @@ static int check_cart(cchk *c, const MDB_val *key, const MDB_val *val)
     if ((v.currency[0] != '\0') != (v.n > 0))
         report(c, "cart %s: currency '%.16s' with %zu lines (set iff it has lines)", qc,
                v.currency, v.n);
+    /* A forward is what a merge leaves of a guest cart: it names a user's cart. */
+    if (v.into[0] && (strncmp(key->mv_data, "guest:", 6) != 0 ||
+                      strncmp(v.into, "user:", 5) != 0 || v.into[5] == '\0')) {
+        char qi[QUOTE];
+        report(c, "cart %s: forwards to %s (only a guest cart forwards, to a user cart)", qc,
+               q(qi, v.into));
+    }
     for (size_t i = 0; rc == ECOM_OK && i < v.n; i++)
         rc = cart_line(c, qc, &v, i);
     return rc;

@@ -49,6 +49,8 @@ size_t ecom__cm_cart_size(const cm_cart *c)
         total += 16;
         ecom__lv_str_size(c->lines[i].sku, &total);
     }
+    if (c->into[0])
+        ecom__lv_str_size(c->into, &total);
     return total;
 }
 
@@ -64,6 +66,8 @@ void ecom__cm_cart_encode(unsigned char *out, const cm_cart *c)
         ecom__lv_w_i64(&w, c->lines[i].price);
         ecom__lv_w_str(&w, c->lines[i].sku);
     }
+    if (c->into[0]) /* after the lines, so that every other cart reads as before */
+        ecom__lv_w_str(&w, c->into);
 }
 
 int ecom__cm_cart_decode(cm_cart_view *view, const MDB_val *v)
@@ -82,7 +86,8 @@ int ecom__cm_cart_decode(cm_cart_view *view, const MDB_val *v)
         view->lines[i].unit_price = ecom__lv_r_i64(&r);
         view->lines[i].sku = ecom__lv_r_str(&r);
     }
-    return r.bad || r.p != r.end ? ECOM_ECORRUPT : ECOM_OK;
+    view->into = r.p != r.end ? ecom__lv_r_str(&r) : "";
+    return r.bad || r.p != r.end || (view->into[0] && view->n > 0) ? ECOM_ECORRUPT : ECOM_OK;
 }
 
 int ecom__cm_cart_copy(cm_cart *c, const cm_cart_view *view)
@@ -91,6 +96,10 @@ int ecom__cm_cart_copy(cm_cart *c, const cm_cart_view *view)
     if (clen > CM_CURRENCY_MAX)
         return ECOM_ECORRUPT;
     memcpy(c->currency, view->currency, clen + 1);
+    size_t ilen = strlen(view->into);
+    if (ilen > CM_NAME_MAX)
+        return ECOM_ECORRUPT;
+    memcpy(c->into, view->into, ilen + 1);
     c->updated_at = view->updated_at;
     c->expires_at = view->expires_at;
     c->n = view->n;

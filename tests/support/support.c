@@ -241,6 +241,46 @@ int test_old_write_batch(ecom_backend *inner, ecom_write_item *items, size_t n, 
     return rc;
 }
 
+void test_must(ecom_store *s, int rc, const char *what)
+{
+    if (rc != ECOM_OK)
+        fail_msg("%s: %s (%s)", what, ecom_strerror(rc), ecom_errmsg(s));
+}
+
+static void print_violation(void *ctx, const char *message)
+{
+    (void)ctx;
+    print_message("violation: %s\n", message);
+}
+
+void test_assert_clean(ecom_store *s)
+{
+    uint64_t n = UINT64_MAX;
+    assert_int_equal(ecom_check(&n, s, print_violation, NULL), ECOM_OK);
+    assert_int_equal(n, 0);
+}
+
+int64_t test_cart_quantity(ecom_store *s, const char *cart, const char *sku)
+{
+    ecom_cart *c = NULL;
+    assert_int_equal(ecom_cart_get(&c, s, cart), ECOM_OK);
+    int64_t q = 0;
+    for (size_t i = 0; i < ecom_cart_line_count(c); i++)
+        if (strcmp(ecom_cart_line_sku(c, i), sku) == 0)
+            q = ecom_cart_line_quantity(c, i);
+    ecom_cart_free(c);
+    return q;
+}
+
+size_t test_cart_lines(ecom_store *s, const char *cart)
+{
+    ecom_cart *c = NULL;
+    assert_int_equal(ecom_cart_get(&c, s, cart), ECOM_OK);
+    size_t n = ecom_cart_line_count(c);
+    ecom_cart_free(c);
+    return n;
+}
+
 size_t test_payments_of(ecom_store *s, const char *order_id, const char *kind)
 {
     ecom_payments *p = NULL;

@@ -32,6 +32,17 @@ void test_remove_store_dir(const char *dir);
  * built-in test provider holds for the order (asserts the listing works). */
 size_t test_payments_of(ecom_store *s, const char *order_id, const char *kind);
 
+/* Fails the test unless rc is ECOM_OK, naming what failed and the store's message. */
+void test_must(ecom_store *s, int rc, const char *what);
+
+/* Runs ecom_check on the store: it must succeed and find nothing (each violation is
+ * printed first). */
+void test_assert_clean(ecom_store *s);
+
+/* The units of sku in cart (0: no line), and the cart's lines; assert the read works. */
+int64_t test_cart_quantity(ecom_store *s, const char *cart, const char *sku);
+size_t test_cart_lines(ecom_store *s, const char *cart);
+
 /* Creates the product the JSON describes; receives units of sku at the default
  * location. Both assert success. */
 void test_create_product(ecom_store *s, const char *json);

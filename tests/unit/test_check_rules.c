@@ -273,6 +273,20 @@ static void test_check_rules__carts_and_limits(void **state)
     c = new_cart("");
     cart_line(c, "sku-a", 1, 100);
     put_cart(txn, "nocurrency", c, 0);
+    /* Forwards: what a merge leaves of a guest cart (sound), and three that are not. */
+    c = new_cart("");
+    snprintf(c->into, sizeof c->into, "user:x");
+    put_cart(txn, "guest:merged", c, 0);
+    c = new_cart("");
+    snprintf(c->into, sizeof c->into, "user:y");
+    put_cart(txn, "user:fw", c, 0);
+    c = new_cart("");
+    snprintf(c->into, sizeof c->into, "guest:z");
+    put_cart(txn, "guest:fw", c, 0);
+    c = new_cart("USD");
+    cart_line(c, "sku-a", 1, 100);
+    snprintf(c->into, sizeof c->into, "user:x");
+    put_cart(txn, "guest:lines", c, 0);
 
     put_limit(txn, "sku-b", 1, 8); /* the least sound limit */
     put_limit(txn, "sku-c", 0, 8);
@@ -289,10 +303,15 @@ static void test_check_rules__carts_and_limits(void **state)
     test_expect_report(r, "cart 'nonul' is malformed");
     test_expect_report(r, "cart 'emptyusd': currency 'USD' with 0 lines (set iff it has lines)");
     test_expect_report(r, "cart 'nocurrency': currency '' with 1 lines (set iff it has lines)");
+    test_expect_report(r, "cart 'user:fw': forwards to 'user:y' (only a guest cart "
+                          "forwards, to a user cart)");
+    test_expect_report(r, "cart 'guest:fw': forwards to 'guest:z' (only a guest cart "
+                          "forwards, to a user cart)");
+    test_expect_report(r, "cart 'guest:lines' is malformed");
     test_expect_report(r, "purchase limit of 'sku-c' is malformed");
     test_expect_report(r, "purchase limit of 'sku-x' is malformed");
     test_expect_report(r, "purchase limit of 'sku-y' is malformed");
-    expect_count(r, 11);
+    expect_count(r, 14);
 }
 
 /* ---- orders: sound ones, as the core writes them ---- */

@@ -180,12 +180,6 @@ static int teardown(void **state)
 
 /* ---- helpers ---- */
 
-static void must(ecom_store *s, int rc, const char *what)
-{
-    if (rc != ECOM_OK)
-        fail_msg("%s: %s (%s)", what, ecom_strerror(rc), ecom_errmsg(s));
-}
-
 /* rc is code, ecom_errcode agrees, and ecom_errmsg names the cause (holds cause). */
 static void fails(ecom_store *s, int rc, int code, const char *cause)
 {
@@ -197,25 +191,12 @@ static void fails(ecom_store *s, int rc, int code, const char *cause)
         fail_msg("message '%s' does not say '%s'", ecom_errmsg(s), cause);
 }
 
-static void on_violation(void *ctx, const char *message)
-{
-    (void)ctx;
-    print_message("violation: %s\n", message);
-}
-
-static void assert_clean(ecom_store *s)
-{
-    uint64_t n = 99;
-    assert_int_equal(ecom_check(&n, s, on_violation, NULL), ECOM_OK);
-    assert_int_equal(n, 0);
-}
-
 static size_t order_count(ecom_store *s)
 {
     ecom_order_list_options lo = ECOM_ORDER_LIST_OPTIONS_INIT;
     lo.limit = 1000;
     ecom_order_page *page = NULL;
-    must(s, ecom_order_list(&page, s, &lo), "order list");
+    test_must(s, ecom_order_list(&page, s, &lo), "order list");
     size_t n = ecom_order_page_count(page);
     ecom_order_page_free(page);
     return n;
@@ -224,7 +205,7 @@ static size_t order_count(ecom_store *s)
 static int64_t stock_figure(ecom_store *s, const char *sku, int64_t (*figure)(const ecom_stock *))
 {
     ecom_stock *st = NULL;
-    must(s, ecom_stock_get(&st, s, sku, NULL), "stock get");
+    test_must(s, ecom_stock_get(&st, s, sku, NULL), "stock get");
     int64_t n = figure(st);
     ecom_stock_free(st);
     return n;
@@ -244,7 +225,7 @@ static int64_t on_hand(ecom_store *s, const char *sku)
 static void cart_text(ecom_store *s, const char *cart, char *out, size_t size)
 {
     ecom_cart *c = NULL;
-    must(s, ecom_cart_get(&c, s, cart), "cart get");
+    test_must(s, ecom_cart_get(&c, s, cart), "cart get");
     size_t len = (size_t)snprintf(out, size, "%s", ecom_cart_currency(c));
     for (size_t i = 0; i < ecom_cart_line_count(c) && len < size; i++)
         len += (size_t)snprintf(out + len, size - len, " %s=%lld@%lld", ecom_cart_line_sku(c, i),
@@ -286,7 +267,7 @@ static int checkout(ecom_store *s, const char *cart, const char *user, const cha
 static ecom_order *order(ecom_store *s, const char *id)
 {
     ecom_order *o = NULL;
-    must(s, ecom_order_get(&o, s, id), "order get");
+    test_must(s, ecom_order_get(&o, s, id), "order get");
     return o;
 }
 
@@ -319,7 +300,7 @@ static int order_json_has(ecom_store *s, const char *id, const char *needle)
 {
     ecom_order *o = order(s, id);
     char *json = NULL;
-    must(s, ecom_order_to_json(&json, o), "order json");
+    test_must(s, ecom_order_to_json(&json, o), "order json");
     int has = strstr(json, needle) != NULL;
     ecom_free(json);
     ecom_order_free(o);
@@ -330,10 +311,10 @@ static int order_json_has(ecom_store *s, const char *id, const char *needle)
 /* A paid order of 2 mugs and 1 TV (total 700), moved to fulfilling. */
 static void fulfilling_order(ecom_store *s, const char *key, char *id, size_t size)
 {
-    must(s, ecom_cart_add(s, "user:ann", "mug", 2, "USD"), "add mug");
-    must(s, ecom_cart_add(s, "user:ann", "tv", 1, "USD"), "add tv");
-    must(s, checkout(s, "user:ann", "ann", "tok_approve", key, id, size), "checkout");
-    must(s, ecom_order_transition(s, id, ECOM_VERSION_ANY, ECOM_ORDER_FULFILLING, "wh", NULL),
+    test_must(s, ecom_cart_add(s, "user:ann", "mug", 2, "USD"), "add mug");
+    test_must(s, ecom_cart_add(s, "user:ann", "tv", 1, "USD"), "add tv");
+    test_must(s, checkout(s, "user:ann", "ann", "tok_approve", key, id, size), "checkout");
+    test_must(s, ecom_order_transition(s, id, ECOM_VERSION_ANY, ECOM_ORDER_FULFILLING, "wh", NULL),
          "to fulfilling");
 }
 
@@ -343,7 +324,7 @@ static void test_checkout_errors__request(void **state)
 {
     fixture *f = *state;
     ecom_store *s = f->s;
-    must(s, ecom_cart_add(s, "user:ann", "mug", 2, "USD"), "add");
+    test_must(s, ecom_cart_add(s, "user:ann", "mug", 2, "USD"), "add");
     ecom_checkout_request r = request("user:ann", "ann", "tok_approve");
     fails(s, ecom_checkout(NULL, s, &r, "k-out"), ECOM_EINVAL, "out: NULL");
     ecom_order *o = (ecom_order *)(uintptr_t)1; /* not NULL: the call must clear it */
@@ -354,9 +335,9 @@ static void test_checkout_errors__request(void **state)
     assert_int_equal(reserved(s, "mug"), 0);
     /* Neither key was taken: both buy the cart now. */
     char id[80];
-    must(s, checkout(s, "user:ann", "ann", "tok_approve", "k-req", id, sizeof id), "k-req");
+    test_must(s, checkout(s, "user:ann", "ann", "tok_approve", "k-req", id, sizeof id), "k-req");
     assert_int_equal(order_count(s), 1);
-    assert_clean(s);
+    test_assert_clean(s);
 }
 
 /* ---- claims ---- */
@@ -370,19 +351,19 @@ static void tv_sale(ecom_store *s, int64_t qty, ecom_claim_result *admitted,
     fo.sku = "tv";
     fo.units = 5;
     fo.admit_per_second = 1;
-    must(s, ecom_flash_open(s, "drop", &fo), "flash open");
+    test_must(s, ecom_flash_open(s, "drop", &fo), "flash open");
     *admitted = (ecom_claim_result)ECOM_CLAIM_RESULT_INIT;
     *queued = (ecom_claim_result)ECOM_CLAIM_RESULT_INIT;
-    must(s, ecom_flash_claim(admitted, s, "drop", "ann", qty, "c1"), "claim 1");
+    test_must(s, ecom_flash_claim(admitted, s, "drop", "ann", qty, "c1"), "claim 1");
     assert_int_equal(admitted->outcome, ECOM_CLAIM_ADMITTED);
-    must(s, ecom_flash_claim(queued, s, "drop", "ann", 1, "c2"), "claim 2");
+    test_must(s, ecom_flash_claim(queued, s, "drop", "ann", 1, "c2"), "claim 2");
     assert_int_equal(queued->outcome, ECOM_CLAIM_QUEUED);
 }
 
 static ecom_claim_outcome outcome_of(ecom_store *s, const char *claim_id)
 {
     ecom_claim_result c = ECOM_CLAIM_RESULT_INIT;
-    must(s, ecom_flash_poll(&c, s, claim_id), "poll");
+    test_must(s, ecom_flash_poll(&c, s, claim_id), "poll");
     return c.outcome;
 }
 
@@ -398,7 +379,7 @@ static void assert_claims_untouched(ecom_store *s, const char *admitted, const c
     assert_int_equal(outcome_of(s, admitted), ECOM_CLAIM_ADMITTED);
     assert_int_equal(outcome_of(s, queued), ECOM_CLAIM_QUEUED);
     ecom_flash_status st = {.version = ECOM_FLASH_STATUS_VERSION};
-    must(s, ecom_flash_status_get(&st, s, "drop"), "flash status");
+    test_must(s, ecom_flash_status_get(&st, s, "drop"), "flash status");
     assert_int_equal(st.held, held);
     assert_int_equal(st.sold, 0);
 }
@@ -409,8 +390,8 @@ static void test_checkout_errors__claims(void **state)
     ecom_store *s = f->s;
     ecom_claim_result one, two;
     tv_sale(s, 2, &one, &two);
-    must(s, ecom_cart_add(s, "user:ann", "mug", 1, "USD"), "add mug");
-    must(s, ecom_cart_add(s, "user:ann", "tv", 1, "USD"), "add tv");
+    test_must(s, ecom_cart_add(s, "user:ann", "mug", 1, "USD"), "add mug");
+    test_must(s, ecom_cart_add(s, "user:ann", "tv", 1, "USD"), "add tv");
     ecom_checkout_request r = request("user:ann", "ann", "tok_approve");
     ecom_order *o = NULL;
 
@@ -448,21 +429,21 @@ static void test_checkout_errors__claims(void **state)
     assert_null(o);
 
     /* ... or against a cart with no line of its SKU at all. */
-    must(s, ecom_cart_remove(s, "user:ann", "tv"), "remove tv");
+    test_must(s, ecom_cart_remove(s, "user:ann", "tv"), "remove tv");
     fails(s, ecom_checkout(&o, s, &r, "k5"), ECOM_EINVAL, "more than the cart holds");
     assert_null(o);
-    must(s, ecom_cart_add(s, "user:ann", "tv", 1, "USD"), "add tv back");
+    test_must(s, ecom_cart_add(s, "user:ann", "tv", 1, "USD"), "add tv back");
 
     assert_claims_untouched(s, one.claim_id, two.claim_id, 3);
     /* A claim the buyer let go is not admitted either (the message does not say it was
      * released: the same words as a queued one). */
-    must(s, ecom_flash_release(s, one.claim_id), "release");
+    test_must(s, ecom_flash_release(s, one.claim_id), "release");
     snprintf(cause, sizeof cause, "claim '%s' is not admitted", one.claim_id);
     fails(s, ecom_checkout(&o, s, &r, "k6"), ECOM_EINVAL, cause);
     assert_null(o);
     assert_int_equal(order_count(s), 0);
     assert_int_equal(outcome_of(s, one.claim_id), ECOM_CLAIM_RELEASED);
-    assert_clean(s);
+    test_assert_clean(s);
 }
 
 /* ---- totals ---- */
@@ -474,7 +455,7 @@ static void test_checkout_errors__totals_lines(void **state)
     char sku[16];
     for (int i = 0; i < GOLD_SKUS; i++) {
         snprintf(sku, sizeof sku, "gold%d", i);
-        must(s, ecom_cart_add(s, "user:rich", sku, ECOM_CART_QUANTITY_MAX, "USD"), "add gold");
+        test_must(s, ecom_cart_add(s, "user:rich", sku, ECOM_CART_QUANTITY_MAX, "USD"), "add gold");
     }
     char before[1024];
     cart_text(s, "user:rich", before, sizeof before);
@@ -487,16 +468,16 @@ static void test_checkout_errors__totals_lines(void **state)
     assert_int_equal(reserved(s, "gold0"), 0);
     /* Refused before an order was made: the key keeps nothing, and buys the cart once
      * the cause is gone (a price that fits: 999 x 10^15). */
-    must(s, ecom_cart_clear(s, "user:rich"), "clear");
-    must(s, ecom_cart_add(s, "user:rich", "gold0", ECOM_CART_QUANTITY_MAX, "USD"), "one line");
+    test_must(s, ecom_cart_clear(s, "user:rich"), "clear");
+    test_must(s, ecom_cart_add(s, "user:rich", "gold0", ECOM_CART_QUANTITY_MAX, "USD"), "one line");
     char id[80];
-    must(s, checkout(s, "user:rich", "rich", "tok_approve", "k-gold", id, sizeof id), "again");
+    test_must(s, checkout(s, "user:rich", "rich", "tok_approve", "k-gold", id, sizeof id), "again");
     ecom_order *paid = order(s, id);
     assert_int_equal(ecom_order_get_state(paid), ECOM_ORDER_PAID);
     assert_int_equal(ecom_order_total(paid), ECOM_CART_QUANTITY_MAX * ECOM_PRICE_MAX);
     ecom_order_free(paid);
     assert_int_equal(test_payments_of(s, id, "charge"), 1);
-    assert_clean(s);
+    test_assert_clean(s);
 }
 
 /* Fills user:rich's cart with `full` lines of 999 gold units, then `more` of the next. */
@@ -507,7 +488,7 @@ static void add_gold(ecom_store *s, int full, int64_t more)
         int64_t qty = i < full ? ECOM_CART_QUANTITY_MAX : more;
         snprintf(sku, sizeof sku, "gold%d", i);
         if (qty > 0)
-            must(s, ecom_cart_add(s, "user:rich", sku, qty, "USD"), "add gold");
+            test_must(s, ecom_cart_add(s, "user:rich", sku, qty, "USD"), "add gold");
     }
 }
 
@@ -526,7 +507,7 @@ static void test_checkout_errors__totals_shipping(void **state)
     assert_null(o);
     assert_int_equal(order_count(s), 0);
     assert_int_equal(reserved(s, "gold0"), 0);
-    assert_clean(s);
+    test_assert_clean(s);
 }
 
 /* At 100% tax, 999 units at ECOM_PRICE_MAX and as much again in tax fit (the subtotal
@@ -538,7 +519,7 @@ static void test_checkout_errors__totals_tax(void **state)
     ecom_store *s = f->s;
     add_gold(s, 1, 0);
     char id[80];
-    must(s, checkout(s, "user:rich", "rich", "tok_approve", "k-tax-fits", id, sizeof id),
+    test_must(s, checkout(s, "user:rich", "rich", "tok_approve", "k-tax-fits", id, sizeof id),
          "checkout");
     ecom_order *paid = order(s, id);
     assert_int_equal(ecom_order_tax(paid), ECOM_CART_QUANTITY_MAX * ECOM_PRICE_MAX);
@@ -551,7 +532,7 @@ static void test_checkout_errors__totals_tax(void **state)
     assert_null(o);
     assert_int_equal(order_count(s), 1);
     assert_int_equal(reserved(s, "gold0"), 0);
-    assert_clean(s);
+    test_assert_clean(s);
 }
 
 /* Options out of range are refused at open, each naming itself; the bounds are taken. */
@@ -586,7 +567,7 @@ static void test_checkout_errors__store_options(void **state)
         ecom_store *s = NULL;
         int rc = ecom_store_open(&s, uri, &opts);
         if (cases[i].cause == NULL)
-            must(s, rc, "open at the bounds");
+            test_must(s, rc, "open at the bounds");
         else
             fails(s, rc, ECOM_EINVAL, cases[i].cause);
         ecom_store_close(s);
@@ -600,7 +581,7 @@ static void test_checkout_errors__cart_args(void **state)
 {
     fixture *f = *state;
     ecom_store *s = f->s;
-    must(s, ecom_cart_add(s, "user:ann", "mug", 2, "USD"), "add");
+    test_must(s, ecom_cart_add(s, "user:ann", "mug", 2, "USD"), "add");
     fails(s, ecom_cart_add(s, NULL, "mug", 1, "USD"), ECOM_EINVAL, "cart: NULL");
     fails(s, ecom_cart_set(s, NULL, "mug", 1, "USD"), ECOM_EINVAL, "cart: NULL");
     fails(s, ecom_cart_remove(s, NULL, "mug"), ECOM_EINVAL, "cart: NULL");
@@ -612,51 +593,51 @@ static void test_checkout_errors__cart_args(void **state)
     assert_null(c);
     fails(s, ecom_cart_get(NULL, s, "user:ann"), ECOM_EINVAL, "out: NULL");
     assert_cart(s, "user:ann", "USD mug=2@100");
-    assert_clean(s);
+    test_assert_clean(s);
 }
 
 static void test_checkout_errors__cart_merge(void **state)
 {
     fixture *f = *state;
     ecom_store *s = f->s;
-    must(s, ecom_cart_add(s, "user:ann", "mug", 2, "USD"), "user line");
-    must(s, ecom_cart_add(s, "user:ann", "tv", 1, "USD"), "user line");
-    must(s, ecom_cart_add(s, "guest:g1", "mug", 3, "EUR"), "guest line");
+    test_must(s, ecom_cart_add(s, "user:ann", "mug", 2, "USD"), "user line");
+    test_must(s, ecom_cart_add(s, "user:ann", "tv", 1, "USD"), "user line");
+    test_must(s, ecom_cart_add(s, "guest:g1", "mug", 3, "EUR"), "guest line");
     fails(s, ecom_cart_merge(s, "guest:g1", "user:ann"), ECOM_EMIXEDCURRENCY,
           "cannot merge cart 'guest:g1' (EUR) into cart 'user:ann' (USD)");
     assert_cart(s, "user:ann", "USD mug=2@100 tv=1@500");
     assert_cart(s, "guest:g1", "EUR mug=3@90");
     /* The other way round names the currencies the other way round. */
-    must(s, ecom_cart_clear(s, "user:ann"), "clear");
-    must(s, ecom_cart_add(s, "user:ann", "mug", 1, "EUR"), "user line in EUR");
-    must(s, ecom_cart_clear(s, "guest:g1"), "clear guest");
-    must(s, ecom_cart_add(s, "guest:g1", "tv", 1, "USD"), "guest line in USD");
+    test_must(s, ecom_cart_clear(s, "user:ann"), "clear");
+    test_must(s, ecom_cart_add(s, "user:ann", "mug", 1, "EUR"), "user line in EUR");
+    test_must(s, ecom_cart_clear(s, "guest:g1"), "clear guest");
+    test_must(s, ecom_cart_add(s, "guest:g1", "tv", 1, "USD"), "guest line in USD");
     fails(s, ecom_cart_merge(s, "guest:g1", "user:ann"), ECOM_EMIXEDCURRENCY,
           "cannot merge cart 'guest:g1' (USD) into cart 'user:ann' (EUR)");
     assert_cart(s, "user:ann", "EUR mug=1@90");
     assert_cart(s, "guest:g1", "USD tv=1@500");
-    assert_clean(s);
+    test_assert_clean(s);
 }
 
 static void test_checkout_errors__limits(void **state)
 {
     fixture *f = *state;
     ecom_store *s = f->s;
-    must(s, ecom_stock_set_purchase_limit(s, "mug", 3), "limit 3");
+    test_must(s, ecom_stock_set_purchase_limit(s, "mug", 3), "limit 3");
     fails(s, ecom_stock_set_purchase_limit(s, "mug", -1), ECOM_EQUANTITY,
           "limit: -1 is not in 0..1000000000");
     fails(s, ecom_stock_set_purchase_limit(s, "mug", ECOM_QUANTITY_MAX + 1), ECOM_EQUANTITY,
           "limit: 1000000001 is not in 0..1000000000");
     /* The limit of 3 stands. */
-    must(s, ecom_cart_add(s, "user:ann", "mug", 3, "USD"), "up to the limit");
+    test_must(s, ecom_cart_add(s, "user:ann", "mug", 3, "USD"), "up to the limit");
     fails(s, ecom_cart_add(s, "user:ann", "mug", 1, "USD"), ECOM_ELIMIT,
           "has a purchase limit of 3");
     assert_cart(s, "user:ann", "USD mug=3@100");
     /* Both ends of the range are limits. */
-    must(s, ecom_stock_set_purchase_limit(s, "mug", ECOM_QUANTITY_MAX), "the largest");
-    must(s, ecom_stock_set_purchase_limit(s, "mug", 0), "none");
-    must(s, ecom_cart_add(s, "user:ann", "mug", 4, "USD"), "no limit now");
-    assert_clean(s);
+    test_must(s, ecom_stock_set_purchase_limit(s, "mug", ECOM_QUANTITY_MAX), "the largest");
+    test_must(s, ecom_stock_set_purchase_limit(s, "mug", 0), "none");
+    test_must(s, ecom_cart_add(s, "user:ann", "mug", 4, "USD"), "no limit now");
+    test_assert_clean(s);
 }
 
 /* ---- orders: shipping and cancelling ---- */
@@ -697,13 +678,13 @@ static void test_checkout_errors__shipping(void **state)
     /* Everything shipped, nothing is left: a shipped order ships no more. (The "nothing
      * left to ship" answer itself needs a fulfilling order with every unit shipped,
      * which the state machine never makes.) */
-    must(s, ecom_order_ship(s, id, v, NULL, NULL, 0, "wh"), "ship all");
+    test_must(s, ecom_order_ship(s, id, v, NULL, NULL, 0, "wh"), "ship all");
     v = version_of(s, id);
     fails(s, ecom_order_ship(s, id, v, NULL, NULL, 0, "wh"), ECOM_ESTATE,
           "is shipped: only a fulfilling or partially shipped order ships");
     assert_int_equal(version_of(s, id), v);
     assert_int_equal(state_of(s, id), ECOM_ORDER_SHIPPED);
-    assert_clean(s);
+    test_assert_clean(s);
 }
 
 static void test_checkout_errors__cancel(void **state)
@@ -714,7 +695,7 @@ static void test_checkout_errors__cancel(void **state)
     fulfilling_order(s, "k-cancel", id, sizeof id);
     const char *skus[] = {"mug"};
     const int64_t qty[] = {1};
-    must(s, ecom_order_ship(s, id, ECOM_VERSION_ANY, skus, qty, 1, "wh"), "ship one mug");
+    test_must(s, ecom_order_ship(s, id, ECOM_VERSION_ANY, skus, qty, 1, "wh"), "ship one mug");
     uint64_t v = version_of(s, id);
     int64_t mugs = on_hand(s, "mug"), tvs = on_hand(s, "tv");
     /* Shipped units cannot come back by a cancel: the order's state says so first (a
@@ -730,7 +711,7 @@ static void test_checkout_errors__cancel(void **state)
     assert_int_equal(on_hand(s, "tv"), tvs);
     assert_int_equal(test_payments_of(s, id, "refund"), 0);
     assert_int_equal(test_payments_of(s, id, "void"), 0);
-    assert_clean(s);
+    test_assert_clean(s);
 }
 
 /* ---- refunds ---- */
@@ -748,7 +729,7 @@ static void test_checkout_errors__refund_args(void **state)
     assert_int_equal(refunded(s, id), 0);
     assert_false(order_json_has(s, id, "\"pending\":true"));
     assert_int_equal(test_payments_of(s, id, "refund"), 0);
-    assert_clean(s);
+    test_assert_clean(s);
 }
 
 static void test_checkout_errors__refund_declined(void **state)
@@ -767,10 +748,10 @@ static void test_checkout_errors__refund_declined(void **state)
     assert_int_equal(state_of(s, id), ECOM_ORDER_FULFILLING);
     /* Nothing is held back: all 700 may be refunded still. */
     hs.refund = REFUND_APPROVE;
-    must(s, ecom_order_refund(s, id, ECOM_VERSION_ANY, 700, "r2", "cs", "broken"), "refund");
+    test_must(s, ecom_order_refund(s, id, ECOM_VERSION_ANY, 700, "r2", "cs", "broken"), "refund");
     assert_int_equal(refunded(s, id), 700);
     assert_int_equal(hs.refunded, 700);
-    assert_clean(s);
+    test_assert_clean(s);
 }
 
 static void test_checkout_errors__refund_failed(void **state)
@@ -790,16 +771,16 @@ static void test_checkout_errors__refund_failed(void **state)
           "some refunds are pending");
     /* The retry with the same key finishes it, once. */
     hs.refund = REFUND_APPROVE;
-    must(s, ecom_order_refund(s, id, ECOM_VERSION_ANY, 300, "r1", "cs", "broken"), "retry");
+    test_must(s, ecom_order_refund(s, id, ECOM_VERSION_ANY, 300, "r1", "cs", "broken"), "retry");
     assert_int_equal(hs.refund_calls, 2);
     assert_int_equal(hs.refunds_approved, 1);
     assert_int_equal(refunded(s, id), 300);
     assert_false(order_json_has(s, id, "\"pending\":true"));
-    must(s, ecom_order_refund(s, id, ECOM_VERSION_ANY, 300, "r1", "cs", "broken"), "again");
+    test_must(s, ecom_order_refund(s, id, ECOM_VERSION_ANY, 300, "r1", "cs", "broken"), "again");
     assert_int_equal(hs.refund_calls, 2); /* done: the provider is not asked again */
     assert_int_equal(refunded(s, id), 300);
     assert_int_equal(hs.refunded, 300);
-    assert_clean(s);
+    test_assert_clean(s);
 }
 
 /* A provider's approval without a charge id cannot pay the order (nothing could refund
@@ -810,7 +791,7 @@ static void test_checkout_errors__approval_without_charge_id(void **state)
     fixture *f = *state;
     ecom_store *s = f->s;
     hs.empty_charge_id = 1;
-    must(s, ecom_cart_add(s, "user:ann", "mug", 2, "USD"), "add");
+    test_must(s, ecom_cart_add(s, "user:ann", "mug", 2, "USD"), "add");
     char id[80];
     assert_int_equal(checkout(s, "user:ann", "ann", "tok_approve", "k-nocharge", id, sizeof id),
                      ECOM_EPAYMENT);
@@ -818,15 +799,15 @@ static void test_checkout_errors__approval_without_charge_id(void **state)
     assert_int_equal(state_of(s, id), ECOM_ORDER_PENDING_PAYMENT);
     assert_int_equal(reserved(s, "mug"), 2);
     assert_cart(s, "user:ann", "USD mug=2@100");
-    assert_clean(s);
+    test_assert_clean(s);
     hs.empty_charge_id = 0;
-    must(s, checkout(s, "user:ann", "ann", "tok_approve", "k-nocharge", id, sizeof id), "retry");
+    test_must(s, checkout(s, "user:ann", "ann", "tok_approve", "k-nocharge", id, sizeof id), "retry");
     ecom_order *o = order(s, id);
     assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_PAID);
     assert_string_equal(ecom_order_charge_id(o), "ch-host");
     ecom_order_free(o);
     assert_int_equal(reserved(s, "mug"), 0);
-    assert_clean(s);
+    test_assert_clean(s);
 }
 
 /* A provider answering a code its contract does not allow (here ECOM_EDECLINED as a
@@ -837,7 +818,7 @@ static void test_checkout_errors__provider_code_outside_its_contract(void **stat
     fixture *f = *state;
     ecom_store *s = f->s;
     hs.authorize_code = ECOM_EDECLINED;
-    must(s, ecom_cart_add(s, "user:ann", "mug", 2, "USD"), "add");
+    test_must(s, ecom_cart_add(s, "user:ann", "mug", 2, "USD"), "add");
     char id[80];
     assert_int_equal(checkout(s, "user:ann", "ann", "tok_approve", "k-odd", id, sizeof id),
                      ECOM_EPAYMENT);
@@ -845,10 +826,10 @@ static void test_checkout_errors__provider_code_outside_its_contract(void **stat
     assert_int_equal(state_of(s, id), ECOM_ORDER_PENDING_PAYMENT);
     assert_int_equal(reserved(s, "mug"), 2);
     hs.authorize_code = ECOM_OK;
-    must(s, checkout(s, "user:ann", "ann", "tok_approve", "k-odd", id, sizeof id), "retry");
+    test_must(s, checkout(s, "user:ann", "ann", "tok_approve", "k-odd", id, sizeof id), "retry");
     assert_int_equal(state_of(s, id), ECOM_ORDER_PAID);
     assert_int_equal(reserved(s, "mug"), 0);
-    assert_clean(s);
+    test_assert_clean(s);
 }
 
 /* ---- notification and recovery ---- */
@@ -857,7 +838,7 @@ static void test_checkout_errors__notify_and_recover(void **state)
 {
     fixture *f = *state;
     ecom_store *s = f->s;
-    must(s, ecom_cart_add(s, "user:ann", "mug", 2, "USD"), "add");
+    test_must(s, ecom_cart_add(s, "user:ann", "mug", 2, "USD"), "add");
     char id[80];
     assert_int_equal(checkout(s, "user:ann", "ann", "tok_timeout", "k-lost", id, sizeof id),
                      ECOM_ETIMEOUT);
@@ -881,12 +862,12 @@ static void test_checkout_errors__notify_and_recover(void **state)
     assert_int_equal(test_payments_of(s, id, "charge"), 1);
     assert_int_equal(test_payments_of(s, id, "capture"), 1);
     /* The sweep, asked properly, still finishes it: charged once. */
-    must(s, ecom_checkout_recover(&recovered, s, 0), "recover");
+    test_must(s, ecom_checkout_recover(&recovered, s, 0), "recover");
     assert_int_equal(recovered, 1);
     assert_int_equal(state_of(s, id), ECOM_ORDER_PAID);
     assert_int_equal(test_payments_of(s, id, "charge"), 1);
     assert_int_equal(reserved(s, "mug"), 0);
-    assert_clean(s);
+    test_assert_clean(s);
 }
 
 /* An abandoned checkout whose stock hold ended before the sweep: cancelled with its
@@ -895,18 +876,18 @@ static void test_checkout_errors__sweep_after_the_hold_ended(void **state)
 {
     fixture *f = *state;
     ecom_store *s = f->s;
-    must(s, ecom_cart_add(s, "user:ann", "mug", 2, "USD"), "add");
+    test_must(s, ecom_cart_add(s, "user:ann", "mug", 2, "USD"), "add");
     char id[80];
     assert_int_equal(checkout(s, "user:ann", "ann", "tok_timeout", "k-late", id, sizeof id),
                      ECOM_ETIMEOUT);
     clock_ms += 16 * 60 * 1000; /* the checkout's hold lasts 15 minutes */
     uint64_t recovered = 0;
-    must(s, ecom_checkout_recover(&recovered, s, 0), "recover");
+    test_must(s, ecom_checkout_recover(&recovered, s, 0), "recover");
     assert_int_equal(recovered, 1);
     assert_int_equal(state_of(s, id), ECOM_ORDER_CANCELLED);
     assert_int_equal(test_payments_of(s, id, "void"), 1);
     assert_int_equal(reserved(s, "mug"), 0);
-    assert_clean(s);
+    test_assert_clean(s);
 }
 
 /* ---- the built-in test provider ---- */
@@ -920,19 +901,19 @@ static void test_checkout_errors__test_provider(void **state)
     char key[129];
     memset(key, 'k', 128);
     key[128] = '\0';
-    must(s, ecom_cart_add(s, "user:ann", "mug", 2, "USD"), "add");
+    test_must(s, ecom_cart_add(s, "user:ann", "mug", 2, "USD"), "add");
     char id[80], again[80];
     assert_int_equal(checkout(s, "user:ann", "ann", "tok_timeout", key, id, sizeof id),
                      ECOM_ETIMEOUT);
     assert_int_equal(test_payments_of(s, id, "charge"), 1);
-    must(s, checkout(s, "user:ann", "ann", "tok_timeout", key, again, sizeof again), "retry");
+    test_must(s, checkout(s, "user:ann", "ann", "tok_timeout", key, again, sizeof again), "retry");
     assert_string_equal(again, id);
-    must(s, checkout(s, "user:ann", "ann", "tok_timeout", key, again, sizeof again), "again");
+    test_must(s, checkout(s, "user:ann", "ann", "tok_timeout", key, again, sizeof again), "again");
     assert_string_equal(again, id);
     assert_int_equal(state_of(s, id), ECOM_ORDER_PAID);
     assert_int_equal(test_payments_of(s, id, "charge"), 1);
     ecom_payments *p = NULL;
-    must(s, ecom_payments_list(&p, s, id), "payments");
+    test_must(s, ecom_payments_list(&p, s, id), "payments");
     assert_true(ecom_payments_count(p) >= 1);
     for (size_t i = 0; i < ecom_payments_count(p); i++)
         assert_int_equal(ecom_payments_amount(p, i), 200);
@@ -942,7 +923,7 @@ static void test_checkout_errors__test_provider(void **state)
     char longer[130];
     memset(longer, 'k', 129);
     longer[129] = '\0';
-    must(s, ecom_cart_add(s, "user:bob", "mug", 1, "USD"), "add");
+    test_must(s, ecom_cart_add(s, "user:bob", "mug", 1, "USD"), "add");
     ecom_checkout_request r = request("user:bob", "bob", "tok_approve");
     ecom_order *o = NULL;
     fails(s, ecom_checkout(&o, s, &r, longer), ECOM_ETOOLONG,
@@ -950,7 +931,7 @@ static void test_checkout_errors__test_provider(void **state)
     assert_null(o);
     assert_int_equal(order_count(s), 1);
     assert_int_equal(reserved(s, "mug"), 0);
-    assert_clean(s);
+    test_assert_clean(s);
 }
 
 int main(void)

@@ -294,7 +294,7 @@ static const int notify_codes[] = {ECOM_OK, ECOM_ENOTFOUND, ECOM_ESTATE, ECOM_EI
 static const int transition_codes[] = {ECOM_OK, ECOM_ENOTFOUND, ECOM_ECONFLICT, ECOM_ESTATE,
                                        END};
 static const int ship_codes[] = {ECOM_OK, ECOM_ENOTFOUND, ECOM_ECONFLICT, ECOM_ESTATE,
-                                 ECOM_EQUANTITY, END};
+                                 ECOM_EQUANTITY, ECOM_EBUSY, END};
 /* "Errors: as transition", and a provider failing in between (ETIMEOUT, EPAYMENT). */
 static const int cancel_codes[] = {ECOM_OK, ECOM_ENOTFOUND, ECOM_ECONFLICT, ECOM_ESTATE,
                                    ECOM_ETIMEOUT, ECOM_EPAYMENT, END};
@@ -323,6 +323,7 @@ static bool code_in(const int *codes, int rc)
 typedef struct m_cart {
     char cur[4]; /* "" when empty */
     int64_t qty[NSKU];
+    int into; /* a guest cart merged away: 1 + the user cart it forwards to; else 0 */
 } m_cart;
 
 /* What marked an order pending payment as being cancelled. */
@@ -746,10 +747,13 @@ static void forget_key(m_key *k)
     *k = m.keys[--m.nkeys];
 }
 
-/* What a paid order bought leaves its cart (ECOM_CART_TAKE). */
+/* What a paid order bought leaves its cart (ECOM_CART_TAKE), or the cart its lines
+ * were merged into. */
 static void model_take(const m_order *o)
 {
     m_cart *c = &m.carts[o->cart];
+    if (cart_empty(c) && c->into)
+        c = &m.carts[c->into - 1];
     for (int s = 0; s < NSKU; s++)
         c->qty[s] = c->qty[s] > o->qty[s] ? c->qty[s] - o->qty[s] : 0;
     cart_normalize(c);
@@ -1314,6 +1318,7 @@ static bool op_cart_put(bool set)
     documented(set ? "ecom_cart_set" : "ecom_cart_add", cart_put_codes, rc);
     if (set && q == 0) { /* a removal: any currency, no line is fine */
         expect_rc("cart set 0", rc, ECOM_OK);
+        mc->into = 0;
         mc->qty[s] = 0;
         cart_normalize(mc);
         return true;
@@ -1330,6 +1335,7 @@ static bool op_cart_put(bool set)
         expect_rc("cart put", rc, ECOM_OK);
     if (rc != ECOM_OK)
         return true;
+    mc->into = 0; /* a write ends a forward */
     mc->qty[s] = now_qty;
     if (mc->cur[0] == '\0')
         memcpy(mc->cur, cur, sizeof mc->cur);
@@ -1379,6 +1385,7 @@ static bool op_cart_merge(void)
         gc->qty[s] = 0;
     }
     cart_normalize(gc);
+    gc->into = 1 + u;
     ecom_cart *cart = NULL;
     CHECK(ecom_cart_get(&cart, store, cart_names[u]) == ECOM_OK, "cart get");
     for (size_t i = 0; i < ecom_cart_line_count(cart); i++) {
@@ -1971,6 +1978,15 @@ static bool op_transition(void)
     return true;
 }
 
+/* Whether a cancel of o reserved its refund and has not ended (a timeout in between). */
+static bool cancel_refund_pending(const m_order *o)
+{
+    char own[96];
+    snprintf(own, sizeof own, "refund-cancel-%s", o->id);
+    int i = rk_find(o, own);
+    return i >= 0 && o->rk_pending[i];
+}
+
 static bool op_ship(void)
 {
     m_order *o = pick_order(ST(FULFILLING) | ST(PARTIALLY_SHIPPED), 90);
@@ -2023,7 +2039,11 @@ static bool op_ship(void)
               ecom_strerror(rc));
     else if (!shippable)
         expect_rc("ship", rc, ECOM_ESTATE);
-    else if (over || bad) /* more than left, a SKU the order has no line of, or nonsense */
+    else if (bad) /* nonsense: refused before the order is read */
+        expect_rc("ship", rc, ECOM_EQUANTITY);
+    else if (cancel_refund_pending(o)) /* a cancel is paying its refund: not now */
+        expect_rc("ship", rc, ECOM_EBUSY);
+    else if (over) /* more than left, or a SKU the order has no line of */
         expect_rc("ship", rc, ECOM_EQUANTITY);
     else
         expect_rc("ship", rc, ECOM_OK);
