@@ -16,7 +16,9 @@
  * fulfilling. So every worker also sweeps: an order fulfilling for longer than the lease
  * (--lease-ms, 5 minutes by default) is shipped by whoever sees it first. That ship is a
  * compare-and-set on the version the sweep read, so if the first worker was only slow,
- * one of the two ships it and the other is told it moved.
+ * one of the two ships it and the other is told it moved. An order whose cancel is
+ * paying its refund does not ship (ECOM_EBUSY): it is left fulfilling, cancelled when
+ * the cancel ends, shipped by a later sweep if the cancel fails instead.
  *
  * Runs until SIGINT or SIGTERM; with --once, reads until it has caught up, then exits.
  * Exit status: 0, 1 on an error of the store, 2 on bad usage.
@@ -74,6 +76,12 @@ static int ship_rest(ecom_store *store, const ecom_order *order, const char *who
     if (rc == ECOM_ECONFLICT || rc == ECOM_ESTATE) {
         printf("%s: order %s: moved by someone else before it was shipped here, skipped\n",
                who, id);
+        return ECOM_OK;
+    }
+    if (rc == ECOM_EBUSY) {
+        /* A cancel is paying its refund: not a failure of the store, and not ours to
+         * ship now. It stays fulfilling; if the cancel fails, a later sweep ships it. */
+        printf("%s: order %s: being cancelled, not shipped (left to the sweep)\n", who, id);
         return ECOM_OK;
     }
     if (rc != ECOM_OK) {
