@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -93,6 +94,28 @@ void ecom__lmdb_quote(char *out, size_t out_size, const void *s, size_t n)
     }
     out[o++] = '\'';
     out[o] = '\0';
+}
+
+int ecom__lmdb_check_get(ecom__lmdb *be, MDB_txn *txn, MDB_dbi dbi, const void *key,
+                         size_t len, MDB_val *v)
+{
+    MDB_val k = {len, (void *)key};
+    if (len == 0 || len > be->max_key)
+        return 0;
+    int rc = mdb_get(txn, dbi, &k, v);
+    if (rc == 0 || rc == MDB_NOTFOUND)
+        return rc == 0;
+    return ecom__lmdb_mdb(be, "mdb_get (check)", rc);
+}
+
+void ecom__lmdb_report(ecom_check_sink *sink, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    sink->report(sink, msg);
 }
 
 /* ---- the URI and the directory ---- */

@@ -15,15 +15,8 @@ typedef struct checker {
     ecom_check_sink *sink;
 } checker;
 
-__attribute__((format(printf, 2, 3))) static void report(checker *c, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    c->sink->report(c->sink, msg);
-}
+/* A violation, through the sink of checker c. */
+#define report(c, ...) ecom__lmdb_report((c)->sink, __VA_ARGS__)
 
 static void quote(char out[QUOTE], const void *s, size_t n)
 {

@@ -195,5 +195,9 @@ int ecom__lmdb_payment_list(ecom_backend *be, const char *order_id, ecom_payment
                             void *ctx);
 /* The commerce part of check, in the check's snapshot. */
 int ecom__lmdb_commerce_check(ecom__lmdb *be, MDB_txn *txn, ecom_check_sink *sink);
+/* One order against the holds of its stock and its charge in the test provider's
+ * ledger (lmdb_order_links_check.c): reports what does not fit. */
+int ecom__lmdb_check_order_links(ecom__lmdb *be, MDB_txn *txn, ecom_check_sink *sink,
+                                 const ecom_order_rec *rec, uint64_t version);
 
 #endif /* ECOM_LMDB_COMMERCE_H */

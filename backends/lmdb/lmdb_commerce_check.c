@@ -1,6 +1,7 @@
 /* The commerce part of the LMDB backend's check, in the check's snapshot: carts
  * within their bounds and in SKU order, idempotency keys naming existing orders,
- * every order handed to the core and in each index exactly once, payments against
+ * every order handed to the core, against the holds and charge it names
+ * (lmdb_order_links_check.c) and in each index exactly once, payments against
  * their orders and index with at most one live approved charge per order, the test
  * provider's refunds and voids against its orders' refunds and states, and
  * consumers not past the event log. */
@@ -31,15 +32,8 @@ enum { CH_CHARGES, CH_VOIDS, CH_REFUNDED, CH_AMOUNT };
  * voided, and what those hold that their refunds did not give back. */
 enum { OR_REFUNDED, OR_LIVE, OR_KEPT };
 
-__attribute__((format(printf, 2, 3))) static void report(cchk *c, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    c->sink->report(c->sink, msg);
-}
+/* A violation, through the sink of checker c. */
+#define report(c, ...) ecom__lmdb_report((c)->sink, __VA_ARGS__)
 
 /* A key quoted for messages, without its final NUL. */
 static const char *qk(char buf[QUOTE], const MDB_val *k)
@@ -77,16 +71,10 @@ static int each(cchk *c, MDB_dbi dbi, entry_fn fn)
     return ecom__lmdb_each(c->be, c->txn, dbi, "mdb_cursor_get (check)", each_entry, &e);
 }
 
-/* Looks a key up: 1 found, 0 not, or a negative error. */
+/* 1 found (into v), 0 not, or a negative error. */
 static int lookup(cchk *c, MDB_dbi dbi, const void *key, size_t len, MDB_val *v)
 {
-    MDB_val k = {len, (void *)key};
-    if (len == 0 || len > c->be->max_key)
-        return 0;
-    int rc = mdb_get(c->txn, dbi, &k, v);
-    if (rc == 0 || rc == MDB_NOTFOUND)
-        return rc == 0;
-    return ecom__lmdb_mdb(c->be, "mdb_get (check)", rc);
+    return ecom__lmdb_check_get(c->be, c->txn, dbi, key, len, v);
 }
 
 static int order_exists(cchk *c, const char *id)
@@ -188,11 +176,14 @@ static int check_order(cchk *c, const MDB_val *key, const MDB_val *val)
         report(c, "order %s has version 0", qo);
     if (c->sink->order)
         c->sink->order(c->sink, &rec, version);
+    int rc = ecom__lmdb_check_order_links(c->be, c->txn, c->sink, &rec, version);
+    if (rc != ECOM_OK)
+        return rc;
     for (int which = 0; which < CM_INDEXES; which++) {
         unsigned char ikey[CM_KEY_MAX];
         MDB_val v;
-        int rc = lookup(c, ecom__cm_order_dbi(c->be, which), ikey,
-                        ecom__cm_order_key(ikey, which, &rec), &v);
+        rc = lookup(c, ecom__cm_order_dbi(c->be, which), ikey,
+                    ecom__cm_order_key(ikey, which, &rec), &v);
         if (rc < 0)
             return rc;
         if (rc == 0)
@@ -352,7 +343,13 @@ static int live_charges(void *ctx, inv_tally_entry *e)
     cchk *c = ctx;
     if (e->v[CH_CHARGES] == 0)
         return 0;
-    inv_tally_entry *o = ecom__inv_tally_get(&c->orders, e->key, strlen((const char *)e->key) + 1);
+    const char *order = (const char *)e->key, *charge = order + strlen(order) + 1;
+    char qo[QUOTE], qc[QUOTE];
+    if (e->v[CH_REFUNDED] > e->v[CH_AMOUNT])
+        report(c, "charge %s of order %s: the test provider refunded %lld of %lld charged",
+               q(qc, charge), q(qo, order), (long long)e->v[CH_REFUNDED],
+               (long long)e->v[CH_AMOUNT]);
+    inv_tally_entry *o = ecom__inv_tally_get(&c->orders, e->key, strlen(order) + 1);
     if (o == NULL)
         return ecom__lmdb_fail(c->be, ECOM_ENOMEM, "lmdb: out of memory in check");
     if (e->v[CH_VOIDS] > 0)

@@ -88,6 +88,13 @@ int ecom__lmdb_each(ecom__lmdb *be, MDB_txn *txn, MDB_dbi dbi, const char *what,
                     ecom__lmdb_entry_fn fn, void *ctx);
 /* Writes s (n bytes) into out as a quoted, escaped, truncated string for messages. */
 void ecom__lmdb_quote(char *out, size_t out_size, const void *s, size_t n);
+/* A check's read of key in dbi: 1 found (into v), 0 not (or a length no key has), or
+ * a negative error, reported on be. */
+int ecom__lmdb_check_get(ecom__lmdb *be, MDB_txn *txn, MDB_dbi dbi, const void *key,
+                         size_t len, MDB_val *v);
+/* Formats one violation the check found and hands it to the sink. */
+__attribute__((format(printf, 2, 3))) void ecom__lmdb_report(ecom_check_sink *sink,
+                                                             const char *fmt, ...);
 
 /* ---- transactions (lmdb_backend.c) ---- */
 typedef struct ecom__lmdb_read {

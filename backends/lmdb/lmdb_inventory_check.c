@@ -25,15 +25,8 @@ typedef struct ichk {
     uint64_t next_seq;
 } ichk;
 
-__attribute__((format(printf, 2, 3))) static void report(ichk *c, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    c->sink->report(c->sink, msg);
-}
+/* A violation, through the sink of checker c. */
+#define report(c, ...) ecom__lmdb_report((c)->sink, __VA_ARGS__)
 
 static const char *q(char buf[QUOTE], const char *s)
 {
@@ -61,16 +54,10 @@ static int each(ichk *c, MDB_dbi dbi, entry_fn fn)
     return ecom__lmdb_each(c->be, c->txn, dbi, "mdb_cursor_get (check)", each_entry, &e);
 }
 
-/* Looks a key up: 1 found, 0 not, or a negative error. */
+/* 1 found (into v), 0 not, or a negative error. */
 static int lookup(ichk *c, MDB_dbi dbi, const void *key, size_t len, MDB_val *v)
 {
-    MDB_val k = {len, (void *)key};
-    if (len == 0)
-        return 0;
-    int rc = mdb_get(c->txn, dbi, &k, v);
-    if (rc == 0 || rc == MDB_NOTFOUND)
-        return rc == 0;
-    return ecom__lmdb_mdb(c->be, "mdb_get (check)", rc);
+    return ecom__lmdb_check_get(c->be, c->txn, dbi, key, len, v);
 }
 
 /* Sums of damaged figures may overflow: they wrap (and mismatch) instead of trapping. */
