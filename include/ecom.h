@@ -1034,9 +1034,11 @@ ECOM_EXTERN int ecom_checkout(ecom_order **out, ecom_store *store,
  * provider does not bear it out the order stays pending and the call fails with
  * ECOM_EPAYMENT (ECOM_ETIMEOUT if the provider did not answer): retry. charge_id
  * (required when approved) is at most 71 bytes, what ecom_payment_result holds; reason
- * (kept when declined) at most 256 bytes of UTF-8. Errors: ECOM_ENOTFOUND, ECOM_ESTATE
- * (the order is past payment: the notification is stale), ECOM_EINVAL (approved
- * without charge_id), ECOM_ETOOLONG, ECOM_EUTF8, ECOM_EBADID (order_id),
+ * (kept when declined) at most 256 bytes of UTF-8. An approval of an order past payment
+ * answers ECOM_OK and changes nothing. Errors: ECOM_ENOTFOUND, ECOM_ESTATE (a decline
+ * of an order past payment, or any notification of a cancelled one, whose late charge
+ * is voided: stale), ECOM_EINVAL (approved without charge_id), ECOM_ETOOLONG,
+ * ECOM_EUTF8, ECOM_EBADID (order_id),
  * ECOM_EPAYMENT, ECOM_ETIMEOUT, ECOM_EDECLINED (the provider declined the capture, or
  * approved another amount than the total: the order was cancelled, the payment voided),
  * ECOM_EEXPIRED or ECOM_EENDED (the stock hold ended while it was being paid: the
@@ -1119,8 +1121,11 @@ ECOM_EXTERN int ecom_order_ship(ecom_store *store, const char *id, uint64_t expe
  * in full through the provider). An order pending payment is marked as being cancelled
  * (event "order.cancelling"), what its payment took voided (or refunded, if the void is
  * declined), then cancelled: if the provider fails in between (ECOM_ETIMEOUT,
- * ECOM_EPAYMENT), call again, with any expected version, or let ecom_checkout_recover
- * finish it; no path pays a marked order. Errors: as transition. */
+ * ECOM_EPAYMENT), call again (with any expected version while it is marked) or let
+ * ecom_checkout_recover finish it; no path pays a marked order. Once finished, a repeat
+ * answers ECOM_ESTATE (ECOM_ECONFLICT if given the version it had before). A paid
+ * order's cancel whose refund failed stays paid, its refund pending: call again (same
+ * expected version); the recovery sweep does not. Errors: as transition. */
 ECOM_EXTERN int ecom_order_cancel(ecom_store *store, const char *id, uint64_t expected_version,
                                   const char *who, const char *why);
 

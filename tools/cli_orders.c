@@ -310,9 +310,14 @@ int cmd_payments_list(cli *c)
     if (c->args.json) {
         rc = cli_print_json(payments_json(c->args.order, p));
     } else {
-        printf("%-32s %-8s %20s  %s\n", "CHARGE", "KIND", "AMOUNT", "APPROVED");
+        int width = 6; /* the charge column: as wide as its widest id */
+        for (size_t i = 0; i < ecom_payments_count(p); i++) {
+            size_t len = strlen(ecom_payments_charge_id(p, i));
+            width = len > (size_t)width ? (int)len : width;
+        }
+        printf("%-*s %-8s %20s  %s\n", width, "CHARGE", "KIND", "AMOUNT", "APPROVED");
         for (size_t i = 0; i < ecom_payments_count(p); i++)
-            printf("%-32s %-8s %20" PRId64 "  %s\n", ecom_payments_charge_id(p, i),
+            printf("%-*s %-8s %20" PRId64 "  %s\n", width, ecom_payments_charge_id(p, i),
                    ecom_payments_kind(p, i), ecom_payments_amount(p, i),
                    ecom_payments_approved(p, i) ? "yes" : "no");
     }

@@ -721,6 +721,13 @@ ok payments list --order "$ORDER" --json
 json_is "j['order'], $CHARGES" "('$ORDER', 1)"
 ok payments list --order "$ORDER"
 stdout_has "charge"
+# The columns line up however long the charge ids are: KIND over each row's kind.
+python3 - "$TMP/out" <<'PY' || fail "payments list: columns do not line up: $(cat "$TMP/out")"
+import sys
+lines = open(sys.argv[1]).read().splitlines()
+at = lines[0].index("KIND")
+assert len(lines) > 1 and all(l[at - 1] == " " and l[at] != " " for l in lines[1:]), lines
+PY
 expect 2 payments list
 
 step "the same key again: the same order, no second charge; another token: exit 4"
