@@ -834,8 +834,9 @@ ECOM_EXTERN int ecom_flash_status_get(ecom_flash_status *out, ecom_store *store,
 ECOM_EXTERN int ecom_cart_add(ecom_store *store, const char *cart, const char *sku, int64_t qty,
                               const char *currency);
 
-/* Sets a line's quantity (0 removes it) and refreshes its price. Errors: as add, with
- * qty in 0..ECOM_CART_QUANTITY_MAX. */
+/* Sets a line's quantity and refreshes its price. Errors: as add, with qty in
+ * 0..ECOM_CART_QUANTITY_MAX. A quantity of 0 removes the line without reading the
+ * catalog or the currency: no line, an unknown SKU or another currency is no error. */
 ECOM_EXTERN int ecom_cart_set(ecom_store *store, const char *cart, const char *sku, int64_t qty,
                               const char *currency);
 
@@ -889,6 +890,7 @@ ECOM_EXTERN int ecom_stock_set_purchase_limit(ecom_store *store, const char *sku
  *   "tok_approve"   approved        "tok_decline"  declined ("card_declined")
  *   "tok_error"     ECOM_EPAYMENT    "tok_timeout"  charged, but the answer is lost
  *                                                   (ECOM_ETIMEOUT)
+ *   any other token: declined ("invalid_token")
  * It records every charge in the store (ecom_payments_list), so tests count them.
  */
 typedef struct ecom_payment_request {
@@ -1013,15 +1015,20 @@ typedef struct ecom_checkout_request {
  * is cancelled), ECOM_EEXPIRED or ECOM_EENDED (the order's stock hold ended while it
  * was being paid: the order is cancelled and what the payment took voided), ECOM_ESTATE
  * (the order was cancelled by a cancel or the sweep, or a half-made cancel was finished:
- * the message gives its reason), ECOM_EVERSION (request->version), ECOM_ETIMEOUT (the provider did not answer: retry with the same key,
- * or let ecom_checkout_recover finish it), ECOM_EPAYMENT, ECOM_EIDEMPOTENCY,
- * ECOM_EBUSY, ECOM_ETOOLONG (idempotency_key or payment_token over 128 bytes),
- * ECOM_EBADID (a byte of either that is not printable ASCII; a malformed cart, user or
- * location), ECOM_EINVAL (a NULL or empty key or token; a claim id not in its one
- * spelling (see ecom_flash_poll), a claim listed twice, not admitted, or from a sale at
- * another location), ECOM_ENOTFOUND (a claim that is not the buyer's), ECOM_EUNSUPPORTED
- * (claims with a backend before contract version 5, which cannot say whose a claim is;
- * the message names the backend and its version. Checkouts without claims still work).
+ * the message gives its reason), ECOM_EVERSION (request->version), ECOM_ETIMEOUT (the
+ * provider did not answer: retry with the same key, or let ecom_checkout_recover finish
+ * it), ECOM_EPAYMENT, ECOM_EIDEMPOTENCY, ECOM_EBUSY, ECOM_ELOCATION (no such location),
+ * ECOM_EFIELD (an empty cart id, user or location), ECOM_ETOOLONG (idempotency_key or
+ * payment_token over 128 bytes; a user, cart id or location over 64), ECOM_EBADID (a
+ * byte of key or token that is a space or not printable ASCII; a malformed cart, user
+ * or location), ECOM_EINVAL (a NULL request or cart, a NULL or empty key or token,
+ * claims NULL with a claim_count; a claim id not in its one spelling (see
+ * ecom_flash_poll), a claim listed twice, not admitted, from a sale at another
+ * location, or for a SKU the cart lacks or more units than its line), ECOM_ENOTFOUND (a
+ * claim that is not the buyer's, or of no sale), ECOM_EUNSUPPORTED (claims with a
+ * backend before contract version 5, which cannot say whose a claim is; the message
+ * names the backend and its version. Checkouts without claims still work), ECOM_ENOMEM,
+ * ECOM_EBACKEND.
  */
 ECOM_EXTERN int ecom_checkout(ecom_order **out, ecom_store *store,
                               const ecom_checkout_request *request, const char *idempotency_key);
@@ -1044,21 +1051,23 @@ ECOM_EXTERN int ecom_checkout(ecom_order **out, ecom_store *store,
  * ECOM_EEXPIRED or ECOM_EENDED (the stock hold ended while it was being paid: the
  * order was cancelled, the payment voided), ECOM_EBUSY (another path is completing or
  * cancelling the order: retry), ECOM_ECONFLICT (a decline that lost a race with
- * another move: read the order again).
+ * another move: read the order again), ECOM_EINVAL (order_id NULL), ECOM_EFIELD
+ * (order_id empty).
  */
 ECOM_EXTERN int ecom_payment_notify(ecom_store *store, const char *order_id, int approved,
                                     const char *charge_id, const char *reason);
 
 /*
  * Finishes checkouts abandoned mid-way (a crash, a timeout): every order still
- * pending payment and older than older_than_ms is completed from the provider's
+ * pending payment and at least older_than_ms old is completed from the provider's
  * record (lookup by its idempotency key) or cancelled with its stock released.
  * [out] recovered  orders finished (may be NULL).
  */
 ECOM_EXTERN int ecom_checkout_recover(uint64_t *recovered, ecom_store *store,
                                       int64_t older_than_ms);
 
-/* Drops idempotency keys older than the TTL and carts idle past theirs. */
+/* Drops idempotency keys first used a TTL or more before now (not one a request still
+ * holds) and carts idle past theirs. */
 ECOM_EXTERN int ecom_store_purge(uint64_t *purged, ecom_store *store, int64_t now);
 
 ECOM_EXTERN int ecom_order_get(ecom_order **out, ecom_store *store, const char *id);
@@ -1109,7 +1118,10 @@ ECOM_EXTERN int ecom_order_transition(ecom_store *store, const char *id,
                                       const char *who, const char *why);
 
 /* Ships n lines (sku, qty) of an order, or everything left when n is 0: to
- * partially_shipped or shipped. Errors: as transition, ECOM_EQUANTITY (more than left),
+ * partially_shipped or shipped. Errors: as transition, ECOM_EQUANTITY (more than left,
+ * a SKU the order has no line of, a quantity below 1, or nothing left to ship),
+ * ECOM_EINVAL (skus or quantities NULL with n > 0), ECOM_ELIMIT (n over the lines an
+ * order holds),
  * ECOM_EBUSY (a cancel of the order is paying its refund: retry once the cancel has
  * ended; if it succeeded, the order is cancelled and the retry is ECOM_ESTATE). */
 ECOM_EXTERN int ecom_order_ship(ecom_store *store, const char *id, uint64_t expected_version,
@@ -1125,7 +1137,9 @@ ECOM_EXTERN int ecom_order_ship(ecom_store *store, const char *id, uint64_t expe
  * ecom_checkout_recover finish it; no path pays a marked order. Once finished, a repeat
  * answers ECOM_ESTATE (ECOM_ECONFLICT if given the version it had before). A paid
  * order's cancel whose refund failed stays paid, its refund pending: call again (same
- * expected version); the recovery sweep does not. Errors: as transition. */
+ * expected version); the recovery sweep does not. Errors: as transition, ECOM_ETIMEOUT
+ * and ECOM_EPAYMENT (a void or refund failed: call again), ECOM_ECONFLICT also with any
+ * version while another refund of the order is pending. */
 ECOM_EXTERN int ecom_order_cancel(ecom_store *store, const char *id, uint64_t expected_version,
                                   const char *who, const char *why);
 
@@ -1193,7 +1207,8 @@ ECOM_EXTERN void ecom_order_page_free(ecom_order_page *page);
 ECOM_EXTERN int ecom_consumer_read(ecom_events **out, ecom_store *store, const char *consumer,
                                    size_t max);
 
-/* Acknowledges every event up to seq. Acknowledging less than before is a no-op. */
+/* Acknowledges every event up to seq. Acknowledging less than before is a no-op.
+ * Errors: ECOM_EINVAL (seq past the newest event), and the name's id errors. */
 ECOM_EXTERN int ecom_consumer_ack(ecom_store *store, const char *consumer, uint64_t seq);
 
 /* The consumer's acknowledged position (0 when new). */

@@ -296,21 +296,27 @@ typedef enum ecom_idem_state {
 
 /*
  * One idempotency operation (Stripe's semantics; the core runs the request):
- * BEGIN claims the key atomically: free, or created more than ttl_ms before now ->
- * held (NEW); held with the same fingerprint -> IN_FLIGHT, unless its holder began
- * more than stale_ms ago (a crashed request): then handed over (NEW, order_id kept);
- * finished -> DONE with the stored result and order id; released -> NEW (order id
- * kept); another fingerprint -> MISMATCH. FINISH stores the holder's result: a
- * retryable result (ECOM_ETIMEOUT, ECOM_EPAYMENT, ECOM_EBACKEND, ECOM_EBUSY) releases the key
- * instead, keeping order_id, so that a retry resumes the same order; a failure before
- * any order exists (no order_id given or stored) deletes the key, as if unused.
+ * BEGIN claims the key atomically: free, or created more than ttl_ms before now and
+ * not held by a live request -> held (NEW); held with the same fingerprint ->
+ * IN_FLIGHT, unless its holder began more than stale_ms ago (a crashed request): then
+ * handed over (NEW, order_id kept); finished -> DONE with the stored result and order
+ * id; released -> NEW (order id kept); another fingerprint -> MISMATCH. A key held by a
+ * request that began less than stale_ms ago never expires under it. FINISH stores the
+ * holder's result (holder, when not 0, must be the key's holder: one taken over since
+ * is ECOM_ENOTFOUND): a retryable result (ECOM_ETIMEOUT, ECOM_EPAYMENT,
+ * ECOM_EBACKEND, ECOM_EBUSY) releases the key instead, keeping order_id, so that a retry
+ * resumes the same order; a failure before any order exists (no order_id given or
+ * stored) deletes the key, as if unused. PURGE deletes keys created ttl_ms or more
+ * before now, except, when stale_ms > 0, one held by a request that began less than
+ * stale_ms ago.
  */
 typedef struct ecom_idem_op {
     ecom_idem_op_kind kind;
     const char *key;
     uint64_t fingerprint;
     uint64_t holder;       /* BEGIN: a nonce naming this request, stored when the key
-                              becomes held (NEW), for ECOM_ORDER_CREATE's idem_holder */
+                              becomes held (NEW), for ECOM_ORDER_CREATE's idem_holder;
+                              FINISH: the same nonce (0: any holder) */
     int64_t ttl_ms, stale_ms;
     int result;            /* FINISH: in; BEGIN: out (DONE) */
     char order_id[ECOM_ID_MAX + 1]; /* FINISH: in; BEGIN: out */

@@ -51,8 +51,8 @@ static int check_key(ecom_store *store, const char *key, const char *field)
                           ECOM__KEY_MAX);
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)key[i] <= ' ' || (unsigned char)key[i] >= 0x7f)
-            return ecom__fail(store, ECOM_EBADID, "%s: byte %zu is not printable ASCII", field,
-                              i);
+            return ecom__fail(store, ECOM_EBADID, "%s: byte %zu is %s", field, i,
+                              key[i] == ' ' ? "a space" : "not printable ASCII");
     return ECOM_OK;
 }
 
@@ -136,12 +136,15 @@ static int key_result(int result, const char *order_id)
 }
 
 /* Stores how the request ended, keeping the code and message the caller will see.
- * order_id: the order the key names ("" if none), whether or not it could be read. */
-static int finish(ecom_store *store, const char *key, int result, const char *order_id)
+ * order_id: the order the key names ("" if none), whether or not it could be read.
+ * holder: the request's nonce, so that one whose key was taken over meanwhile (it was
+ * thought crashed) cannot overwrite what the taker records. */
+static int finish(ecom_store *store, const char *key, uint64_t holder, int result,
+                  const char *order_id)
 {
     char msg[512];
     snprintf(msg, sizeof msg, "%s", ecom_errmsg(store));
-    ecom_idem_op op = {.kind = ECOM_IDEM_FINISH, .key = key,
+    ecom_idem_op op = {.kind = ECOM_IDEM_FINISH, .key = key, .holder = holder,
                        .result = key_result(result, order_id)};
     snprintf(op.order_id, sizeof op.order_id, "%s", order_id);
     idem(store, &op); /* on failure the key stays held and goes stale: retries resume */
@@ -447,9 +450,10 @@ typedef struct ending {
     ecom__order_then then;
 } ending;
 
-static void ending_init(ending *e, const char *key, const char *order_id)
+static void ending_init(ending *e, const char *key, uint64_t holder, const char *order_id)
 {
-    *e = (ending){.done = {.kind = ECOM_IDEM_FINISH, .key = key, .result = ECOM_OK,
+    *e = (ending){.done = {.kind = ECOM_IDEM_FINISH, .key = key, .holder = holder,
+                           .result = ECOM_OK,
                            .op_result = ECOM_ERROR /* until it is applied */}};
     snprintf(e->done.order_id, sizeof e->done.order_id, "%s", order_id);
     e->then = (ecom__order_then){{ECOM__WRITE_IDEM}, {&e->done}, 1};
@@ -460,7 +464,7 @@ static void ending_init(ending *e, const char *key, const char *order_id)
 static int conclude(ecom_store *store, int rc, ending *e, const char *key)
 {
     if (rc != ECOM_OK)
-        return finish(store, key, rc, e->done.order_id);
+        return finish(store, key, e->done.holder, rc, e->done.order_id);
     if (e->done.op_result != ECOM_OK) /* on failure the key goes stale: a retry finds
                                          the order paid */
         ecom__commit_group(store, e->then.kinds, e->then.ops, 1);
@@ -490,7 +494,7 @@ static int answer_key(ecom_store *store, ecom_order **out, const ecom_idem_op *b
     }
     int rc = ecom__order_read(out, store, begin->order_id);
     ending e;
-    ending_init(&e, key, begin->order_id);
+    ending_init(&e, key, begin->holder, begin->order_id);
     if (rc == ECOM_OK)
         rc = resume(store, out, request->payment_token, &e.then);
     return conclude(store, rc, &e, key);
@@ -525,7 +529,7 @@ int ecom_checkout(ecom_order **out, ecom_store *store, const ecom_checkout_reque
         if (rc == ECOM_OK) {
             *out = o;
             ending e;
-            ending_init(&e, idempotency_key, o->id);
+            ending_init(&e, idempotency_key, begin.holder, o->id);
             rc = ecom__pay(store, out, request->payment_token, &e.then);
             return conclude(store, rc, &e, idempotency_key);
         }
@@ -536,7 +540,7 @@ int ecom_checkout(ecom_order **out, ecom_store *store, const ecom_checkout_reque
                        : ecom__fail(store, begin.op_result, "idempotency key '%s': %s",
                                     idempotency_key, ecom_strerror(begin.op_result));
         if (begin.state == ECOM_IDEM_NEW && begin.order_id[0] == '\0')
-            return finish(store, idempotency_key, rc, ""); /* refused: stock, ... */
+            return finish(store, idempotency_key, begin.holder, rc, ""); /* refused */
         return answer_key(store, out, &begin, request, idempotency_key);
     }
     /* The cart cannot be bought as it is, but the key may hold an answer (a retry after
@@ -548,7 +552,7 @@ int ecom_checkout(ecom_order **out, ecom_store *store, const ecom_checkout_reque
     if (begin.state != ECOM_IDEM_NEW || begin.order_id[0])
         return answer_key(store, out, &begin, request, idempotency_key);
     ecom__fail(store, built, "%s", msg);
-    return finish(store, idempotency_key, built, "");
+    return finish(store, idempotency_key, begin.holder, built, "");
 }
 
 int ecom_store_purge(uint64_t *purged, ecom_store *store, int64_t now)
@@ -563,7 +567,8 @@ int ecom_store_purge(uint64_t *purged, ecom_store *store, int64_t now)
         return ecom__fail(store, ECOM_EUNSUPPORTED, "the %s backend has no checkout", be->name);
     int64_t ttl = store->opts.idempotency_ttl_ms > 0 ? store->opts.idempotency_ttl_ms
                                                      : ECOM__IDEM_TTL;
-    ecom_idem_op keys = {.kind = ECOM_IDEM_PURGE, .ttl_ms = ttl, .key = ""};
+    ecom_idem_op keys = {.kind = ECOM_IDEM_PURGE, .ttl_ms = ttl, .stale_ms = ECOM__IDEM_STALE,
+                         .key = ""};
     ecom_cart_op carts = {.kind = ECOM_CART_PURGE, .cart = ""};
     /* Not through group commit: the caller's `now` is what decides, as for the sweeper. */
     rc = be->idem_apply(be, &keys, 1, now);

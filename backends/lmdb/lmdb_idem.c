@@ -75,7 +75,11 @@ static int begin(ecom__lmdb *be, MDB_txn *txn, ecom_idem_op *op, int64_t now)
     int found, rc = ecom__cm_idem_load(be, txn, op->key, &k, &found);
     if (rc != ECOM_OK)
         return rc;
-    if (!found || due(k.created_at, op->ttl_ms, now)) {
+    /* A key expires ttl_ms after it was made, but not under a request holding it: a
+     * retry that took it over late, or a TTL shorter than a checkout, would otherwise
+     * hand it to another request mid-flight (a second order and charge). */
+    int live = found && k.state == CM_IDEM_HELD && !due(k.started_at, op->stale_ms, now);
+    if (!found || (!live && due(k.created_at, op->ttl_ms, now))) {
         k = (cm_idem){.state = CM_IDEM_HELD, .result = ECOM_OK, .fingerprint = op->fingerprint,
                       .created_at = now, .started_at = now};
         return take(be, txn, op, &k, now);
@@ -125,6 +129,11 @@ static int finish(ecom__lmdb *be, MDB_txn *txn, ecom_idem_op *op)
                                         op->key);
         return ECOM_OK;
     }
+    if (op->holder && k.holder != op->holder) { /* taken over since: the taker's to end */
+        op->op_result = ecom__lmdb_fail(be, ECOM_ENOTFOUND, "idempotency key '%.128s' is held "
+                                        "by another request now", op->key);
+        return ECOM_OK;
+    }
     if (op->order_id[0])
         strcpy(k.order_id, op->order_id);
     if (op->result != ECOM_OK && k.order_id[0] == '\0')
@@ -136,10 +145,11 @@ static int finish(ecom__lmdb *be, MDB_txn *txn, ecom_idem_op *op)
 
 /* ---- PURGE ---- */
 
-/* Deletes keys created ttl_ms or longer before now, whatever their state (a key
- * held that long belongs to a request long dead). Malformed values are left for
- * check to report. */
-static int purge(ecom__lmdb *be, MDB_txn *txn, int64_t ttl_ms, int64_t now, uint64_t *count)
+/* Deletes keys created ttl_ms or longer before now, but not one a request holds (its
+ * holder began less than stale_ms ago, when stale_ms > 0). Malformed values are left
+ * for check to report. */
+static int purge(ecom__lmdb *be, MDB_txn *txn, int64_t ttl_ms, int64_t stale_ms, int64_t now,
+                 uint64_t *count)
 {
     if (ttl_ms <= 0)
         return ECOM_OK;
@@ -152,6 +162,8 @@ static int purge(ecom__lmdb *be, MDB_txn *txn, int64_t ttl_ms, int64_t now, uint
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         cm_idem rec;
         if (ecom__cm_idem_decode(&rec, &v) != ECOM_OK || !due(rec.created_at, ttl_ms, now))
+            continue;
+        if (stale_ms > 0 && rec.state == CM_IDEM_HELD && !due(rec.started_at, stale_ms, now))
             continue;
         /* After a delete the cursor's NEXT yields the entry that followed. */
         if ((rc = mdb_cursor_del(cur, 0)) != 0)
@@ -170,7 +182,7 @@ static int dispatch(ecom__lmdb *be, MDB_txn *txn, ecom_idem_op *op, int64_t now)
     op->state = ECOM_IDEM_NEW;
     op->count = 0;
     if (op->kind == ECOM_IDEM_PURGE)
-        return purge(be, txn, op->ttl_ms, now, &op->count);
+        return purge(be, txn, op->ttl_ms, op->stale_ms, now, &op->count);
     if (!ecom__cm_len_ok(op->key, CM_NAME_MAX)) {
         op->op_result = ecom__lmdb_fail(be, ECOM_EINVAL, "lmdb: idempotency key empty or too long");
         return ECOM_OK;
