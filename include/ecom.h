@@ -1017,7 +1017,8 @@ typedef struct ecom_checkout_request {
  * (the order was cancelled by a cancel or the sweep, or a half-made cancel was finished:
  * the message gives its reason), ECOM_EVERSION (request->version), ECOM_ETIMEOUT (the
  * provider did not answer: retry with the same key, or let ecom_checkout_recover finish
- * it), ECOM_EPAYMENT, ECOM_EIDEMPOTENCY, ECOM_EBUSY, ECOM_ELOCATION (no such location),
+ * it), ECOM_EPAYMENT, ECOM_EIDEMPOTENCY, ECOM_EBUSY (the key is in flight, or a claim
+ * stands in for another order still being paid), ECOM_ELOCATION (no such location),
  * ECOM_EFIELD (an empty cart id, user or location), ECOM_ETOOLONG (idempotency_key or
  * payment_token over 128 bytes; a user, cart id or location over 64), ECOM_EBADID (a
  * byte of key or token that is a space or not printable ASCII; a malformed cart, user

@@ -26,7 +26,7 @@
 extern "C" {
 #endif
 
-#define ECOM_BACKEND_VERSION 5
+#define ECOM_BACKEND_VERSION 6
 
 /*
  * A product as the backend sees it: the index fields it must maintain, and the
@@ -146,9 +146,15 @@ typedef enum ecom_inventory_op_kind {
     ECOM_INV_SET_ON_HAND = 14, /* sku, location, quantity = the counted on_hand (>= 0);
                                   a "correct" ledger entry of the difference; same
                                   refusals as ADJUST */
-    ECOM_INV_SET_PURCHASE_LIMIT = 15 /* sku, quantity = most units per cart and order
+    ECOM_INV_SET_PURCHASE_LIMIT = 15, /* sku, quantity = most units per cart and order
                                   (0: none). Version 3; read back with
                                   purchase_limits_get (version 5). */
+    ECOM_INV_FLASH_BIND = 16   /* id = sale, ticket, key = an order id: ties a held claim
+                                  to the order it stands in for, so that no other order
+                                  can stand on it; the same order again is no error,
+                                  another is ECOM_EBUSY; a claim not held is refused as
+                                  FLASH_COMMIT refuses it (ECOM_EEXPIRED, ECOM_EENDED).
+                                  Version 6: checkout sends it with the order's creation. */
 } ecom_inventory_op_kind;
 
 /*

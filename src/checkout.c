@@ -330,10 +330,14 @@ static int apply_claims(ecom_store *store, ecom_order *o, const ecom_checkout_re
  * creation carries, so the order and its hold are made in one atomic unit (no order
  * without its stock, no stock held for an order never made). Returns 1 if there is
  * a hold to make. The op points into skus, qty and o. */
+/* What the order's creation writes with it: the reservation of the lines claims do not
+ * cover (ops[0], if any), then a bind of each claim to the order (backend version 6). */
 typedef struct hold {
-    ecom_inventory_op op;
+    ecom_inventory_op ops[1 + ECOM__ORDER_CLAIMS_MAX];
+    size_t n;
     const char *skus[ECOM__ORDER_LINES_MAX];
     int64_t qty[ECOM__ORDER_LINES_MAX];
+    char sales[ECOM__ORDER_CLAIMS_MAX][ECOM_ID_MAX + 1];
 } hold;
 
 static int build_hold(ecom_store *store, hold *h, ecom_order *o, const int64_t *to_reserve)
@@ -348,23 +352,41 @@ static int build_hold(ecom_store *store, hold *h, ecom_order *o, const int64_t *
             n++;
         }
     o->reservation_id = "";
+    h->n = 0;
     if (n == 0)
-        return 0;
+        return ECOM_OK;
     char id[ECOM_ID_MAX + 1];
     snprintf(id, sizeof id, "co-%s", o->id);
     o->reservation_id = ecom__order_strdup(o, id);
     if (o->reservation_id == NULL)
         return ecom__fail(store, ECOM_ENOMEM, "out of memory");
-    h->op = (ecom_inventory_op){.kind = ECOM_INV_RESERVE, .id = o->reservation_id,
-                                .location = o->location, .line_count = n,
-                                .line_skus = h->skus, .line_quantities = h->qty,
-                                .fingerprint = fp, .ttl_ms = ECOM__CHECKOUT_HOLD};
-    return 1;
+    h->ops[h->n++] = (ecom_inventory_op){.kind = ECOM_INV_RESERVE, .id = o->reservation_id,
+                                         .location = o->location, .line_count = n,
+                                         .line_skus = h->skus, .line_quantities = h->qty,
+                                         .fingerprint = fp, .ttl_ms = ECOM__CHECKOUT_HOLD};
+    return ECOM_OK;
+}
+
+/* Ties each claim to the order in its creation's unit, so that no second order can
+ * stand on a claim the first is paying with (a double submit under two keys): the
+ * second is refused (ECOM_EBUSY) before anything is charged. A backend before
+ * version 6 cannot: its claims stay untied, as they were. */
+static void bind_claims(ecom_store *store, hold *h, const ecom_order *o)
+{
+    if (store->be->version < 6)
+        return;
+    for (size_t i = 0; i < o->claim_count; i++) {
+        uint64_t ticket;
+        if (!ecom__claim_parse(o->claims[i], h->sales[i], &ticket))
+            continue; /* checked at the request: cannot happen */
+        h->ops[h->n++] = (ecom_inventory_op){.kind = ECOM_INV_FLASH_BIND, .id = h->sales[i],
+                                             .ticket = ticket, .key = o->id};
+    }
 }
 
 /* Cart -> a priced order (pending_payment) with its stock hold, in memory: nothing is
  * written, so it can be built before the idempotency key says whether it is wanted. */
-static int build_order(ecom_store *store, ecom_order **out, hold *h, int *holds,
+static int build_order(ecom_store *store, ecom_order **out, hold *h,
                        const ecom_checkout_request *r)
 {
     int64_t now = ecom__now(store);
@@ -397,10 +419,9 @@ static int build_order(ecom_store *store, ecom_order **out, hold *h, int *holds,
         (rc = check_limits(store, o, r->cart)) != ECOM_OK ||
         (rc = price_order(store, o)) != ECOM_OK ||
         (rc = apply_claims(store, o, r, to_reserve)) != ECOM_OK ||
-        (*holds = build_hold(store, h, o, to_reserve)) < 0) {
-        rc = *holds < 0 ? *holds : rc;
+        (rc = build_hold(store, h, o, to_reserve)) != ECOM_OK)
         goto fail;
-    }
+    bind_claims(store, h, o);
     rc = ecom__order_push(o, ECOM_ORDER_PENDING_PAYMENT, now, r->user, "checkout");
     if (rc != ECOM_OK) {
         rc = ecom__fail(store, rc, "out of memory");
@@ -521,11 +542,10 @@ int ecom_checkout(ecom_order **out, ecom_store *store, const ecom_checkout_reque
      * the order built is thrown away unwritten. */
     ecom_order *o = NULL;
     hold h;
-    int holds = 0;
-    int built = build_order(store, &o, &h, &holds, request);
+    int built = build_order(store, &o, &h, request);
     if (built == ECOM_OK) {
-        rc = ecom__order_create_claimed(store, o, holds ? &h.op : NULL, (size_t)holds,
-                                        idempotency_key, &begin);
+        rc = ecom__order_create_claimed(store, o, h.n ? h.ops : NULL, h.n, idempotency_key,
+                                        &begin);
         if (rc == ECOM_OK) {
             *out = o;
             ending e;

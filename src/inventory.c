@@ -64,6 +64,7 @@ static void describe(char *out, size_t size, const ecom_inventory_op *op)
         break;
     case ECOM_INV_FLASH_RELEASE:
     case ECOM_INV_FLASH_COMMIT:
+    case ECOM_INV_FLASH_BIND:
         snprintf(out, size, "claim '%s:%llu'", op->id, (unsigned long long)op->ticket);
         break;
     default:
@@ -142,6 +143,11 @@ static int explain(ecom_store *store, const ecom_inventory_op *op)
     case ECOM_EEXPIRED:
         return ecom__fail(store, result, "%s has expired; its stock went back", what);
     case ECOM_EBUSY:
+        if (op->kind == ECOM_INV_FLASH_BIND) /* the backend names the order */
+            return ecom_errcode(store) == op->result
+                       ? op->result
+                       : ecom__fail(store, op->result, "%s stands in for another order, "
+                                    "still being paid", what);
         return ecom__fail(store, op->result, "%s is still queued", what);
     default:
         if (ecom_errcode(store) == op->result)

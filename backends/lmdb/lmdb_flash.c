@@ -10,7 +10,7 @@
 #include "lmdb_inventory.h"
 
 #define DEFAULT_TTL_MS 600000
-#define CLAIM_VAL_MAX (33 + 2 * (ECOM_ID_MAX + 3))
+#define CLAIM_VAL_MAX (33 + 3 * (ECOM_ID_MAX + 3))
 
 static const int claim_end_kinds[] = {0, INV_K_CLAIM_COMMIT, INV_K_CLAIM_RELEASE,
                                       INV_K_CLAIM_EXPIRE};
@@ -303,6 +303,40 @@ int ecom__inv_claim_end_op(inv_ctx *c, ecom_inventory_op *op)
                                                        : ECOM_RESERVATION_RELEASED);
 }
 
+/* Ties a held claim to the order standing on it (op->key): once, for that order only. */
+int ecom__inv_claim_bind_op(inv_ctx *c, ecom_inventory_op *op)
+{
+    inv_sale *s;
+    inv_claim cl;
+    int sfound, cfound = 0, refused;
+    if (op->key == NULL || op->key[0] == '\0' || strlen(op->key) > ECOM_ID_MAX) {
+        op->result = ecom__lmdb_fail(c->be, ECOM_EINVAL, "lmdb: FLASH_BIND needs an order id");
+        return ECOM_OK;
+    }
+    int rc = ecom__inv_sale_get(c, op->id, &s, &sfound);
+    if (rc == ECOM_OK && sfound)
+        rc = ecom__inv_claim_load(c, op->id, op->ticket, &cl, &cfound);
+    if (rc != ECOM_OK)
+        return rc;
+    if (!cfound) {
+        op->result = ecom__lmdb_fail(c->be, ECOM_ENOTFOUND, "no claim %.64s:%llu", op->id,
+                                     (unsigned long long)op->ticket);
+        return ECOM_OK;
+    }
+    if ((rc = claim_not_held(c, op, s, &cl, &refused)) != ECOM_OK || refused)
+        return rc;
+    if (strcmp(cl.order, op->key) == 0)
+        return ECOM_OK;
+    if (cl.order[0]) {
+        op->result = ecom__lmdb_fail(c->be, ECOM_EBUSY, "claim %s:%llu stands in for order "
+                                     "'%s', still being paid", op->id,
+                                     (unsigned long long)op->ticket, cl.order);
+        return ECOM_OK;
+    }
+    strcpy(cl.order, op->key);
+    return claim_store(c, op->id, op->ticket, &cl);
+}
+
 /* ---- claim ---- */
 
 /* A retry of (user, key): the claim it got, as it stands now. */
@@ -360,6 +394,7 @@ static int claim_grant(inv_ctx *c, ecom_inventory_op *op, inv_sale *s)
     }
     strcpy(cl.user, op->user);
     strcpy(cl.key, op->key);
+    cl.order[0] = '\0';
     uint64_t ticket = s->tickets + 1;
     int rc = claim_store(c, op->id, ticket, &cl);
     if (rc == ECOM_OK)

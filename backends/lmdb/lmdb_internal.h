@@ -27,7 +27,7 @@
 #define ECOM__LMDB_FORMAT 1u
 /* The contract version this backend implements in full (not ECOM_BACKEND_VERSION:
  * a newer header must not make the backend claim operations it lacks). */
-#define ECOM__LMDB_CONTRACT 5
+#define ECOM__LMDB_CONTRACT 6
 /* Sku pointers decoded on the stack before falling back to the heap. */
 #define ECOM__LMDB_STACK_SKUS 256
 

@@ -235,7 +235,8 @@ int ecom__inv_sale_decode(inv_sale *s, const MDB_val *v)
 
 size_t ecom__inv_claim_size(const inv_claim *c)
 {
-    return CLAIM_FIXED + strlen(c->user) + 3 + strlen(c->key) + 3;
+    return CLAIM_FIXED + strlen(c->user) + 3 + strlen(c->key) + 3 +
+           (c->order[0] ? strlen(c->order) + 3 : 0);
 }
 
 void ecom__inv_claim_encode(unsigned char *out, const inv_claim *c)
@@ -248,6 +249,8 @@ void ecom__inv_claim_encode(unsigned char *out, const inv_claim *c)
     ecom__lv_w_i64(&w, c->ended_at);
     ecom__lv_w_str(&w, c->user);
     ecom__lv_w_str(&w, c->key);
+    if (c->order[0]) /* last, and only when bound: an unbound claim reads as before */
+        ecom__lv_w_str(&w, c->order);
 }
 
 int ecom__inv_claim_decode(inv_claim *c, const MDB_val *v)
@@ -260,6 +263,9 @@ int ecom__inv_claim_decode(inv_claim *c, const MDB_val *v)
     c->ended_at = ecom__lv_r_i64(&r);
     r_id(&r, c->user);
     r_id(&r, c->key);
+    c->order[0] = '\0';
+    if (!r.bad && r.p != r.end)
+        r_id(&r, c->order);
     if (r.bad || r.p != r.end || c->state > ECOM_RESERVATION_EXPIRED)
         return ECOM_ECORRUPT;
     return ECOM_OK;

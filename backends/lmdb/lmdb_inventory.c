@@ -201,6 +201,7 @@ static int dispatch(inv_ctx *c, ecom_inventory_op *op)
     case ECOM_INV_FLASH_RELEASE:
     case ECOM_INV_FLASH_COMMIT: return ecom__inv_claim_end_op(c, op);
     case ECOM_INV_SET_PURCHASE_LIMIT: return ecom__inv_set_purchase_limit(c, op);
+    case ECOM_INV_FLASH_BIND: return ecom__inv_claim_bind_op(c, op);
     }
     op->result = ecom__lmdb_fail(c->be, ECOM_EINVAL, "lmdb: unknown inventory op %d",
                                  (int)op->kind);

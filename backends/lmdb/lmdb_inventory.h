@@ -92,6 +92,7 @@ typedef struct inv_claim {
     int state; /* ecom_reservation_state values: held, committed, released, expired */
     int64_t qty, admit_us, expires_at, ended_at;
     char user[ECOM_ID_MAX + 1], key[ECOM_ID_MAX + 1];
+    char order[ECOM_ID_MAX + 1]; /* the order it stands in for (FLASH_BIND), or "" */
 } inv_claim;
 
 /* ---- codec (lmdb_inv_codec.c) ---- */
@@ -243,6 +244,7 @@ int ecom__inv_flash_open(inv_ctx *c, ecom_inventory_op *op);
 int ecom__inv_flash_close(inv_ctx *c, ecom_inventory_op *op);
 int ecom__inv_flash_claim(inv_ctx *c, ecom_inventory_op *op);
 int ecom__inv_claim_end_op(inv_ctx *c, ecom_inventory_op *op);
+int ecom__inv_claim_bind_op(inv_ctx *c, ecom_inventory_op *op);
 /* Ends a due hold named by an expiry entry (state expired). */
 int ecom__inv_resv_expire(inv_ctx *c, const char *id);
 int ecom__inv_claim_expire(inv_ctx *c, const char *sale, uint64_t ticket);

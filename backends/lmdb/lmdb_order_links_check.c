@@ -111,6 +111,10 @@ static int check_claims(link_chk *c)
         if (rc == 1 && ecom__inv_claim_decode(&claim, &v) != ECOM_OK)
             continue;
         judge_hold(c, "claim", c->o->claims[i], rc == 1 ? claim.state : -1);
+        char qh[QUOTE], qw[QUOTE];
+        if (rc == 1 && claim.order[0] && strcmp(claim.order, c->o->id) != 0)
+            report(c, "order %s names claim %s, which stands in for order %s", c->qo,
+                   q(qh, c->o->claims[i]), q(qw, claim.order));
     }
     return ECOM_OK;
 }

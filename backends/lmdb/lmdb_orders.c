@@ -101,7 +101,7 @@ static int is_flash(ecom_inventory_op_kind kind)
 {
     return kind == ECOM_INV_FLASH_OPEN || kind == ECOM_INV_FLASH_CLOSE ||
            kind == ECOM_INV_FLASH_CLAIM || kind == ECOM_INV_FLASH_RELEASE ||
-           kind == ECOM_INV_FLASH_COMMIT;
+           kind == ECOM_INV_FLASH_COMMIT || kind == ECOM_INV_FLASH_BIND;
 }
 
 /* Runs op's inventory operations until one is refused (op->result = its

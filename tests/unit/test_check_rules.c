@@ -702,7 +702,36 @@ static void test_check_rules__order_links(void **state)
     ledger(f->be, "rf-over", "o-over", "refund", 400, 1);
     store_order(f->be, order_never_paid("o-over", ECOM_ORDER_CANCELLED), NULL);
 
+    /* A claim tied to one order (o-x) that another order (o-y) names. */
+    inventory(f->be, (ecom_inventory_op){.kind = ECOM_INV_ADJUST, .sku = "sku-b",
+                                         .location = ECOM_LOCATION_DEFAULT,
+                                         .adjust_kind = ECOM_ADJUST_RECEIVE, .quantity = 5,
+                                         .text = "in", .reference = ""},
+              ECOM_OK);
+    ecom_flash_options fo = ECOM_FLASH_OPTIONS_INIT;
+    fo.sku = "sku-b";
+    fo.units = 2;
+    fo.starts_at = T0;
+    fo.claim_ttl_ms = HOUR;
+    inventory(f->be, (ecom_inventory_op){.kind = ECOM_INV_FLASH_OPEN, .id = "s1", .sku = "sku-b",
+                                         .location = ECOM_LOCATION_DEFAULT, .flash = &fo},
+              ECOM_OK);
+    ecom_inventory_op claim = {.kind = ECOM_INV_FLASH_CLAIM, .id = "s1", .user = "u1",
+                               .key = "k1", .quantity = 1,
+                               .location = ECOM_LOCATION_DEFAULT};
+    claim.claim.version = ECOM_CLAIM_RESULT_VERSION;
+    inventory(f->be, claim, ECOM_OK);
+    inventory(f->be, (ecom_inventory_op){.kind = ECOM_INV_FLASH_BIND, .id = "s1", .ticket = 1,
+                                         .key = "o-x"},
+              ECOM_OK);
+    static const char *tied[] = {"s1:1"};
+    o = order_never_paid("o-y", ECOM_ORDER_PENDING_PAYMENT);
+    o->claims = tied;
+    o->claim_count = 1;
+    store_order(f->be, o, NULL);
+
     reports *r = run_check(f->be);
+    test_expect_report(r, "order 'o-y' names claim 's1:1', which stands in for order 'o-x'");
     test_expect_report(r, "order 'o-held' was paid but its reservation 'r-o-held' is held, "
                           "not committed");
     test_expect_report(r, "order 'o-leak' is cancelled but its reservation 'r-o-leak' is "
@@ -716,7 +745,7 @@ static void test_check_rules__order_links(void **state)
                           "'ch_o-decl'");
     test_expect_report(r, "charge 'ch_over' of order 'o-over': the test provider refunded 400 "
                           "of 200 charged");
-    expect_count(r, 7);
+    expect_count(r, 8);
 }
 
 /* ---- consumers ---- */

@@ -639,6 +639,66 @@ static void test_claims__reservation_fails_then_decline(void **state)
     test_assert_clean(f->s);
 }
 
+/* One claim in two checkouts at once (two keys, a double submit): the claim is tied
+ * to the first order made, so the second is refused (ECOM_EBUSY) before it is charged;
+ * one order, paid, commits the claim, and ecom check is clean. */
+static void test_claims__one_claim_two_checkouts(void **state)
+{
+    fixture *f = *state;
+    alarm(60);
+    open_fixture(f, 0);
+    open_sale(f);
+    f->g.hold = 1u << 1;
+    const char *one[] = {"fs:1"};
+    run a = {.s = f->s, .r = request("user:ann", "ann", "tok"), .key = "x1"};
+    a.r.claims = one;
+    a.r.claim_count = 1;
+    run b = a;
+    b.key = "x2";
+    start(f, &a);
+    await_call(&f->g, 1); /* a's order stands on fs:1, paying */
+    run_main(&b);
+    expect(f->s, b.rc, ECOM_EBUSY, "the second checkout on the same claim");
+    if (strstr(ecom_errmsg(f->s), "stands in for order") == NULL)
+        fail_msg("message: %s", ecom_errmsg(f->s));
+    release_call(&f->g, 1);
+    join_all(f);
+    must(f->s, a.rc, "the first checkout");
+    assert_int_equal(orders_of(f->s, "ann", -1), 1);
+    assert_int_equal(orders_of(f->s, "ann", ECOM_ORDER_PAID), 1);
+    assert_int_equal(charges(&f->g), 1);
+    assert_int_equal(poll(f->s, "fs:1"), ECOM_CLAIM_COMMITTED);
+    test_assert_clean(f->s);
+}
+
+/* A claim standing in for the line of an order still pending (its payment timed out)
+ * is refused to a second checkout of the same buyer (another key), which so never gets
+ * to be declined and release it: the first order's retry is paid with it. */
+static void test_claims__a_pending_order_keeps_its_claim(void **state)
+{
+    fixture *f = *state;
+    open_fixture(f, 0);
+    open_sale(f);
+    const char *one[] = {"fs:1"};
+    ecom_checkout_request r = request("user:ann", "ann", "tok");
+    r.claims = one;
+    r.claim_count = 1;
+    f->g.rc[1] = ECOM_ETIMEOUT; /* charged, answer lost: order A pending with fs:1 */
+    ecom_order *o = NULL;
+    expect(f->s, ecom_checkout(&o, f->s, &r, "A"), ECOM_ETIMEOUT, "checkout A");
+    ecom_order_free(o);
+    o = NULL;
+    expect(f->s, ecom_checkout(&o, f->s, &r, "B"), ECOM_EBUSY, "checkout B on A's claim");
+    assert_null(o);
+    assert_int_equal(poll(f->s, "fs:1"), ECOM_CLAIM_ADMITTED);
+    must(f->s, ecom_checkout(&o, f->s, &r, "A"), "A's retry");
+    assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_PAID);
+    ecom_order_free(o);
+    assert_int_equal(poll(f->s, "fs:1"), ECOM_CLAIM_COMMITTED);
+    assert_int_equal(orders_of(f->s, "ann", -1), 1);
+    test_assert_clean(f->s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -656,6 +716,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_claims__refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_claims__reservation_fails_then_decline, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_claims__one_claim_two_checkouts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_claims__a_pending_order_keeps_its_claim, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

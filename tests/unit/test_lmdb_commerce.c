@@ -1049,6 +1049,61 @@ static void test_lmdb_commerce__order_flash_claim_refused(void **state)
     assert_clean(be);
 }
 
+/* FLASH_BIND ties a held claim to one order: again for that order is no error,
+ * another order is ECOM_EBUSY, and once the claim has ended it is refused as a commit
+ * is (ECOM_EENDED). Binding changes nothing else of the claim or the sale. */
+static void test_lmdb_commerce__flash_bind(void **state)
+{
+    fixture *f = *state;
+    ecom_backend *be = f->be;
+    receive(be, "sku-c", 10);
+    ecom_flash_options fo = ECOM_FLASH_OPTIONS_INIT;
+    fo.sku = "sku-c";
+    fo.units = 4;
+    fo.starts_at = T0;
+    fo.claim_ttl_ms = 60000;
+    ecom_inventory_op open = inv_op(ECOM_INV_FLASH_OPEN, "s1");
+    open.sku = "sku-c";
+    open.flash = &fo;
+    assert_int_equal(be->inventory_apply(be, &open, 1, T0), ECOM_OK);
+    ecom_inventory_op claim = inv_op(ECOM_INV_FLASH_CLAIM, "s1");
+    claim.user = "u1";
+    claim.key = "k1";
+    claim.quantity = 2;
+    assert_int_equal(be->inventory_apply(be, &claim, 1, T0), ECOM_OK);
+    assert_int_equal(claim.claim.outcome, ECOM_CLAIM_ADMITTED);
+    assert_string_equal(claim.claim.claim_id, "s1:1");
+    const char *orders[] = {"o1", "o1", "o2", ""};
+    const int want[] = {ECOM_OK, ECOM_OK, ECOM_EBUSY, ECOM_EINVAL};
+    for (int i = 0; i < 4; i++) {
+        ecom_inventory_op bind = inv_op(ECOM_INV_FLASH_BIND, "s1");
+        bind.ticket = 1; /* the sale's first claim: "s1:1" */
+        bind.key = orders[i];
+        assert_int_equal(be->inventory_apply(be, &bind, 1, T0 + 1), ECOM_OK);
+        assert_int_equal(bind.result, want[i]);
+    }
+    ecom_inventory_op ghost = inv_op(ECOM_INV_FLASH_BIND, "s1");
+    ghost.ticket = 99;
+    ghost.key = "o1";
+    assert_int_equal(be->inventory_apply(be, &ghost, 1, T0 + 1), ECOM_OK);
+    assert_int_equal(ghost.result, ECOM_ENOTFOUND);
+    ecom_flash_status fs;
+    memset(&fs, 0, sizeof fs);
+    fs.version = ECOM_FLASH_STATUS_VERSION;
+    assert_int_equal(be->flash_get(be, "s1", &fs), ECOM_OK);
+    assert_int_equal(fs.held, 2);
+    ecom_inventory_op commit = inv_op(ECOM_INV_FLASH_COMMIT, "s1");
+    commit.ticket = 1;
+    assert_int_equal(be->inventory_apply(be, &commit, 1, T0 + 2), ECOM_OK);
+    assert_int_equal(commit.result, ECOM_OK);
+    ecom_inventory_op late = inv_op(ECOM_INV_FLASH_BIND, "s1");
+    late.ticket = 1;
+    late.key = "o1";
+    assert_int_equal(be->inventory_apply(be, &late, 1, T0 + 3), ECOM_OK);
+    assert_int_equal(late.result, ECOM_EENDED);
+    assert_clean(be);
+}
+
 /* ---- payments ---- */
 
 static ecom_payment_op pay_op(const char *key, const char *order, const char *kind,
@@ -1659,6 +1714,7 @@ int main(void)
         T(order_batch),
         T(order_single_inventory_refused),
         T(order_flash_claim_refused),
+        T(flash_bind),
         T(payments),
         T(consumers),
         T(check_finds_corruption),
