@@ -281,14 +281,16 @@ static int claim_not_held(inv_ctx *c, ecom_inventory_op *op, inv_sale *s, inv_cl
     return ECOM_OK;
 }
 
-int ecom__inv_claim_end_op(inv_ctx *c, ecom_inventory_op *op)
+/* Loads op's sale and claim; *refused (op->result set) unless the claim exists and is
+ * held (claim_not_held). */
+static int held_claim(inv_ctx *c, ecom_inventory_op *op, inv_sale **s, inv_claim *cl,
+                      int *refused)
 {
-    inv_sale *s;
-    inv_claim cl;
-    int sfound, cfound = 0, refused;
-    int rc = ecom__inv_sale_get(c, op->id, &s, &sfound);
+    int sfound, cfound = 0;
+    *refused = 1;
+    int rc = ecom__inv_sale_get(c, op->id, s, &sfound);
     if (rc == ECOM_OK && sfound)
-        rc = ecom__inv_claim_load(c, op->id, op->ticket, &cl, &cfound);
+        rc = ecom__inv_claim_load(c, op->id, op->ticket, cl, &cfound);
     if (rc != ECOM_OK)
         return rc;
     if (!cfound) {
@@ -296,7 +298,16 @@ int ecom__inv_claim_end_op(inv_ctx *c, ecom_inventory_op *op)
                                      (unsigned long long)op->ticket);
         return ECOM_OK;
     }
-    if ((rc = claim_not_held(c, op, s, &cl, &refused)) != ECOM_OK || refused)
+    return claim_not_held(c, op, *s, cl, refused);
+}
+
+int ecom__inv_claim_end_op(inv_ctx *c, ecom_inventory_op *op)
+{
+    inv_sale *s;
+    inv_claim cl;
+    int refused;
+    int rc = held_claim(c, op, &s, &cl, &refused);
+    if (rc != ECOM_OK || refused)
         return rc;
     return claim_end(c, op->id, s, op->ticket, &cl,
                      op->kind == ECOM_INV_FLASH_COMMIT ? ECOM_RESERVATION_COMMITTED
@@ -308,25 +319,14 @@ int ecom__inv_claim_bind_op(inv_ctx *c, ecom_inventory_op *op)
 {
     inv_sale *s;
     inv_claim cl;
-    int sfound, cfound = 0, refused;
+    int refused;
     if (op->key == NULL || op->key[0] == '\0' || strlen(op->key) > ECOM_ID_MAX) {
         op->result = ecom__lmdb_fail(c->be, ECOM_EINVAL, "lmdb: FLASH_BIND needs an order id");
         return ECOM_OK;
     }
-    int rc = ecom__inv_sale_get(c, op->id, &s, &sfound);
-    if (rc == ECOM_OK && sfound)
-        rc = ecom__inv_claim_load(c, op->id, op->ticket, &cl, &cfound);
-    if (rc != ECOM_OK)
+    int rc = held_claim(c, op, &s, &cl, &refused);
+    if (rc != ECOM_OK || refused || strcmp(cl.order, op->key) == 0)
         return rc;
-    if (!cfound) {
-        op->result = ecom__lmdb_fail(c->be, ECOM_ENOTFOUND, "no claim %.64s:%llu", op->id,
-                                     (unsigned long long)op->ticket);
-        return ECOM_OK;
-    }
-    if ((rc = claim_not_held(c, op, s, &cl, &refused)) != ECOM_OK || refused)
-        return rc;
-    if (strcmp(cl.order, op->key) == 0)
-        return ECOM_OK;
     if (cl.order[0]) {
         op->result = ecom__lmdb_fail(c->be, ECOM_EBUSY, "claim %s:%llu stands in for order "
                                      "'%s', still being paid", op->id,
