@@ -848,8 +848,8 @@ ECOM_EXTERN int ecom_cart_clear(ecom_store *store, const char *cart);
 
 /*
  * Merges a guest cart into a user's cart at login, in one atomic step: quantities of
- * the same SKU are summed (capped at the purchase limit and the per-line bound), the
- * guest cart emptied. Safe against concurrent merges and edits: no line is lost; when
+ * the same SKU are summed (capped at the purchase limit and the per-line bound; the
+ * user's line keeps its price), the guest cart emptied. Safe against concurrent merges and edits: no line is lost; when
  * the lines together would be more than ECOM_CART_LINES_MAX, nothing is merged
  * (ECOM_ELIMIT) and both carts stay as they were. Merging an empty or missing guest
  * cart is a no-op. The emptied guest cart remembers where its lines went until it
