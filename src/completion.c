@@ -235,6 +235,27 @@ static int refuse_payment(ecom_store *store, ecom_order *o, const char *why)
                          : rc;
 }
 
+/* A payment call that failed may have taken money all the same (its answer lost). If
+ * the order was marked or cancelled meanwhile (a sweep that found no payment yet, a
+ * cancel), nothing will come for it any more, so what the call took is voided now (the
+ * cancel finished if only marked), and the answer is the cancel's. A sweep marks before
+ * it looks the payment up, so whichever of the two reads last sees the charge: either
+ * this call finds the mark, or the sweep's lookup comes after the charge. Otherwise the
+ * failure stands, and a retry with the same key carries the order on. */
+static int payment_failed(ecom_store *store, const ecom_order *o, int rc, const char *what)
+{
+    ecom_order *now = NULL;
+    if (ecom__order_read(&now, store, o->id) == ECOM_OK &&
+        (now->state == ECOM_ORDER_CANCELLED || ecom__order_cancelling(now))) {
+        int cancelled = now->state == ECOM_ORDER_CANCELLED ? ecom__cancelled_meanwhile(store, now)
+                                                           : finish_cancelling(store, now);
+        ecom_order_free(now);
+        return cancelled;
+    }
+    ecom_order_free(now);
+    return ecom__fail(store, rc, "order '%s': %s; retry with the same key", o->id, what);
+}
+
 /* Captures an approved authorization (with the order's own key) unless the provider
  * captured it already, and completes the order (with then, see complete_paid). */
 static int capture_and_complete(ecom_store *store, ecom_order **order,
@@ -266,8 +287,8 @@ static int capture_and_complete(ecom_store *store, ecom_order **order,
     rc = auth->captured ? ECOM_OK
                         : pp->capture(pp->ctx, auth->charge_id, (*order)->total, key, &cap);
     if (rc != ECOM_OK)
-        return ecom__fail(store, rc == ECOM_ETIMEOUT ? rc : ECOM_EPAYMENT, "order '%s': capture "
-                          "failed; retry with the same key", (*order)->id);
+        return payment_failed(store, *order, rc == ECOM_ETIMEOUT ? rc : ECOM_EPAYMENT,
+                              "capture failed");
     if (!auth->captured && !cap.approved) {
         snprintf(why, sizeof why, "the payment provider declined its capture (%s)",
                  cap.reason[0] ? cap.reason : "no reason given");
@@ -293,8 +314,9 @@ int ecom__pay(ecom_store *store, ecom_order **order, const char *token,
     ecom_payment_result res = {0};
     int rc = pp->authorize(pp->ctx, &req, &res);
     if (rc == ECOM_ETIMEOUT || rc == ECOM_EPAYMENT)
-        return ecom__fail(store, rc, "order '%s': the payment provider %s; retry with the same "
-                          "key", o->id, rc == ECOM_ETIMEOUT ? "did not answer" : "failed");
+        return payment_failed(store, o, rc, rc == ECOM_ETIMEOUT ? "the payment provider did "
+                                                                  "not answer"
+                                                                : "the payment provider failed");
     /* The built-in provider's own store may fail (memory, backend, a damaged or missing
      * ledger): said as it is. Any other code is outside the contract, and must not pass
      * for the order's end (a decline): it is the provider's failure, retryable. */
@@ -391,8 +413,8 @@ static int recover_one(ecom_store *store, ecom_order **order)
     if (ecom__order_cancelling(*order)) /* a cancel half made: carried on */
         return ecom__cancel_and_void(store, *order, "checkout", (*order)->reason);
     int rc = pp->lookup(pp->ctx, (*order)->payment_key, &res);
-    if (rc == ECOM_ENOTFOUND)
-        return cancel_pending(store, *order, "abandoned before payment");
+    if (rc == ECOM_ENOTFOUND) /* marked first: a charge landing now is voided (payment_failed) */
+        return ecom__cancel_and_void(store, *order, "checkout", "abandoned before payment");
     if (rc != ECOM_OK)
         return rc;
     if (!res.approved)

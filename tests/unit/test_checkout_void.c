@@ -42,6 +42,7 @@ typedef struct provider_state {
     int short_by;         /* authorizations approve this much less than asked (partial) */
     int fail_captures;    /* the next ones time out (the answer is lost) */
     int refunds;
+    ecom_store *sweep_store; /* the next authorize first runs the sweep on it */
 } provider_state;
 
 static provider_state ps = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
@@ -56,6 +57,15 @@ static void approved(ecom_payment_result *out, int64_t amount)
 static int p_authorize(void *ctx, const ecom_payment_request *req, ecom_payment_result *out)
 {
     (void)ctx;
+    pthread_mutex_lock(&ps.mu);
+    ecom_store *sweep = ps.sweep_store;
+    ps.sweep_store = NULL;
+    pthread_mutex_unlock(&ps.mu);
+    if (sweep) { /* a sweep with too short a bound, while this call is on its way */
+        uint64_t recovered = 0;
+        assert_int_equal(ecom_checkout_recover(&recovered, sweep, 0), ECOM_OK);
+        assert_int_equal(recovered, 1);
+    }
     pthread_mutex_lock(&ps.mu);
     ps.authorized = 1;
     int lost = ps.lost;
@@ -196,6 +206,7 @@ static int setup_race(void **state)
     ps.authorize_only = ps.captures = ps.hold_lookup = ps.in_lookup = 0;
     ps.decline_voids = ps.refunds = ps.decline_captures = ps.short_by = ps.fail_captures = 0;
     ps.lost = 1;
+    ps.sweep_store = NULL;
     pthread_mutex_unlock(&ps.mu);
     *state = &f;
     return open_store(&f, &provider);
@@ -591,6 +602,26 @@ static void test_checkout_void__an_undone_payment_was_never_paid(void **state)
 
 /* ---- a cancel with one hold ended and one live: the live one is released ---- */
 
+/* A sweep that cancels the order while its authorize is on its way (it found no
+ * payment yet), and the authorize then charges and loses its answer: the checkout
+ * reads the order again, finds it cancelled, and voids what the call took, instead of
+ * leaving money with a cancelled order until a retry that may never come. */
+static void test_checkout_void__a_lost_answer_of_an_order_swept_meanwhile_is_voided(void **state)
+{
+    fixture *f = *state;
+    ps.sweep_store = f->s;
+    char id[80];
+    assert_int_equal(checkout(f->s, "tok", "k-swept", id, sizeof id), ECOM_ESTATE);
+    assert_non_null(strstr(ecom_errmsg(f->s), "abandoned before payment"));
+    assert_int_equal(state_of(f->s, id), ECOM_ORDER_CANCELLED);
+    assert_int_equal(ps.voided, 1);
+    assert_int_equal(reserved(f->s), 0);
+    test_assert_clean(f->s);
+    /* The retry answers the same, and voids nothing more. */
+    assert_int_equal(checkout(f->s, "tok", "k-swept", id, sizeof id), ECOM_ESTATE);
+    assert_int_equal(ps.voided, 1);
+}
+
 static int64_t clock_ms = INT64_C(1800000000000);
 
 static int64_t test_clock(void *ctx)
@@ -665,6 +696,7 @@ int main(void)
         T(the_sweep_cancels_on_a_declined_capture, setup_race),
         T(a_partial_approval_cancels_the_order, setup_race),
         T(a_lost_capture_is_retried, setup_race),
+        T(a_lost_answer_of_an_order_swept_meanwhile_is_voided, setup_race),
         T(a_late_approval_of_a_refunded_order_voids_nothing, setup_test_provider),
         T(an_undone_payment_was_never_paid, setup_test_provider),
         cmocka_unit_test(test_checkout_void__a_cancel_releases_the_holds_still_live),

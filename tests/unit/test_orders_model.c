@@ -327,7 +327,7 @@ typedef struct m_cart {
 } m_cart;
 
 /* What marked an order pending payment as being cancelled. */
-enum { MARK_CANCEL, MARK_REFUSED, MARK_HOLD };
+enum { MARK_CANCEL, MARK_REFUSED, MARK_HOLD, MARK_ABANDONED };
 
 typedef struct m_order {
     char id[80];
@@ -1578,7 +1578,9 @@ static int sim_recover_one(m_order *o)
         return sim_cancel_and_void(o, o->mark_why);
     ecom_payment_result res;
     int rc = h_lookup(&o->hx, o->id, &res);
-    if (rc == ECOM_ENOTFOUND || !res.approved) {
+    if (rc == ECOM_ENOTFOUND) /* marked first: a charge landing meanwhile is voided */
+        return sim_cancel_and_void(o, MARK_ABANDONED);
+    if (!res.approved) {
         sim_cancel_unmarked(o);
         return ECOM_OK;
     }
