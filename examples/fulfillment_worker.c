@@ -18,7 +18,8 @@
  * compare-and-set on the version the sweep read, so if the first worker was only slow,
  * one of the two ships it and the other is told it moved. An order whose cancel is
  * paying its refund does not ship (ECOM_EBUSY): it is left fulfilling, cancelled when
- * the cancel ends, shipped by a later sweep if the cancel fails instead.
+ * the cancel ends, shipped by a later sweep if the refund is declined instead (one that
+ * failed stays pending, and the order unshipped, until the cancel is called again).
  *
  * Runs until SIGINT or SIGTERM; with --once, reads until it has caught up, then exits.
  * Exit status: 0, 1 on an error of the store, 2 on bad usage.

@@ -776,11 +776,14 @@ ECOM_EXTERN int ecom_flash_claim_submit(ecom_store *store, ecom_claim_request *r
 ECOM_EXTERN int ecom_flash_poll(ecom_claim_result *out, ecom_store *store, const char *claim_id);
 
 /* Gives a claim's units back to the pool (the buyer walked away).
- * Errors: ECOM_ENOTFOUND, ECOM_EENDED, ECOM_EINVAL (malformed claim id). */
+ * Errors: ECOM_ENOTFOUND, ECOM_EENDED, ECOM_EINVAL (malformed claim id), ECOM_EBUSY (an
+ * order checked out with the claim stands on it: that order's payment or cancel ends
+ * it). */
 ECOM_EXTERN int ecom_flash_release(ecom_store *store, const char *claim_id);
 
 /* Sells a claim's units (on_hand decreases). Errors: ECOM_ENOTFOUND, ECOM_EENDED,
- * ECOM_EEXPIRED, ECOM_EBUSY (still queued), ECOM_EINVAL (malformed claim id). */
+ * ECOM_EEXPIRED, ECOM_EBUSY (still queued, or an order checked out with the claim
+ * stands on it: that order's payment commits it), ECOM_EINVAL (malformed claim id). */
 ECOM_EXTERN int ecom_flash_commit(ecom_store *store, const char *claim_id);
 
 /* A sale's figures. */
@@ -1067,8 +1070,8 @@ ECOM_EXTERN int ecom_payment_notify(ecom_store *store, const char *order_id, int
 ECOM_EXTERN int ecom_checkout_recover(uint64_t *recovered, ecom_store *store,
                                       int64_t older_than_ms);
 
-/* Drops idempotency keys first used a TTL or more before now (not one a request still
- * holds) and carts idle past theirs. */
+/* Drops idempotency keys first used a TTL or more before now (from backend contract
+ * version 6, not one a request still holds) and carts idle past theirs. */
 ECOM_EXTERN int ecom_store_purge(uint64_t *purged, ecom_store *store, int64_t now);
 
 ECOM_EXTERN int ecom_order_get(ecom_order **out, ecom_store *store, const char *id);

@@ -141,8 +141,10 @@ typedef enum ecom_inventory_op_kind {
     ECOM_INV_FLASH_OPEN = 9,   /* id = sale, sku, location, flash */
     ECOM_INV_FLASH_CLOSE = 10, /* id = sale */
     ECOM_INV_FLASH_CLAIM = 11, /* id = sale, user, key, quantity; out: claim */
-    ECOM_INV_FLASH_RELEASE = 12, /* id = sale, ticket */
-    ECOM_INV_FLASH_COMMIT = 13, /* id = sale, ticket */
+    ECOM_INV_FLASH_RELEASE = 12, /* id = sale, ticket; key (version 6): the order ending
+                                    it, which a claim tied to an order (FLASH_BIND) must
+                                    name, else ECOM_EBUSY */
+    ECOM_INV_FLASH_COMMIT = 13, /* id = sale, ticket; key as FLASH_RELEASE */
     ECOM_INV_SET_ON_HAND = 14, /* sku, location, quantity = the counted on_hand (>= 0);
                                   a "correct" ledger entry of the difference; same
                                   refusals as ADJUST */
@@ -307,14 +309,14 @@ typedef enum ecom_idem_state {
  * IN_FLIGHT, unless its holder began more than stale_ms ago (a crashed request): then
  * handed over (NEW, order_id kept); finished -> DONE with the stored result and order
  * id; released -> NEW (order id kept); another fingerprint -> MISMATCH. A key held by a
- * request that began less than stale_ms ago never expires under it. FINISH stores the
- * holder's result (holder, when not 0, must be the key's holder: one taken over since
- * is ECOM_ENOTFOUND): a retryable result (ECOM_ETIMEOUT, ECOM_EPAYMENT,
- * ECOM_EBACKEND, ECOM_EBUSY) releases the key instead, keeping order_id, so that a retry
- * resumes the same order; a failure before any order exists (no order_id given or
- * stored) deletes the key, as if unused. PURGE deletes keys created ttl_ms or more
- * before now, except, when stale_ms > 0, one held by a request that began less than
- * stale_ms ago.
+ * request that began less than stale_ms ago never expires under it (version 6).
+ * FINISH stores the holder's result (holder, when not 0, must be the key's holder: one
+ * taken over since is ECOM_ENOTFOUND; version 6): a retryable result (ECOM_ETIMEOUT,
+ * ECOM_EPAYMENT, ECOM_EBACKEND, ECOM_EBUSY) releases the key instead, keeping order_id,
+ * so that a retry resumes the same order; a failure before any order exists (no
+ * order_id given or stored) deletes the key, as if unused. PURGE deletes keys created
+ * ttl_ms or more before now, except (version 6), when stale_ms > 0, one held by a
+ * request that began less than stale_ms ago.
  */
 typedef struct ecom_idem_op {
     ecom_idem_op_kind kind;

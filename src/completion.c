@@ -238,9 +238,9 @@ static int refuse_payment(ecom_store *store, ecom_order *o, const char *why)
 /* A payment call that failed may have taken money all the same (its answer lost). If
  * the order was marked or cancelled meanwhile (a sweep that found no payment yet, a
  * cancel), nothing will come for it any more, so what the call took is voided now (the
- * cancel finished if only marked), and the answer is the cancel's. A sweep marks before
- * it looks the payment up, so whichever of the two reads last sees the charge: either
- * this call finds the mark, or the sweep's lookup comes after the charge. Otherwise the
+ * cancel finished if only marked), and the answer is the cancel's. A sweep marks the
+ * order before its void looks the payment up again, so one of the two sees the charge:
+ * this call finds the mark, or the void's lookup comes after the charge. Otherwise the
  * failure stands, and a retry with the same key carries the order on. */
 static int payment_failed(ecom_store *store, const ecom_order *o, int rc, const char *what)
 {

@@ -142,12 +142,9 @@ static int explain(ecom_store *store, const ecom_inventory_op *op)
         return ecom__fail(store, result, "%s has already ended", what);
     case ECOM_EEXPIRED:
         return ecom__fail(store, result, "%s has expired; its stock went back", what);
-    case ECOM_EBUSY:
-        if (op->kind == ECOM_INV_FLASH_BIND) /* the backend names the order */
-            return ecom_errcode(store) == op->result
-                       ? op->result
-                       : ecom__fail(store, op->result, "%s stands in for another order, "
-                                    "still being paid", what);
+    case ECOM_EBUSY: /* queued, or (the backend names it) tied to an order being paid */
+        if (ecom_errcode(store) == op->result)
+            return op->result;
         return ecom__fail(store, op->result, "%s is still queued", what);
     default:
         if (ecom_errcode(store) == op->result)

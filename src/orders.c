@@ -210,7 +210,8 @@ size_t ecom__order_stock_ops(ecom_inventory_op *ops, char (*claim_sales)[ECOM_ID
             continue;
         ops[n] = (ecom_inventory_op){.kind = commit ? ECOM_INV_FLASH_COMMIT
                                                     : ECOM_INV_FLASH_RELEASE,
-                                     .id = claim_sales[n], .ticket = ticket};
+                                     .id = claim_sales[n], .ticket = ticket,
+                                     .key = o->id}; /* the order the claim is tied to */
         n++;
     }
     return n;

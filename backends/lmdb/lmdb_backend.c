@@ -410,6 +410,18 @@ static int default_location(ecom__lmdb *be, MDB_txn *txn)
     return rc && rc != MDB_KEYEXIST ? ecom__lmdb_mdb(be, "mdb_put (locations)", rc) : ECOM_OK;
 }
 
+/* Records the store's format as this libecom's. */
+static int put_format(ecom__lmdb *be, MDB_txn *txn)
+{
+    MDB_val key = {sizeof "format", (void *)"format"};
+    unsigned char buf[4];
+    for (int i = 0; i < 4; i++)
+        buf[i] = (unsigned char)(ECOM__LMDB_FORMAT >> (8 * i));
+    MDB_val val = {sizeof buf, buf};
+    int rc = mdb_put(txn, be->meta, &key, &val, 0);
+    return rc ? ecom__lmdb_mdb(be, "mdb_put (meta)", rc) : ECOM_OK;
+}
+
 /* Opens the databases in txn (creating them if flags say so) and checks the format.
  * A store made before inventory (or commerce) existed gains its databases at its
  * first writable open; the format number stays, since older code never looks at
@@ -448,13 +460,8 @@ static int init_dbs(ecom__lmdb *be, MDB_txn *txn, unsigned flags)
     MDB_val key = {sizeof "format", (void *)"format"}, val;
     unsigned char buf[4];
     int rc = mdb_get(txn, be->meta, &key, &val);
-    if (rc == MDB_NOTFOUND && (flags & MDB_CREATE)) {
-        for (int i = 0; i < 4; i++)
-            buf[i] = (unsigned char)(ECOM__LMDB_FORMAT >> (8 * i));
-        val = (MDB_val){sizeof buf, buf};
-        rc = mdb_put(txn, be->meta, &key, &val, 0);
-        return rc ? ecom__lmdb_mdb(be, "mdb_put (meta)", rc) : ECOM_OK;
-    }
+    if (rc == MDB_NOTFOUND && (flags & MDB_CREATE))
+        return put_format(be, txn);
     if (rc == MDB_NOTFOUND)
         return ecom__lmdb_fail(be, ECOM_ECORRUPT, "lmdb: meta has no format version");
     if (rc != 0)
@@ -464,11 +471,12 @@ static int init_dbs(ecom__lmdb *be, MDB_txn *txn, unsigned flags)
     memcpy(buf, val.mv_data, 4);
     uint32_t format = (uint32_t)buf[0] | (uint32_t)buf[1] << 8 | (uint32_t)buf[2] << 16 |
                       (uint32_t)buf[3] << 24;
-    if (format != ECOM__LMDB_FORMAT)
+    if (format < ECOM__LMDB_FORMAT_OLDEST || format > ECOM__LMDB_FORMAT)
         return ecom__lmdb_fail(be, ECOM_EVERSION,
-                               "lmdb: store format %u; this libecom reads format %u", format,
-                               ECOM__LMDB_FORMAT);
-    return ECOM_OK;
+                               "lmdb: store format %u; this libecom reads formats %u to %u",
+                               format, ECOM__LMDB_FORMAT_OLDEST, ECOM__LMDB_FORMAT);
+    /* An older format reads as it is; a writable open raises it (ECOM__LMDB_FORMAT). */
+    return format < ECOM__LMDB_FORMAT && (flags & MDB_CREATE) ? put_format(be, txn) : ECOM_OK;
 }
 
 static int init_write_fn(ecom__lmdb *be, MDB_txn *txn, void *ctx)

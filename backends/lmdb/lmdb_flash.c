@@ -309,6 +309,14 @@ int ecom__inv_claim_end_op(inv_ctx *c, ecom_inventory_op *op)
     int rc = held_claim(c, op, &s, &cl, &refused);
     if (rc != ECOM_OK || refused)
         return rc;
+    /* A claim an order stands on is that order's to commit or release (op->key). */
+    if (cl.order[0] && (op->key == NULL || strcmp(op->key, cl.order) != 0)) {
+        op->result = ecom__lmdb_fail(c->be, ECOM_EBUSY, "claim %s:%llu stands in for order "
+                                     "'%s', still being paid: that order's end commits or "
+                                     "releases it", op->id, (unsigned long long)op->ticket,
+                                     cl.order);
+        return ECOM_OK;
+    }
     return claim_end(c, op->id, s, op->ticket, &cl,
                      op->kind == ECOM_INV_FLASH_COMMIT ? ECOM_RESERVATION_COMMITTED
                                                        : ECOM_RESERVATION_RELEASED);

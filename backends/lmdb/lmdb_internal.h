@@ -24,7 +24,13 @@
 #include "internal.h"
 #include "lmdb_backend.h"
 
-#define ECOM__LMDB_FORMAT 1u
+/* The store's format: 2 since a merged guest cart leaves a forward and a claim records
+ * the order it stands in for (optional trailing fields an older libecom would take
+ * for damage). Format 1 reads the same, and is raised to 2 at the first writable open,
+ * after which an older libecom refuses the store (ECOM_EVERSION) rather than misread
+ * it. */
+#define ECOM__LMDB_FORMAT 2u
+#define ECOM__LMDB_FORMAT_OLDEST 1u
 /* The contract version this backend implements in full (not ECOM_BACKEND_VERSION:
  * a newer header must not make the backend claim operations it lacks). */
 #define ECOM__LMDB_CONTRACT 6

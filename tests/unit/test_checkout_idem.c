@@ -699,6 +699,37 @@ static void test_claims__a_pending_order_keeps_its_claim(void **state)
     test_assert_clean(f->s);
 }
 
+/* A claim an order stands on is that order's to end: the host's ecom_flash_commit or
+ * ecom_flash_release of it is ECOM_EBUSY, so the order's payment still commits it (it
+ * was refused after the charge, the order cancelled, the claim reported committed for
+ * an order never paid). */
+static void test_claims__the_host_cannot_end_a_claim_an_order_stands_on(void **state)
+{
+    fixture *f = *state;
+    open_fixture(f, 0);
+    open_sale(f);
+    const char *one[] = {"fs:1"};
+    ecom_checkout_request r = request("user:ann", "ann", "tok");
+    r.claims = one;
+    r.claim_count = 1;
+    f->g.rc[1] = ECOM_ETIMEOUT; /* charged, answer lost: the order pending on fs:1 */
+    ecom_order *o = NULL;
+    expect(f->s, ecom_checkout(&o, f->s, &r, "A"), ECOM_ETIMEOUT, "checkout");
+    ecom_order_free(o);
+    o = NULL;
+    expect(f->s, ecom_flash_commit(f->s, "fs:1"), ECOM_EBUSY, "the host's commit");
+    if (strstr(ecom_errmsg(f->s), "stands in for order") == NULL)
+        fail_msg("message: %s", ecom_errmsg(f->s));
+    expect(f->s, ecom_flash_release(f->s, "fs:1"), ECOM_EBUSY, "the host's release");
+    assert_int_equal(poll(f->s, "fs:1"), ECOM_CLAIM_ADMITTED);
+    must(f->s, ecom_checkout(&o, f->s, &r, "A"), "the retry");
+    assert_int_equal(ecom_order_get_state(o), ECOM_ORDER_PAID);
+    ecom_order_free(o);
+    assert_int_equal(poll(f->s, "fs:1"), ECOM_CLAIM_COMMITTED);
+    expect(f->s, ecom_flash_release(f->s, "fs:1"), ECOM_EENDED, "a release after it sold");
+    test_assert_clean(f->s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -720,6 +751,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_claims__one_claim_two_checkouts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_claims__a_pending_order_keeps_its_claim, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_claims__the_host_cannot_end_a_claim_an_order_stands_on, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -864,6 +864,76 @@ static void test_lmdb_backend__adopts_grown_map(void **state)
     remove_dir(f.dir);
 }
 
+/* ---- the store's format ---- */
+
+/* Sets the store's recorded format (raw LMDB: the backend closed). */
+static void set_format(const fixture *f, uint32_t format)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 64), 0);
+    assert_int_equal(mdb_env_open(env, f->dir, 0, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    unsigned char buf[4] = {(unsigned char)format, (unsigned char)(format >> 8),
+                            (unsigned char)(format >> 16), (unsigned char)(format >> 24)};
+    MDB_val k = {sizeof "format", (void *)"format"}, v = {sizeof buf, buf};
+    assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+static uint32_t get_format(const fixture *f)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 64), 0);
+    assert_int_equal(mdb_env_open(env, f->dir, MDB_RDONLY, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    MDB_val k = {sizeof "format", (void *)"format"}, v;
+    assert_int_equal(mdb_get(txn, meta, &k, &v), 0);
+    assert_int_equal(v.mv_size, 4);
+    const unsigned char *b = v.mv_data;
+    uint32_t format = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+                      (uint32_t)b[3] << 24;
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return format;
+}
+
+/* A format-1 store (written before forwards and bound claims) opens: read-only as it
+ * is, writable raised to format 2, which an older libecom refuses rather than misread;
+ * a format this libecom does not know is ECOM_EVERSION, naming both. */
+static void test_lmdb_backend__store_format(void **state)
+{
+    fixture *f = *state;
+    f->be->close(f->be);
+    f->be = NULL;
+    assert_int_equal(get_format(f), 2);
+    set_format(f, 1);
+    ecom_options ro = ECOM_OPTIONS_INIT;
+    ro.read_only = 1;
+    assert_int_equal(ecom__lmdb_factory.open(&f->be, NULL, f->uri, &ro), ECOM_OK);
+    f->be->close(f->be);
+    f->be = NULL;
+    assert_int_equal(get_format(f), 1);
+    assert_int_equal(open_be(f, 0), ECOM_OK);
+    f->be->close(f->be);
+    f->be = NULL;
+    assert_int_equal(get_format(f), 2);
+    set_format(f, 3);
+    assert_int_equal(open_be(f, 0), ECOM_EVERSION);
+    set_format(f, 0);
+    assert_int_equal(open_be(f, 0), ECOM_EVERSION);
+    set_format(f, 2);
+    assert_int_equal(open_be(f, 0), ECOM_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -883,6 +953,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_lmdb_backend__nested_and_read_only, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_lmdb_backend__store_format, setup, teardown),
         cmocka_unit_test(test_lmdb_backend__map_grows),
         cmocka_unit_test(test_lmdb_backend__threads),
         cmocka_unit_test(test_lmdb_backend__processes),

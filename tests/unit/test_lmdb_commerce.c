@@ -1051,7 +1051,8 @@ static void test_lmdb_commerce__order_flash_claim_refused(void **state)
 
 /* FLASH_BIND ties a held claim to one order: again for that order is no error,
  * another order is ECOM_EBUSY, and once the claim has ended it is refused as a commit
- * is (ECOM_EENDED). Binding changes nothing else of the claim or the sale. */
+ * is (ECOM_EENDED). Binding changes nothing else of the claim or the sale; a tied claim
+ * is committed or released only by a call naming its order. */
 static void test_lmdb_commerce__flash_bind(void **state)
 {
     fixture *f = *state;
@@ -1092,10 +1093,17 @@ static void test_lmdb_commerce__flash_bind(void **state)
     fs.version = ECOM_FLASH_STATUS_VERSION;
     assert_int_equal(be->flash_get(be, "s1", &fs), ECOM_OK);
     assert_int_equal(fs.held, 2);
-    ecom_inventory_op commit = inv_op(ECOM_INV_FLASH_COMMIT, "s1");
-    commit.ticket = 1;
-    assert_int_equal(be->inventory_apply(be, &commit, 1, T0 + 2), ECOM_OK);
-    assert_int_equal(commit.result, ECOM_OK);
+    /* Tied to o1: only o1 commits or releases it (key), not the host (no key). */
+    const char *enders[] = {NULL, "o2", "o1"};
+    const int ended[] = {ECOM_EBUSY, ECOM_EBUSY, ECOM_OK};
+    for (int i = 0; i < 3; i++) {
+        ecom_inventory_op commit = inv_op(i == 0 ? ECOM_INV_FLASH_RELEASE : ECOM_INV_FLASH_COMMIT,
+                                          "s1");
+        commit.ticket = 1;
+        commit.key = enders[i];
+        assert_int_equal(be->inventory_apply(be, &commit, 1, T0 + 2), ECOM_OK);
+        assert_int_equal(commit.result, ended[i]);
+    }
     ecom_inventory_op late = inv_op(ECOM_INV_FLASH_BIND, "s1");
     late.ticket = 1;
     late.key = "o1";
