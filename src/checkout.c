@@ -326,12 +326,9 @@ static int apply_claims(ecom_store *store, ecom_order *o, const ecom_checkout_re
     return ECOM_OK;
 }
 
-/* The stock hold of the lines not covered by claims: one RESERVE that the order's
- * creation carries, so the order and its hold are made in one atomic unit (no order
- * without its stock, no stock held for an order never made). Returns 1 if there is
- * a hold to make. The op points into skus, qty and o. */
 /* What the order's creation writes with it: the reservation of the lines claims do not
- * cover (ops[0], if any), then a bind of each claim to the order (backend version 6). */
+ * cover (ops[0], if any), then a bind of each claim to the order (backend version 6).
+ * The ops point into skus, qty, sales and the order. */
 typedef struct hold {
     ecom_inventory_op ops[1 + ECOM__ORDER_CLAIMS_MAX];
     size_t n;
@@ -340,6 +337,10 @@ typedef struct hold {
     char sales[ECOM__ORDER_CLAIMS_MAX][ECOM_ID_MAX + 1];
 } hold;
 
+/* The stock hold of the lines not covered by claims: one RESERVE that the order's
+ * creation carries, so the order and its hold are made in one atomic unit (no order
+ * without its stock, no stock held for an order never made); none when claims cover
+ * every line. */
 static int build_hold(ecom_store *store, hold *h, ecom_order *o, const int64_t *to_reserve)
 {
     size_t n = 0;
