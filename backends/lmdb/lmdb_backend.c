@@ -424,8 +424,8 @@ static int put_format(ecom__lmdb *be, MDB_txn *txn)
 
 /* Opens the databases in txn (creating them if flags say so) and checks the format.
  * A store made before inventory (or commerce) existed gains its databases at its
- * first writable open; the format number stays, since older code never looks at
- * them. */
+ * first writable open: older code never looks at them, so new databases leave the
+ * format as it is; records that older code would misread raise it (ECOM__LMDB_FORMAT). */
 static int init_dbs(ecom__lmdb *be, MDB_txn *txn, unsigned flags)
 {
     static const char *const names[] = {
