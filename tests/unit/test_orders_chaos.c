@@ -525,6 +525,14 @@ static bool read_order(worker *w, const char *id, ecom_order **o)
     return true;
 }
 
+/* An order of the run, picked and read: false if there is none yet or the read failed
+ * (a failure recorded). */
+static bool pick_and_read(worker *w, char *id, size_t size, ecom_order **o)
+{
+    *o = NULL;
+    return pick_order(w, id, size) && read_order(w, id, o);
+}
+
 /* The version to send: the one read (most often), any, or a stale one. */
 static uint64_t pick_version(worker *w, const ecom_order *o)
 {
@@ -536,10 +544,8 @@ static uint64_t pick_version(worker *w, const ecom_order *o)
 static void op_notify(worker *w)
 {
     char id[80];
-    if (!pick_order(w, id, sizeof id))
-        return;
     ecom_order *o = NULL;
-    if (!read_order(w, id, &o))
+    if (!pick_and_read(w, id, sizeof id, &o))
         return;
     char charge[72];
     snprintf(charge, sizeof charge, "%s", ecom_order_charge_id(o)[0] ? ecom_order_charge_id(o)
@@ -567,10 +573,8 @@ static void op_recover(worker *w)
 static void op_transition(worker *w)
 {
     char id[80];
-    if (!pick_order(w, id, sizeof id))
-        return;
     ecom_order *o = NULL;
-    if (!read_order(w, id, &o))
+    if (!pick_and_read(w, id, sizeof id, &o))
         return;
     ecom_order_state st = ecom_order_get_state(o);
     ecom_order_state to = chance(w, 80) ? (st == ECOM_ORDER_PAID ? ECOM_ORDER_FULFILLING
@@ -588,10 +592,8 @@ static void op_transition(worker *w)
 static void op_ship(worker *w)
 {
     char id[80];
-    if (!pick_order(w, id, sizeof id))
-        return;
     ecom_order *o = NULL;
-    if (!read_order(w, id, &o))
+    if (!pick_and_read(w, id, sizeof id, &o))
         return;
     uint64_t v = pick_version(w, o);
     char sku[ECOM_ID_MAX + 1] = "";
@@ -617,10 +619,8 @@ static void op_ship(worker *w)
 static void op_cancel(worker *w)
 {
     char id[80];
-    if (!pick_order(w, id, sizeof id))
-        return;
     ecom_order *o = NULL;
-    if (!read_order(w, id, &o))
+    if (!pick_and_read(w, id, sizeof id, &o))
         return;
     uint64_t v = pick_version(w, o);
     ecom_order_state st = ecom_order_get_state(o);
@@ -634,10 +634,8 @@ static void op_cancel(worker *w)
 static void op_refund(worker *w)
 {
     char id[80];
-    if (!pick_order(w, id, sizeof id))
-        return;
     ecom_order *o = NULL;
-    if (!read_order(w, id, &o))
+    if (!pick_and_read(w, id, sizeof id, &o))
         return;
     uint64_t v = pick_version(w, o);
     ecom_order_state st = ecom_order_get_state(o);
